@@ -1,0 +1,50 @@
+import { Command, Option } from "commander";
+import { CODE_VERSION } from "../version.ts";
+import { runServe } from "./serve.ts";
+import { parseBlockTime, parseChoice, parsePeers, parsePort } from "./serve-options.ts";
+import { runVerify } from "./verify.ts";
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!/^[1-9]\d*$/.test(value)) throw new Error("must be a positive integer");
+  return n;
+}
+
+const program = new Command()
+  .name("propnet")
+  .description("Validator for a Bittensor prop-trading subnet with entity miners")
+  .version(CODE_VERSION)
+  .showHelpAfterError("(run with --help for usage)");
+
+program
+  .command("serve")
+  .description("run a validator node: devnet chain, event log, HTTP API and dashboard")
+  .addOption(new Option("--host <host>", "address to listen on").env("PROPNET_HOST").default("127.0.0.1"))
+  .addOption(new Option("--port <port>", "port to listen on").env("PROPNET_PORT").default(8091).argParser(parsePort))
+  .option("--data <dir>", "directory holding the event log, snapshots and node key", "./data")
+  .option("--no-demo", "no demo entities and no generated prices")
+  .option("--strict", "treat any invariant violation as fatal (tests)", false)
+  .option("--block-time <ms>", "block interval in ms; 0 = a block only when an extrinsic arrives", parseBlockTime, 12_000)
+  .option("--store <kind>", "event store: sqlite or postgres", parseChoice(["sqlite", "postgres"] as const), "sqlite")
+  .option("--pg-url <url>", "PostgreSQL connection URL (with --store postgres)")
+  .option("--root <ss58>", "root hotkey (default //Alice on the devnet)")
+  .option("--oracle <ss58>", "price oracle hotkey (default: root)")
+  .option("--mothership <ss58>", "hotkey of the mothership validator")
+  .option("--key <file-or-uri>", "this node's signing key: a key file (mode 0600) or //Uri on the devnet")
+  .option("--peers <urls>", "comma-separated peer validator URLs", parsePeers, [])
+  .option("--rate-limit <on|off>", "rate limits", parseChoice(["on", "off"] as const), "on")
+  .option("--snapshot-every <events>", "write a snapshot after this many events", positiveInt, 100_000)
+  .action(async (options) => {
+    process.exit(await runServe(options));
+  });
+
+program
+  .command("verify")
+  .description("check a stopped node's event log: hashes, invariants and snapshots")
+  .option("--data <dir>", "the node's data directory", "./data")
+  .option("--full", "replay from genesis rather than from the last verified anchor", false)
+  .action(async (options) => {
+    process.exitCode = await runVerify(options);
+  });
+
+await program.parseAsync(process.argv);

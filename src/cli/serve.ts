@@ -1,0 +1,130 @@
+import { join } from "node:path";
+import { buildServer } from "../api/server.ts";
+import type { Endowment } from "../core/machine/commands.ts";
+import { cryptoReady, devAccounts, isSs58, KeyError, loadKey, loadOrCreateNodeKey } from "../keys/keys.ts";
+import { PropnetNode } from "../node/node.ts";
+import { LogIntegrityError } from "../store/stored-event.ts";
+import { CODE_VERSION } from "../version.ts";
+import { isLoopback } from "./serve-options.ts";
+
+export interface ServeOptions {
+  host: string;
+  port: number;
+  data: string;
+  demo: boolean;
+  strict: boolean;
+  blockTime: number;
+  store: "sqlite" | "postgres";
+  pgUrl?: string;
+  root?: string;
+  oracle?: string;
+  mothership?: string;
+  key?: string;
+  peers: string[];
+  rateLimit: "on" | "off";
+  snapshotEvery: number;
+}
+
+const TAO_RAO = 1_000_000_000n;
+export const DEV_ENDOWMENT_RAO = 1_000_000n * TAO_RAO;
+
+class ServeRefused extends Error {}
+
+function say(message: string): void {
+  process.stderr.write(`propnet: ${message}\n`);
+}
+
+/** `propnet serve`: the node, its store and its HTTP interface. Resolves with the exit code. */
+export async function runServe(options: ServeOptions): Promise<number> {
+  try {
+    return await serve(options);
+  } catch (error) {
+    if (error instanceof ServeRefused || error instanceof KeyError) {
+      say(error.message);
+      return 2;
+    }
+    if (error instanceof LogIntegrityError) {
+      say(
+        `refusing to start: ${error.message} (seq ${error.seq}). Run \`propnet verify --data ${options.data} --full\` for details.`,
+      );
+      return 3;
+    }
+    throw error;
+  }
+}
+
+async function serve(options: ServeOptions): Promise<number> {
+  if (options.store === "postgres") {
+    throw new ServeRefused("--store postgres is not available in this version yet; use the default embedded SQLite store");
+  }
+  await cryptoReady();
+  const dev = devAccounts();
+  const devAddresses = new Set(dev.values());
+  for (const [flag, value] of [
+    ["--root", options.root],
+    ["--oracle", options.oracle],
+    ["--mothership", options.mothership],
+  ] as const) {
+    if (value !== undefined && !isSs58(value)) throw new ServeRefused(`${flag} ${value} is not an SS58 address (prefix 42)`);
+  }
+  const root = options.root ?? (dev.get("Alice") as string);
+  const oracle = options.oracle ?? root;
+  if (!isLoopback(options.host) && (devAddresses.has(root) || devAddresses.has(oracle))) {
+    throw new ServeRefused(
+      `refusing to listen on ${options.host}: root or oracle is a public development key; pass --root and --oracle with keys of your own, or listen on 127.0.0.1`,
+    );
+  }
+  const { mkdirSync } = await import("node:fs");
+  mkdirSync(options.data, { recursive: true });
+  const nodeKey = options.key ? loadKey(options.key) : loadOrCreateNodeKey(options.data);
+
+  let node: PropnetNode | null = null;
+  let status = "replaying the event log";
+  const app = buildServer({ node: () => node, startupStatus: () => status, version: CODE_VERSION });
+  await app.listen({ host: options.host, port: options.port });
+  const address = `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${options.port}`;
+  say(`listening on ${address} (health: ${address}/healthz); node hotkey ${nodeKey.address}; data in ${join(options.data)}`);
+
+  const genesis: Endowment[] = [...dev.values()].map((owner) => ({ owner, amount_rao: DEV_ENDOWMENT_RAO }));
+  const opened = await PropnetNode.open({
+    dataDir: options.data,
+    strict: options.strict,
+    genesis,
+    snapshotEvery: options.snapshotEvery,
+    say,
+    onProgress: (seq) => {
+      status = `replaying the event log (at seq ${seq})`;
+    },
+  }).catch(async (error: unknown) => {
+    await app.close();
+    throw error;
+  });
+  node = opened;
+  say(`ready at seq ${opened.head.seq}`);
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      say(`${signal}: draining the writer, writing a snapshot, exiting`);
+      const deadline = setTimeout(() => {
+        say("shutdown took longer than 10 s; exiting anyway (restart recovers from the log)");
+        resolve(1);
+      }, 10_000);
+      deadline.unref();
+      (async () => {
+        await app.close();
+        await opened.close();
+        clearTimeout(deadline);
+        say(`stopped at seq ${opened.head.seq}`);
+        resolve(0);
+      })().catch((error: unknown) => {
+        say(`shutdown failed: ${(error as Error).message}`);
+        resolve(1);
+      });
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+  });
+}

@@ -1,0 +1,110 @@
+import { AssertionFailure } from "../errors/errors.ts";
+import { type AssetId, parseAsset, TAO } from "../ledger/asset.ts";
+import type { JsonObject } from "./event.ts";
+import type { State } from "./state.ts";
+
+/**
+ * How each event type changes the state. Apply writes recorded effects only: it never re-checks a
+ * business rule, so replay is exact. Old versions are upcast to the current one when read.
+ */
+export interface EventDefinition {
+  version: number;
+  apply(state: State, payload: JsonObject): void;
+  /** upcast[v] turns a version-v payload into a version-(v+1) payload. */
+  upcast?: Record<number, (payload: JsonObject) => JsonObject>;
+}
+
+function str(payload: JsonObject, key: string): string {
+  const v = payload[key];
+  if (typeof v !== "string") throw new AssertionFailure(`event field ${key} is not a string`);
+  return v;
+}
+
+function rao(payload: JsonObject, key: string): bigint {
+  return BigInt(str(payload, key));
+}
+
+function asset(payload: JsonObject): AssetId {
+  const a = parseAsset(str(payload, "asset"));
+  if (a === null) throw new AssertionFailure(`event names an unknown asset: ${String(payload.asset)}`);
+  return a;
+}
+
+function legs(payload: JsonObject, key: string): Array<[string, bigint]> {
+  const v = payload[key];
+  if (!Array.isArray(v)) throw new AssertionFailure(`event field ${key} is not a list`);
+  return v.map((leg) => {
+    if (!Array.isArray(leg) || typeof leg[0] !== "string" || typeof leg[1] !== "string") {
+      throw new AssertionFailure(`event field ${key} holds a malformed leg`);
+    }
+    return [leg[0], BigInt(leg[1])];
+  });
+}
+
+export const EVENTS: Record<string, EventDefinition> = {
+  GenesisEndowed: {
+    version: 1,
+    apply({ ledger }, p) {
+      const endowments = legs(p, "endowments");
+      let rest = ledger.mint(
+        TAO,
+        endowments.reduce((sum, [, a]) => sum + a, 0n),
+      );
+      for (const [owner, amount] of endowments) {
+        const [part, remaining] = rest.split(amount);
+        ledger.deposit(ledger.account(TAO, owner), part);
+        rest = remaining;
+      }
+      rest.dropZero();
+    },
+  },
+
+  Transferred: {
+    version: 1,
+    apply({ ledger }, p) {
+      const a = asset(p);
+      ledger.transfer(ledger.account(a, str(p, "from")), ledger.account(a, str(p, "to")), rao(p, "amount_rao"));
+    },
+  },
+
+  BatchTransferred: {
+    version: 1,
+    apply({ ledger }, p) {
+      const a = asset(p);
+      let rest = ledger.withdraw(ledger.account(a, str(p, "from")), rao(p, "total_rao"));
+      for (const [owner, amount] of legs(p, "to")) {
+        const [part, remaining] = rest.split(amount);
+        ledger.deposit(ledger.account(a, owner), part);
+        rest = remaining;
+      }
+      // Anything left is a remainder the command leaked; the envelope's `remainders` recycles it.
+      if (rest.amount === 0n) rest.dropZero();
+    },
+  },
+
+  CriticalInvariantViolation: {
+    version: 1,
+    apply(state, p) {
+      state.violations.push({
+        scope: str(p, "scope"),
+        invariant: str(p, "invariant"),
+        expected: str(p, "expected"),
+        actual: str(p, "actual"),
+      });
+    },
+  },
+};
+
+/** Brings a stored payload of any known version up to the current version of its type. */
+export function upcast(type: string, version: number, payload: JsonObject): JsonObject {
+  const def = EVENTS[type];
+  if (!def) throw new AssertionFailure(`unknown event type ${type}`);
+  if (version > def.version) throw new AssertionFailure(`event ${type}@${version} is newer than this code (@${def.version})`);
+  let p = payload;
+  for (let v = version; v < def.version; v++) {
+    const step = def.upcast?.[v];
+    if (!step) throw new AssertionFailure(`no upcast for ${type}@${v}`);
+    p = step(p);
+  }
+  return p;
+}

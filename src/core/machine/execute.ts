@@ -1,0 +1,108 @@
+import { AssertionFailure, DomainError } from "../errors/errors.ts";
+import { assetName } from "../ledger/asset.ts";
+import { type Command, HANDLERS, type Handlers } from "./commands.ts";
+import type { EventDraft, JsonObject } from "./event.ts";
+import { EVENTS, upcast } from "./events.ts";
+import type { State } from "./state.ts";
+
+export interface ExecuteResult {
+  /** The events that record what happened, already applied to the state, in log order. */
+  events: EventDraft[];
+  /** Set when the command was refused; then only violation events (if any) were applied. */
+  error?: DomainError;
+}
+
+/**
+ * Executes one command as one scope: the handler runs against the live state under the ledger's
+ * undo journal; its writes are then undone and its event applied exactly as replay will apply it.
+ * The two must change the same cells to the same values, or the command is refused and a
+ * CriticalInvariantViolation recorded: an event that does not describe its effects is caught the
+ * moment it is made, not at the next replay.
+ */
+export function execute(state: State, command: Command, handlers: Handlers = HANDLERS): ExecuteResult {
+  const { ledger } = state;
+  ledger.beginScope(command.kind, { journal: true });
+  let draft: EventDraft;
+  try {
+    draft = (handlers[command.kind] as (s: State, c: Command) => EventDraft)(state, command);
+  } catch (error) {
+    ledger.abort();
+    if (error instanceof DomainError) return { events: [], error };
+    throw error;
+  }
+  // Strict mode throws here (after undoing); production recycles the remainder and says so.
+  const remainders = ledger.endScope();
+  if (remainders.length > 0) {
+    draft = {
+      ...draft,
+      payload: { ...draft.payload, remainders: remainders.map((r) => [assetName(r.asset), r.amount.toString()]) },
+    };
+  }
+  const executed = ledger.journalDiff();
+  ledger.undo();
+
+  let mismatch: string | null;
+  try {
+    applyEvent(state, draft, { journal: true });
+    mismatch = firstDifference(state, executed, ledger.journalDiff());
+  } catch (error) {
+    if (ledger.inScope) ledger.abort();
+    mismatch = error instanceof Error ? error.message : String(error);
+  }
+  if (mismatch !== null) {
+    ledger.undo();
+    const violation = violationEvent(command.kind, "events_reproduce_effects", "equal effects", mismatch);
+    if (ledger.strict)
+      throw new AssertionFailure(`${command.kind}: event ${draft.type} does not reproduce its effects: ${mismatch}`);
+    applyEvent(state, violation);
+    return { events: [violation], error: new DomainError("INTERNAL", "the command was refused by an internal check") };
+  }
+  ledger.keep();
+
+  const events = [draft];
+  for (const r of remainders) {
+    const violation = violationEvent(command.kind, "no_live_credit", "0", `${r.amount} ${assetName(r.asset)}`);
+    applyEvent(state, violation);
+    events.push(violation);
+  }
+  return { events };
+}
+
+export function violationEvent(scope: string, invariant: string, expected: string, actual: string): EventDraft {
+  return { type: "CriticalInvariantViolation", version: 1, payload: { scope, invariant, expected, actual } };
+}
+
+/**
+ * Applies one event, of any stored version, as one ledger scope. A remainder recorded in the
+ * event (a leak recycled in production) must be exactly the remainder apply leaves.
+ */
+export function applyEvent(state: State, event: EventDraft, options: { journal?: boolean } = {}): void {
+  const def = EVENTS[event.type];
+  if (!def) throw new AssertionFailure(`unknown event type ${event.type}`);
+  const payload = event.version === def.version ? event.payload : upcast(event.type, event.version, event.payload);
+  const { ledger } = state;
+  ledger.beginScope(event.type, { journal: options.journal ?? false });
+  def.apply(state, payload);
+  const left = ledger.endScope({ allowRemainders: true });
+  const recorded = remaindersOf(payload);
+  const got = left.map((r) => `${assetName(r.asset)}:${r.amount}`).join(",");
+  if (got !== recorded) throw new AssertionFailure(`${event.type} left remainder [${got}], recorded [${recorded}]`);
+}
+
+function remaindersOf(payload: JsonObject): string {
+  const r = payload.remainders;
+  if (r === undefined) return "";
+  if (!Array.isArray(r)) throw new AssertionFailure("remainders is not a list");
+  return r.map((x) => (Array.isArray(x) ? `${String(x[0])}:${String(x[1])}` : "?")).join(",");
+}
+
+function firstDifference(state: State, executed: Map<number, bigint>, applied: Map<number, bigint>): string | null {
+  for (const [cell, value] of executed) {
+    const got = applied.get(cell);
+    if (got !== value) return `${state.ledger.describeCell(cell)}: executed ${value}, applied ${got ?? "unchanged"}`;
+  }
+  for (const [cell, value] of applied) {
+    if (!executed.has(cell)) return `${state.ledger.describeCell(cell)}: executed unchanged, applied ${value}`;
+  }
+  return null;
+}

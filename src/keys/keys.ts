@@ -1,0 +1,65 @@
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Keyring } from "@polkadot/keyring";
+import type { KeyringPair } from "@polkadot/keyring/types";
+import { u8aToHex } from "@polkadot/util";
+import { checkAddress, cryptoWaitReady, randomAsU8a } from "@polkadot/util-crypto";
+
+export const SS58_PREFIX = 42;
+export const DEV_ACCOUNT_NAMES = ["Alice", "Bob", "Charlie", "Dave", "Eve", "Ferdie"] as const;
+
+let ready: Promise<boolean> | null = null;
+
+/** sr25519 runs in WASM; every key operation waits for it once. */
+export function cryptoReady(): Promise<boolean> {
+  ready ??= cryptoWaitReady();
+  return ready;
+}
+
+function keyring(): Keyring {
+  return new Keyring({ type: "sr25519", ss58Format: SS58_PREFIX });
+}
+
+/** The public Substrate development accounts: name -> SS58. Anyone can sign as them. */
+export function devAccounts(): Map<string, string> {
+  const k = keyring();
+  return new Map(DEV_ACCOUNT_NAMES.map((name) => [name, k.addFromUri(`//${name}`).address]));
+}
+
+export function isSs58(address: string): boolean {
+  try {
+    return checkAddress(address, SS58_PREFIX)[0];
+  } catch {
+    return false;
+  }
+}
+
+export class KeyError extends Error {
+  override readonly name = "KeyError";
+}
+
+/**
+ * A signing key from `//Uri` (devnet only) or a key file holding a secret URI (mnemonic or 0x
+ * seed). Key files must not be readable by group or others. Nothing here prints a secret.
+ */
+export function loadKey(spec: string): KeyringPair {
+  if (spec.startsWith("//")) return keyring().addFromUri(spec);
+  if (!existsSync(spec)) throw new KeyError(`key file ${spec} does not exist`);
+  const mode = statSync(spec).mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    throw new KeyError(`key file ${spec} has mode 0${mode.toString(8)}; it must be 0600 (chmod 600 ${spec})`);
+  }
+  const secret = readFileSync(spec, "utf8").trim();
+  try {
+    return keyring().addFromUri(secret);
+  } catch {
+    throw new KeyError(`key file ${spec} does not hold a valid secret URI (mnemonic or 0x seed)`);
+  }
+}
+
+/** The node's own key: DIR/node-key, created on first start with mode 0600. */
+export function loadOrCreateNodeKey(dataDir: string): KeyringPair {
+  const path = join(dataDir, "node-key");
+  if (!existsSync(path)) writeFileSync(path, `${u8aToHex(randomAsU8a(32))}\n`, { mode: 0o600, flag: "wx" });
+  return loadKey(path);
+}

@@ -1,0 +1,169 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Endowment, Handlers } from "../core/machine/commands.ts";
+import { exportState, hashSnapshot, type State } from "../core/machine/state.ts";
+import { SNAPSHOT_FORMAT, writeSnapshot } from "../store/snapshot-files.ts";
+import { SqliteStore } from "../store/sqlite-store.ts";
+import type { LogHead, Store } from "../store/store.ts";
+import { CODE_VERSION } from "../version.ts";
+import { NodeClock } from "./clock.ts";
+import { EventLog } from "./event-log.ts";
+import { recover } from "./recover.ts";
+import { type CommitStats, type Outcome, type Submission, Writer } from "./writer.ts";
+
+export interface NodeOptions {
+  dataDir: string;
+  strict?: boolean;
+  /** Take a snapshot after this many events... */
+  snapshotEvery?: number;
+  /** ...or this long after the last one, whichever comes first (if anything changed). */
+  snapshotIntervalMs?: number;
+  /** Applied as the first command of an empty log. */
+  genesis?: Endowment[];
+  handlers?: Handlers;
+  clock?: NodeClock;
+  say?: (message: string) => void;
+  onProgress?: (seq: number) => void;
+  /** Default: report and exit non-zero; restart recovers from snapshot + log. */
+  onFatal?: (error: unknown) => void;
+  onCommit?: (stats: CommitStats) => void;
+}
+
+export function logPath(dataDir: string): string {
+  return join(dataDir, "events.sqlite");
+}
+
+export function snapshotDir(dataDir: string): string {
+  return join(dataDir, "snapshots");
+}
+
+function exitOnFatal(error: unknown): void {
+  process.stderr.write(
+    `propnet: fatal: ${(error as Error)?.message ?? String(error)}; exiting so that restart recovers from snapshot and log\n`,
+  );
+  process.exit(70);
+}
+
+/** One validator node: its store, its recovered state and its single writer. */
+export class PropnetNode {
+  readonly clock: NodeClock;
+  readonly writer: Writer;
+  #snapshotting: Promise<string | null> | null = null;
+  #lastSnapshotSeq: number;
+  #lastSnapshotAt: number;
+  #closed = false;
+
+  private constructor(
+    readonly options: NodeOptions,
+    readonly state: State,
+    readonly store: Store,
+    readonly log: EventLog,
+    clock: NodeClock,
+    snapshotSeq: number,
+  ) {
+    this.clock = clock;
+    this.#lastSnapshotSeq = snapshotSeq;
+    this.#lastSnapshotAt = Date.now();
+    this.writer = new Writer(state, log, {
+      clock,
+      block: () => 0,
+      handlers: options.handlers,
+      onFatal: options.onFatal ?? exitOnFatal,
+      onCommit: (stats) => {
+        options.onCommit?.(stats);
+        this.#maybeSnapshot();
+      },
+    });
+  }
+
+  static async open(options: NodeOptions): Promise<PropnetNode> {
+    mkdirSync(options.dataDir, { recursive: true });
+    const store = SqliteStore.open(logPath(options.dataDir));
+    try {
+      const recovered = await recover(store, snapshotDir(options.dataDir), {
+        strict: options.strict ?? false,
+        codeVersion: CODE_VERSION,
+        say: options.say,
+        onProgress: options.onProgress,
+      });
+      const clock = options.clock ?? new NodeClock();
+      const last = store.lastEvent();
+      if (last) clock.observe(last.ts);
+      const node = new PropnetNode(
+        options,
+        recovered.state,
+        store,
+        new EventLog(store, recovered.head),
+        clock,
+        recovered.snapshot?.seq ?? 0,
+      );
+      if (recovered.head.seq === 0 && options.genesis && options.genesis.length > 0) {
+        const outcome = await node.submit({ command: { kind: "genesis", endowments: options.genesis } });
+        if (!outcome.ok) throw outcome.error;
+      }
+      return node;
+    } catch (error) {
+      store.close();
+      throw error;
+    }
+  }
+
+  /** False once a commit failed; the process is about to exit and restart will recover. */
+  get writable(): boolean {
+    return this.writer.writable;
+  }
+
+  get head(): LogHead {
+    return this.log.head;
+  }
+
+  submit(submission: Submission): Promise<Outcome> {
+    return this.writer.submit(submission);
+  }
+
+  /**
+   * Writes a snapshot of the committed state now. The state is encoded in this turn (so it is
+   * exactly the state at `head`), then written and fsynced asynchronously.
+   */
+  snapshot(): Promise<string | null> {
+    if (this.#snapshotting) return this.#snapshotting;
+    const head = this.log.head;
+    if (head.seq === 0 || head.seq === this.#lastSnapshotSeq) return Promise.resolve(null);
+    const state = exportState(this.state);
+    const file = {
+      format: SNAPSHOT_FORMAT,
+      code_version: CODE_VERSION,
+      seq: head.seq,
+      head_hash: head.hash,
+      state_hash: hashSnapshot(state),
+      created_ms: this.clock.now(),
+      state,
+    };
+    this.#lastSnapshotSeq = head.seq;
+    this.#lastSnapshotAt = Date.now();
+    this.#snapshotting = writeSnapshot(snapshotDir(this.options.dataDir), file).finally(() => {
+      this.#snapshotting = null;
+    });
+    return this.#snapshotting;
+  }
+
+  #maybeSnapshot(): void {
+    const every = this.options.snapshotEvery ?? 100_000;
+    const interval = this.options.snapshotIntervalMs ?? 10 * 60_000;
+    const behind = this.log.head.seq - this.#lastSnapshotSeq;
+    if (behind > 0 && (behind >= every || Date.now() - this.#lastSnapshotAt >= interval)) {
+      this.snapshot().catch((error: unknown) => this.options.say?.(`snapshot failed: ${(error as Error).message}`));
+    }
+  }
+
+  /** Drains the writer, writes a final snapshot and closes the store. */
+  async close(options: { snapshot?: boolean } = {}): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.writer.close();
+    await this.writer.drain();
+    if (this.#snapshotting) await this.#snapshotting.catch(() => null);
+    if (options.snapshot ?? true) await this.snapshot();
+    this.store.close();
+  }
+}

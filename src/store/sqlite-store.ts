@@ -1,0 +1,174 @@
+import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
+import Database from "better-sqlite3";
+import type { LogHead, Store } from "./store.ts";
+import { GENESIS_HASH, LogIntegrityError, type StoredEvent } from "./stored-event.ts";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS events (
+  seq INTEGER PRIMARY KEY,
+  block INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  signer TEXT,
+  signature TEXT,
+  hash TEXT NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS head (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  seq INTEGER NOT NULL,
+  hash TEXT NOT NULL
+) STRICT;
+`;
+
+// prev_hash is not stored: it always equals the previous row's hash, which replay recomputes.
+const COLUMNS = "seq, block, ts, type, payload, signer, signature, hash";
+
+type Row = Omit<StoredEvent, "prevHash">;
+type RawRow = [number, number, number, string, string, string | null, string | null, string];
+
+/**
+ * The embedded default: better-sqlite3 in WAL mode with synchronous=FULL, so a committed
+ * transaction survives power loss. One connection, one writer (the node's).
+ */
+export class SqliteStore implements Store {
+  readonly backend = "sqlite" as const;
+  readonly #db: Database.Database;
+  readonly #insert: Database.Statement;
+  readonly #setHead: Database.Statement;
+  readonly #selectPage: Database.Statement;
+  readonly #selectHash: Database.Statement;
+  readonly #appendTx: (rows: readonly StoredEvent[]) => void;
+
+  /** Takes an open better-sqlite3 database (the client is injected, as kysely's drivers do). */
+  constructor(db: Database.Database) {
+    this.#db = db;
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = FULL");
+    db.exec(SCHEMA);
+    this.#insert = db.prepare(`INSERT INTO events (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.#setHead = db.prepare(
+      "INSERT INTO head (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+    );
+    this.#selectPage = db.prepare(`SELECT ${COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?`).raw(true);
+    this.#selectHash = db.prepare("SELECT hash FROM events WHERE seq = ?");
+    this.#appendTx = db.transaction((rows: readonly StoredEvent[]) => {
+      for (const e of rows) {
+        this.#insert.run(e.seq, e.block, e.ts, e.type, e.payload, e.signer, e.signature, e.hash);
+      }
+      const last = rows[rows.length - 1] as StoredEvent;
+      this.#setHead.run(last.seq, last.hash);
+    });
+  }
+
+  /** Opens (creating if needed) the log file, refusing one that was cut short. */
+  static open(path: string): SqliteStore {
+    if (existsSync(path)) checkNotTruncated(path);
+    return new SqliteStore(new Database(path));
+  }
+
+  recordedHead(): LogHead {
+    const row = this.#db.prepare("SELECT seq, hash FROM head WHERE id = 1").get() as LogHead | undefined;
+    return row ?? { seq: 0, hash: GENESIS_HASH };
+  }
+
+  lastEvent(): StoredEvent | null {
+    const r = this.#db.prepare(`SELECT ${COLUMNS} FROM events ORDER BY seq DESC LIMIT 1`).get() as Row | undefined;
+    return r ? this.#withPrev(r) : null;
+  }
+
+  eventAt(seq: number): StoredEvent | null {
+    const r = this.#db.prepare(`SELECT ${COLUMNS} FROM events WHERE seq = ?`).get(seq) as Row | undefined;
+    return r ? this.#withPrev(r) : null;
+  }
+
+  #hashAt(seq: number): string {
+    if (seq === 0) return GENESIS_HASH;
+    const r = this.#selectHash.get(seq) as { hash: string } | undefined;
+    return r?.hash ?? GENESIS_HASH;
+  }
+
+  #withPrev(r: Row): StoredEvent {
+    const e = r as StoredEvent;
+    e.prevHash = this.#hashAt(r.seq - 1);
+    return e;
+  }
+
+  append(rows: readonly StoredEvent[]): void {
+    if (rows.length > 0) this.#appendTx(rows);
+  }
+
+  read(after: number, limit: number): StoredEvent[] {
+    // Raw arrays cost half of better-sqlite3's row objects; replay reads millions of these.
+    const raw = this.#selectPage.all(after, limit) as RawRow[];
+    const rows: StoredEvent[] = new Array(raw.length);
+    let prev = raw.length > 0 ? this.#hashAt((raw[0] as RawRow)[0] - 1) : GENESIS_HASH;
+    for (let i = 0; i < raw.length; i++) {
+      const r = raw[i] as RawRow;
+      rows[i] = {
+        seq: r[0],
+        block: r[1],
+        ts: r[2],
+        type: r[3],
+        payload: r[4],
+        signer: r[5],
+        signature: r[6],
+        prevHash: prev,
+        hash: r[7],
+      };
+      prev = r[7];
+    }
+    return rows;
+  }
+
+  *scan(after: number): IterableIterator<StoredEvent> {
+    // Pages rather than one long iterator, so the connection stays usable between pages.
+    let cursor = after;
+    for (;;) {
+      const page = this.read(cursor, 10_000);
+      if (page.length === 0) return;
+      yield* page;
+      cursor = (page[page.length - 1] as StoredEvent).seq;
+    }
+  }
+
+  /** Bytes the log occupies on disk (main file plus WAL). */
+  static sizeOnDisk(path: string): number {
+    let size = 0;
+    for (const p of [path, `${path}-wal`]) if (existsSync(p)) size += statSync(p).size;
+    return size;
+  }
+
+  close(): void {
+    if (this.#db.open) this.#db.close();
+  }
+}
+
+/**
+ * SQLite's header records how many pages the main file holds; a file shorter than that was
+ * truncated. Only meaningful when no WAL holds newer pages, i.e. after a clean close.
+ */
+function checkNotTruncated(path: string): void {
+  const wal = `${path}-wal`;
+  if (existsSync(wal) && statSync(wal).size > 0) return;
+  const header = Buffer.alloc(100);
+  const fd = openSync(path, "r");
+  let read: number;
+  try {
+    read = readSync(fd, header, 0, 100, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (read === 0) return;
+  if (read < 100 || header.toString("latin1", 0, 16) !== "SQLite format 3\0") {
+    throw new LogIntegrityError(0, `${path} is not an intact SQLite database (header damaged or truncated)`);
+  }
+  const rawPageSize = header.readUInt16BE(16);
+  const pageSize = rawPageSize === 1 ? 65_536 : rawPageSize;
+  const pages = header.readUInt32BE(28);
+  const headerValid = header.readUInt32BE(24) === header.readUInt32BE(92);
+  const size = statSync(path).size;
+  if (headerValid && size < pages * pageSize) {
+    throw new LogIntegrityError(0, `${path} was truncated: it holds ${size} bytes, its header says ${pages * pageSize}`);
+  }
+}
