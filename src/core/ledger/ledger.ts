@@ -28,7 +28,7 @@ export interface AssetTotals {
 
 export interface TotalsViolation {
   asset: AssetId;
-  invariant: "issuance_equals_balances" | "minted_equals_issuance_recycled_burned" | "issuance_cap" | "recount";
+  invariant: "issuance_equals_balances" | "minted_equals_issuance_recycled_burned" | "issuance_cap" | "no_live_credit" | "recount";
   expected: bigint;
   actual: bigint;
 }
@@ -43,6 +43,8 @@ export interface LedgerSnapshot {
   /** [asset, owner, balance] for every non-zero balance, sorted by asset then owner. */
   accounts: Array<[string, string, string]>;
 }
+
+const INT64_MAX = (1n << 63n) - 1n;
 
 const CREDIT_TOKEN = Symbol("credit");
 
@@ -87,6 +89,7 @@ export class Credit {
     this.#assertLive();
     assert(other !== this, "cannot merge a credit with itself");
     assert(other.asset === this.asset, "cannot merge credits of different assets");
+    assert(other.#ledger === this.#ledger, "cannot merge credits of different ledgers");
     const sum = this.#amount + other.#take();
     this.#spend();
     return this.#ledger[CREDIT_TOKEN](this.asset, sum);
@@ -232,7 +235,7 @@ export class Ledger {
     const room = MAX_ISSUANCE - this.#get(base + ISSUANCE);
     const minted = amount < room ? amount : room > 0n ? room : 0n;
     this.#add(base + ISSUANCE, minted);
-    this.#add(base + MINTED, minted);
+    this.#addCounter(base + MINTED, minted);
     this.#add(base + LIVE, minted);
     return this[CREDIT_TOKEN](asset, minted);
   }
@@ -277,7 +280,7 @@ export class Ledger {
     const amount = credit[CREDIT_TOKEN](this);
     const base = this.#counterBase.get(credit.asset) as number;
     this.#add(base + ISSUANCE, -amount);
-    this.#add(base + counter, amount);
+    this.#addCounter(base + counter, amount);
     this.#add(base + LIVE, -amount);
     return amount;
   }
@@ -337,12 +340,21 @@ export class Ledger {
     return remainders;
   }
 
-  /** Abandons the scope: journaled writes are undone, live credits die. */
+  /**
+   * Abandons the scope. Journaled: every write is undone and live credits die with it.
+   * Unjournaled (replay): nothing can be undone, so live credits are recycled and counted rather
+   * than left stranded in the live total.
+   */
   abort(): void {
-    for (const credit of this.#liveCredits) credit.kill();
-    this.#liveCredits.clear();
+    if (this.#journaling) {
+      for (const credit of this.#liveCredits) credit.kill();
+      this.#liveCredits.clear();
+      this.#scope = null;
+      this.undo();
+      return;
+    }
+    for (const credit of [...this.#liveCredits]) this.recycle(credit);
     this.#scope = null;
-    if (this.#journaling) this.undo();
   }
 
   /** Undoes every journaled write since beginScope and closes the journal. */
@@ -432,6 +444,9 @@ export class Ledger {
         actual: t.issuance + t.recycled + t.burned,
       });
     }
+    if (this.#scope === null && t.live !== 0n) {
+      out.push({ asset, invariant: "no_live_credit", expected: 0n, actual: t.live });
+    }
     if (t.issuance > MAX_ISSUANCE || t.issuance < 0n) {
       out.push({ asset, invariant: "issuance_cap", expected: MAX_ISSUANCE, actual: t.issuance });
     }
@@ -480,7 +495,12 @@ export class Ledger {
 
   /** A canonical, sorted encoding of the ledger: the same state always gives the same bytes. */
   exportSnapshot(): LedgerSnapshot {
-    const assets = [...this.#assets].sort((a, b) => a - b);
+    // Interning is not state: a refused command may intern an asset or account that replay never
+    // sees, so only assets with history and non-zero balances are encoded.
+    const assets = this.#assets.filter((a) => {
+      const t = this.totals(a);
+      return t.minted !== 0n || t.recycled !== 0n || t.burned !== 0n;
+    });
     const accounts: Array<[AssetId, string, bigint]> = [];
     for (const h of this.#accounts) {
       const b = this.balance(h);
@@ -575,6 +595,14 @@ export class Ledger {
       this.#undoValues.push(this.#cells[cell] as bigint);
     }
     this.#cells[cell] = (this.#cells[cell] as bigint) + delta;
+  }
+
+  /** Cumulative counters only grow; a BigInt64Array would wrap silently past 2^63 - 1. */
+  #addCounter(cell: number, delta: bigint): void {
+    if ((this.#cells[cell] as bigint) + delta > INT64_MAX) {
+      throw new AssertionFailure(`${this.describeCell(cell)} would pass 2^63 - 1 rao`);
+    }
+    this.#add(cell, delta);
   }
 
   #remember2(a: number, b: number): void {

@@ -1,5 +1,6 @@
 import { DomainError, ValidationError } from "../errors/errors.ts";
 import { type AssetId, assetName, TAO } from "../ledger/asset.ts";
+import { MAX_ISSUANCE } from "../ledger/ledger.ts";
 import type { EventDraft } from "./event.ts";
 import type { State } from "./state.ts";
 
@@ -36,6 +37,9 @@ export const HANDLERS: Handlers = {
     for (const e of command.endowments) {
       positive(e.amount_rao, "an endowment");
       total += e.amount_rao;
+    }
+    if (total > MAX_ISSUANCE) {
+      throw new ValidationError(`genesis endows ${total} rao, more than the ${MAX_ISSUANCE} rao cap`);
     }
     let rest = ledger.mint(TAO, total);
     for (const e of command.endowments) {

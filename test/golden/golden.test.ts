@@ -1,0 +1,53 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { EVENTS } from "../../src/core/machine/events.ts";
+import { logPath } from "../../src/node/node.ts";
+import { verifyLog } from "../../src/node/verify.ts";
+import { SqliteStore } from "../../src/store/sqlite-store.ts";
+import { GENESIS_HASH, type StoredEvent } from "../../src/store/stored-event.ts";
+
+const GOLDEN = join(import.meta.dirname, "../../fixtures/golden");
+const dir = mkdtempSync(join(tmpdir(), "propnet-golden-test-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/**
+ * The golden log was written by an earlier version of this code. Replaying it must still give the
+ * recorded state hash: if it does not, an event's meaning changed, and old logs would replay into
+ * a different state. Change an event's meaning only with a new version and an upcaster.
+ */
+describe("golden log fixture", () => {
+  const expected = JSON.parse(readFileSync(join(GOLDEN, "expected.json"), "utf8")) as {
+    last_seq: number;
+    head_hash: string;
+    state_hash: string;
+  };
+  const rows = readFileSync(join(GOLDEN, "events.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as Omit<StoredEvent, "prevHash">);
+
+  it("holds a few thousand events of every event type the code knows", () => {
+    expect(rows.length).toBeGreaterThanOrEqual(3_000);
+    const types = new Set(rows.map((r) => r.type.split("@")[0]));
+    expect([...types].sort()).toEqual(Object.keys(EVENTS).sort());
+    expect(rows.some((r) => r.payload.includes('"remainders"'))).toBe(true);
+  });
+
+  it("replays to the recorded state hash with every hash checked", async () => {
+    const store = SqliteStore.open(logPath(dir));
+    let prev = GENESIS_HASH;
+    const chained = rows.map((r) => {
+      const row = { ...r, prevHash: prev };
+      prev = r.hash;
+      return row;
+    });
+    for (let i = 0; i < chained.length; i += 500) store.append(chained.slice(i, i + 500));
+    store.close();
+    const report = await verifyLog(dir, { full: true });
+    expect(report.lastSeq).toBe(expected.last_seq);
+    expect(report.stateHash).toBe(expected.state_hash);
+    expect(rows.at(-1)?.hash).toBe(expected.head_hash);
+  });
+});
