@@ -234,8 +234,9 @@ export class Ledger {
     const base = this.#ensureAsset(asset);
     const room = MAX_ISSUANCE - this.#get(base + ISSUANCE);
     const minted = amount < room ? amount : room > 0n ? room : 0n;
+    this.#assertCounterRoom(base + MINTED, minted);
     this.#add(base + ISSUANCE, minted);
-    this.#addCounter(base + MINTED, minted);
+    this.#add(base + MINTED, minted);
     this.#add(base + LIVE, minted);
     return this[CREDIT_TOKEN](asset, minted);
   }
@@ -277,10 +278,11 @@ export class Ledger {
   }
 
   #retire(credit: Credit, counter: number): bigint {
-    const amount = credit[CREDIT_TOKEN](this);
     const base = this.#counterBase.get(credit.asset) as number;
+    this.#assertCounterRoom(base + counter, credit.amount);
+    const amount = credit[CREDIT_TOKEN](this);
     this.#add(base + ISSUANCE, -amount);
-    this.#addCounter(base + counter, amount);
+    this.#add(base + counter, amount);
     this.#add(base + LIVE, -amount);
     return amount;
   }
@@ -597,12 +599,11 @@ export class Ledger {
     this.#cells[cell] = (this.#cells[cell] as bigint) + delta;
   }
 
-  /** Cumulative counters only grow; a BigInt64Array would wrap silently past 2^63 - 1. */
-  #addCounter(cell: number, delta: bigint): void {
+  /** Cumulative counters only grow; a BigInt64Array would wrap silently past 2^63 - 1. Checked before any write. */
+  #assertCounterRoom(cell: number, delta: bigint): void {
     if ((this.#cells[cell] as bigint) + delta > INT64_MAX) {
       throw new AssertionFailure(`${this.describeCell(cell)} would pass 2^63 - 1 rao`);
     }
-    this.#add(cell, delta);
   }
 
   #remember2(a: number, b: number): void {

@@ -165,7 +165,7 @@ describe("event versions", () => {
         seen.push(p);
       },
       upcast: {
-        1: (p) => ({ amount_rao: p.amount }),
+        1: (p) => ({ amount_rao: p.amount ?? null }),
         2: (p) => ({ ...p, note: "v3" }),
       },
     };
