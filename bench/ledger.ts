@@ -31,7 +31,11 @@ export async function run(args: Record<string, string>): Promise<Record<string, 
     for (let i = 0; i < count; i += 100) {
       ledger.beginScope("command", { journal: true });
       for (let k = 0; k < 100; k++) {
-        ledger.transfer(handles[(i + k) % accounts] as AccountHandle, handles[((i + k) * 7 + 13) % accounts] as AccountHandle, 1n);
+        ledger.transfer(
+          handles[(i + k) % accounts] as AccountHandle,
+          handles[((i + k) * 7 + 13) % accounts] as AccountHandle,
+          1n,
+        );
       }
       ledger.endScope();
       ledger.keep();

@@ -41,8 +41,8 @@ export class EventLog {
     return row;
   }
 
-  /** One transaction, one fsync for the whole batch. Throws if the store failed: fatal. */
-  append(rows: readonly StoredEvent[]): void {
-    this.store.append(rows);
+  /** One transaction, one fsync for the whole batch; resolves once durable. A rejection is fatal. */
+  append(rows: readonly StoredEvent[]): Promise<void> {
+    return this.store.append(rows);
   }
 }

@@ -3,8 +3,9 @@ import { join } from "node:path";
 import type { Endowment, Handlers } from "../core/machine/commands.ts";
 import { exportState, hashSnapshot, type State } from "../core/machine/state.ts";
 import { SNAPSHOT_FORMAT, writeSnapshot } from "../store/snapshot-files.ts";
-import { SqliteStore } from "../store/sqlite-store.ts";
 import type { LogHead, Store } from "../store/store.ts";
+import { GENESIS_HASH, LogIntegrityError } from "../store/stored-event.ts";
+import { ThreadedSqliteStore } from "../store/threaded-sqlite-store.ts";
 import { CODE_VERSION } from "../version.ts";
 import { NodeClock } from "./clock.ts";
 import { EventLog } from "./event-log.ts";
@@ -52,6 +53,9 @@ export class PropnetNode {
   #lastSnapshotSeq: number;
   #lastSnapshotAt: number;
   #closed = false;
+  #problems: string[] = [];
+  /** Settles when the background check of the log before the snapshot is done. */
+  audit: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly options: NodeOptions,
@@ -78,7 +82,7 @@ export class PropnetNode {
 
   static async open(options: NodeOptions): Promise<PropnetNode> {
     mkdirSync(options.dataDir, { recursive: true });
-    const store = SqliteStore.open(logPath(options.dataDir));
+    const store = await ThreadedSqliteStore.open(logPath(options.dataDir));
     try {
       const recovered = await recover(store, snapshotDir(options.dataDir), {
         strict: options.strict ?? false,
@@ -97,13 +101,14 @@ export class PropnetNode {
         clock,
         recovered.snapshot?.seq ?? 0,
       );
+      if (recovered.snapshot) node.#auditPrefix(recovered.snapshot.seq, recovered.snapshot.head_hash);
       if (recovered.head.seq === 0 && options.genesis && options.genesis.length > 0) {
         const outcome = await node.submit({ command: { kind: "genesis", endowments: options.genesis } });
         if (!outcome.ok) throw outcome.error;
       }
       return node;
     } catch (error) {
-      store.close();
+      await store.close();
       throw error;
     }
   }
@@ -111,6 +116,32 @@ export class PropnetNode {
   /** False once a commit failed; the process is about to exit and restart will recover. */
   get writable(): boolean {
     return this.writer.writable;
+  }
+
+  /** What is wrong with this node beyond its state (an altered log found after start). */
+  get problems(): readonly string[] {
+    return this.#problems;
+  }
+
+  /**
+   * Restart verified only the tail after the snapshot; the events before it are checked here, off
+   * the event loop, after start. An altered event stops all writes: the node stays up for reads
+   * and says why, rather than exiting into a restart loop.
+   */
+  #auditPrefix(seq: number, expectedHash: string): void {
+    this.audit = this.store
+      .checkChain({ seq: 0, hash: GENESIS_HASH }, seq)
+      .then((head) => {
+        if (head.hash !== expectedHash)
+          throw new LogIntegrityError(seq, `event log before seq ${seq} does not chain to the snapshot`);
+      })
+      .catch((error: unknown) => {
+        const message =
+          error instanceof LogIntegrityError ? `event log altered at seq ${error.seq}: ${error.message}` : String(error);
+        this.#problems.push(`${message}; writes are refused; run propnet verify --full`);
+        this.options.say?.(message);
+        this.writer.halt(error);
+      });
   }
 
   get head(): LogHead {
@@ -121,30 +152,41 @@ export class PropnetNode {
     return this.writer.submit(submission);
   }
 
+  /** Runs `fn` against committed state only (see Writer.read). */
+  read<T>(fn: (state: State, head: LogHead) => T): Promise<T> {
+    return this.writer.read((state) => fn(state, this.log.head));
+  }
+
   /**
    * Writes a snapshot of the committed state now. The state is encoded in this turn (so it is
    * exactly the state at `head`), then written and fsynced asynchronously.
    */
   snapshot(): Promise<string | null> {
-    if (this.#snapshotting) return this.#snapshotting;
-    const head = this.log.head;
-    if (head.seq === 0 || head.seq === this.#lastSnapshotSeq) return Promise.resolve(null);
-    const state = exportState(this.state);
-    const file = {
-      format: SNAPSHOT_FORMAT,
-      code_version: CODE_VERSION,
-      seq: head.seq,
-      head_hash: head.hash,
-      state_hash: hashSnapshot(state),
-      created_ms: this.clock.now(),
-      state,
-    };
-    this.#lastSnapshotSeq = head.seq;
-    this.#lastSnapshotAt = Date.now();
-    this.#snapshotting = writeSnapshot(snapshotDir(this.options.dataDir), file).finally(() => {
+    this.#snapshotting ??= this.#writeSnapshot().finally(() => {
       this.#snapshotting = null;
     });
     return this.#snapshotting;
+  }
+
+  async #writeSnapshot(): Promise<string | null> {
+    // Encoded in one turn through the read barrier: exactly the committed state at `head`.
+    const file = await this.read((state, head) => {
+      if (head.seq === 0 || head.seq === this.#lastSnapshotSeq) return null;
+      const encoded = exportState(state);
+      return {
+        format: SNAPSHOT_FORMAT,
+        code_version: CODE_VERSION,
+        seq: head.seq,
+        head_hash: head.hash,
+        state_hash: hashSnapshot(encoded),
+        created_ms: this.clock.now(),
+        state: encoded,
+      };
+    });
+    if (!file) return null;
+    this.#lastSnapshotSeq = file.seq;
+    this.#lastSnapshotAt = Date.now();
+    return writeSnapshot(snapshotDir(this.options.dataDir), file);
   }
 
   #maybeSnapshot(): void {
@@ -163,7 +205,8 @@ export class PropnetNode {
     this.writer.close();
     await this.writer.drain();
     if (this.#snapshotting) await this.#snapshotting.catch(() => null);
+    await this.audit;
     if (options.snapshot ?? true) await this.snapshot();
-    this.store.close();
+    await this.store.close();
   }
 }

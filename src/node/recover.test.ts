@@ -29,7 +29,13 @@ async function transfers(node: PropnetNode, n: number, offset = 0): Promise<void
   const outcomes = await Promise.all(
     Array.from({ length: n }, (_, i) =>
       node.submit({
-        command: { kind: "transfer", asset: TAO, from: i % 2 ? "alice" : "bob", to: `acct${(i + offset) % 17}`, amount_rao: BigInt(i + 1) },
+        command: {
+          kind: "transfer",
+          asset: TAO,
+          from: i % 2 ? "alice" : "bob",
+          to: `acct${(i + offset) % 17}`,
+          amount_rao: BigInt(i + 1),
+        },
       }),
     ),
   );
@@ -122,11 +128,30 @@ describe("tamper and loss are refused at start, naming the seq", () => {
     expect(error.message).toContain(`seq ${target}`);
   });
 
-  it("a flipped byte before the snapshot is caught by verify --full", async () => {
+  it("a flipped byte before the snapshot: start is fast, the background audit finds it and writes stop", async () => {
     const dir = tempDir();
     await build(dir, 100, 40);
     tamper(dir, "UPDATE events SET payload = replace(payload, 'acct', 'acce') WHERE seq = 9");
     await expect(verifyLog(dir, { full: true })).rejects.toThrow(/seq 9/);
+    const node = await PropnetNode.open({ dataDir: dir });
+    await node.audit;
+    expect(node.problems.join()).toMatch(/altered at seq 9/);
+    expect(node.writable).toBe(false);
+    await expect(
+      node.submit({ command: { kind: "transfer", asset: TAO, from: "alice", to: "bob", amount_rao: 1n } }),
+    ).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    expect(await node.read((state) => state.ledger.balanceOf(TAO, "alice"))).toBeGreaterThan(0n);
+    await node.close({ snapshot: false });
+  });
+
+  it("an intact log passes the background audit", async () => {
+    const dir = tempDir();
+    await build(dir, 100, 40);
+    const node = await PropnetNode.open({ dataDir: dir });
+    await node.audit;
+    expect(node.problems).toEqual([]);
+    expect(node.writable).toBe(true);
+    await node.close({ snapshot: false });
   });
 
   it("a deleted last row", async () => {

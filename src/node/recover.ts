@@ -2,7 +2,7 @@ import { createState, importState, type State, stateHash } from "../core/machine
 import { readSnapshots, type SnapshotFile } from "../store/snapshot-files.ts";
 import type { LogHead, Store } from "../store/store.ts";
 import { GENESIS_HASH, LogIntegrityError, type StoredEvent } from "../store/stored-event.ts";
-import { type ReplayOptions, replay } from "./replay.ts";
+import { type ReplayOptions, replayWithParallelCheck } from "./replay.ts";
 
 export interface Recovered {
   state: State;
@@ -12,7 +12,7 @@ export interface Recovered {
   replayed: number;
 }
 
-export interface RecoverOptions extends ReplayOptions {
+export interface RecoverOptions extends Pick<ReplayOptions, "onProgress" | "progressEvery"> {
   strict: boolean;
   codeVersion: string;
   /** Human messages: snapshots ignored and why. */
@@ -91,7 +91,7 @@ export async function recover(store: Store, snapshotDir: string, options: Recove
     break;
   }
   state ??= createState({ strict: options.strict });
-  const head = await replay(state, store, from, options);
+  const head = await replayWithParallelCheck(state, store, from, lastSeq, options);
   const broken = state.ledger.recount();
   if (broken.length > 0) {
     const v = broken[0] as (typeof broken)[number];

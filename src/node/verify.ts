@@ -86,6 +86,6 @@ export async function verifyLog(
       ms: Math.round(performance.now() - started),
     };
   } finally {
-    store.close();
+    store.closeSync();
   }
 }

@@ -18,7 +18,7 @@ export type Outcome = { ok: true; seq: number; events: StoredEvent[] } | { ok: f
 export interface CommitStats {
   commands: number;
   events: number;
-  /** Time spent in the store's transaction (including fsync). */
+  /** From handing the batch to the store to its durable acknowledgement. */
   commitMs: number;
   /** From the oldest command's arrival to its acknowledgement. */
   latencyMs: number;
@@ -28,10 +28,12 @@ export interface WriterOptions {
   clock: NodeClock;
   /** The block the next event belongs to. */
   block: () => number;
-  /** Most commands per transaction. */
+  /** Most commands per batch. */
   maxBatch?: number;
   /** Stop executing new commands in one turn after this long (DESIGN.md §2 rule 8). */
   budgetMs?: number;
+  /** Batches handed to the store and not yet durable; 2 lets execution overlap the commit. */
+  maxInFlight?: number;
   handlers?: Handlers;
   /** A failed commit or a broken assertion: the in-memory state can no longer be trusted. */
   onFatal: (error: unknown) => void;
@@ -46,10 +48,13 @@ interface Pending {
 }
 
 /**
- * The single writer. Commands queue up while a transaction commits; the next turn executes the
- * whole queue (up to the budget), appends every event in one transaction (one fsync), and only
- * then resolves the callers: durable before acknowledged. Execution and commit happen in the same
- * synchronous turn, so no read can observe state whose events are not yet committed.
+ * The single writer. Each turn executes the queued commands (up to the budget) against the state,
+ * seals their events and hands them to the store as one batch: one transaction, one fsync, on the
+ * store's own thread. Callers are resolved only when their batch is durable.
+ *
+ * While a batch commits, the state already holds its effects; so reads go through `read`, which
+ * runs them only when nothing is in flight (holding the writer back briefly if it must). Reads
+ * therefore see committed state only, including everything a write caused.
  */
 export class Writer {
   #queue: Pending[] = [];
@@ -57,9 +62,12 @@ export class Writer {
   #scheduled = false;
   #closed = false;
   #failed: unknown = null;
+  #inFlight = 0;
+  #readers: Array<(error?: unknown) => void> = [];
   #idle: Array<() => void> = [];
   readonly #maxBatch: number;
   readonly #budgetMs: number;
+  readonly #maxInFlight: number;
   readonly #handlers: Handlers;
 
   constructor(
@@ -67,8 +75,9 @@ export class Writer {
     readonly log: EventLog,
     readonly options: WriterOptions,
   ) {
-    this.#maxBatch = options.maxBatch ?? 8192;
+    this.#maxBatch = options.maxBatch ?? 4096;
     this.#budgetMs = options.budgetMs ?? 8;
+    this.#maxInFlight = options.maxInFlight ?? 2;
     this.#handlers = options.handlers ?? HANDLERS;
   }
 
@@ -80,6 +89,10 @@ export class Writer {
     return this.#queue.length - this.#next;
   }
 
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
   submit(submission: Submission): Promise<Outcome> {
     if (this.#failed !== null || this.#closed) {
       return Promise.reject(
@@ -88,17 +101,42 @@ export class Writer {
     }
     return new Promise<Outcome>((resolve, reject) => {
       this.#queue.push({ submission, resolve, reject, at: performance.now() });
-      if (!this.#scheduled) {
-        this.#scheduled = true;
-        setImmediate(() => this.#flush());
-      }
+      this.#schedule();
     });
   }
 
-  /** Resolves once every command submitted so far is committed and acknowledged. */
+  /** Runs `fn` against committed state: at once if nothing is in flight, else after the commit lands. */
+  read<T>(fn: (state: State) => T): Promise<T> {
+    if (this.#inFlight === 0) return Promise.resolve(fn(this.state));
+    return new Promise<T>((resolve, reject) => {
+      this.#readers.push((failure?: unknown) => {
+        if (failure !== undefined) return reject(failure);
+        try {
+          resolve(fn(this.state));
+        } catch (error) {
+          reject(error);
+        }
+      });
+    });
+  }
+
+  /** Resolves once every command submitted so far is durable and acknowledged. */
   drain(): Promise<void> {
-    if (this.queueDepth === 0 && !this.#scheduled) return Promise.resolve();
+    if (this.queueDepth === 0 && this.#inFlight === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  /**
+   * Stops writing for good without exiting (the log was found altered): queued and later commands
+   * are refused with UNAVAILABLE; reads go on.
+   */
+  halt(reason: unknown): void {
+    if (this.#failed !== null) return;
+    this.#failed = reason;
+    const unavailable = new DomainError("UNAVAILABLE", "the store is not writable");
+    for (let i = this.#next; i < this.#queue.length; i++) (this.#queue[i] as Pending).reject(unavailable);
+    this.#queue.length = 0;
+    this.#next = 0;
   }
 
   /** Refuses new commands; those already queued still run. */
@@ -106,9 +144,19 @@ export class Writer {
     this.#closed = true;
   }
 
-  #flush(): void {
-    this.#scheduled = false;
-    if (this.#failed !== null) return;
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#turn();
+    });
+  }
+
+  #turn(): void {
+    if (this.#failed !== null || this.#next >= this.#queue.length) return;
+    // Waiting readers need a moment with nothing in flight: let the commits land first.
+    if (this.#inFlight >= this.#maxInFlight || (this.#readers.length > 0 && this.#inFlight > 0)) return;
     const started = performance.now();
     const rows: StoredEvent[] = [];
     const done: Array<[Pending, Outcome]> = [];
@@ -129,41 +177,62 @@ export class Writer {
         ]);
         if (performance.now() - started > this.#budgetMs) break;
       }
-      const commitStart = performance.now();
-      this.log.append(rows);
-      const now = performance.now();
-      this.options.onCommit?.({
-        commands: done.length,
-        events: rows.length,
-        commitMs: now - commitStart,
-        latencyMs: done.length > 0 ? now - (done[0] as [Pending, Outcome])[0].at : 0,
-      });
     } catch (error) {
       this.#fail(error, done);
       return;
     }
-    for (const [p, outcome] of done) p.resolve(outcome);
-    if (this.#next > 4096 && this.#next * 2 > this.#queue.length) {
+    this.#compactQueue();
+    this.#inFlight++;
+    const handedOver = performance.now();
+    this.log.append(rows).then(
+      () => {
+        this.#inFlight--;
+        const now = performance.now();
+        this.options.onCommit?.({
+          commands: done.length,
+          events: rows.length,
+          commitMs: now - handedOver,
+          latencyMs: done.length > 0 ? now - (done[0] as [Pending, Outcome])[0].at : 0,
+        });
+        for (const [p, outcome] of done) p.resolve(outcome);
+        this.#settled();
+      },
+      (error: unknown) => this.#fail(error, done),
+    );
+    if (this.#next < this.#queue.length) this.#schedule();
+  }
+
+  /** After a commit: serve readers if nothing is in flight, wake drainers, keep writing. */
+  #settled(): void {
+    if (this.#inFlight === 0) for (const reader of this.#readers.splice(0)) reader();
+    if (this.#next < this.#queue.length) this.#schedule();
+    else if (this.#inFlight === 0) for (const resolve of this.#idle.splice(0)) resolve();
+  }
+
+  #compactQueue(): void {
+    if (this.#next === this.#queue.length) {
+      this.#queue.length = 0;
+      this.#next = 0;
+    } else if (this.#next > 4096 && this.#next * 2 > this.#queue.length) {
       this.#queue = this.#queue.slice(this.#next);
       this.#next = 0;
     }
-    if (this.#next < this.#queue.length) {
-      this.#scheduled = true;
-      setImmediate(() => this.#flush());
-    } else {
-      this.#queue.length = 0;
-      this.#next = 0;
-      for (const resolve of this.#idle.splice(0)) resolve();
-    }
   }
 
-  #fail(error: unknown, inFlight: Array<[Pending, Outcome]>): void {
-    this.#failed = error;
+  /**
+   * A batch failed to commit (or execution broke an assertion): its callers and every later one
+   * are refused, never acknowledged; readers are refused too, since the state holds effects that
+   * may never be durable. The node then exits and restart recovers from the log.
+   */
+  #fail(error: unknown, batch: Array<[Pending, Outcome]>): void {
     const unavailable = new DomainError("UNAVAILABLE", "the store is not writable");
-    for (const [p] of inFlight) p.reject(unavailable);
+    for (const [p] of batch) p.reject(unavailable);
+    if (this.#failed !== null) return;
+    this.#failed = error;
     for (let i = this.#next; i < this.#queue.length; i++) (this.#queue[i] as Pending).reject(unavailable);
     this.#queue.length = 0;
     this.#next = 0;
+    for (const reader of this.#readers.splice(0)) reader(unavailable);
     for (const resolve of this.#idle.splice(0)) resolve();
     this.options.onFatal(error);
   }

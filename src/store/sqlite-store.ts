@@ -1,4 +1,5 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
+import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
 import type { LogHead, Store } from "./store.ts";
 import { GENESIS_HASH, LogIntegrityError, type StoredEvent } from "./stored-event.ts";
@@ -23,6 +24,10 @@ CREATE TABLE IF NOT EXISTS head (
 
 // prev_hash is not stored: it always equals the previous row's hash, which replay recomputes.
 const COLUMNS = "seq, block, ts, type, payload, signer, signature, hash";
+export const INSERT_EVENT_SQL = `INSERT INTO events (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`;
+const CHAIN_PAGE_SQL = `SELECT ${COLUMNS} FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?`;
+export const SET_HEAD_SQL =
+  "INSERT INTO head (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash";
 
 type Row = Omit<StoredEvent, "prevHash">;
 type RawRow = [number, number, number, string, string, string | null, string | null, string];
@@ -38,6 +43,7 @@ export class SqliteStore implements Store {
   readonly #setHead: Database.Statement;
   readonly #selectPage: Database.Statement;
   readonly #selectHash: Database.Statement;
+  readonly #selectPayloads: Database.Statement;
   readonly #appendTx: (rows: readonly StoredEvent[]) => void;
 
   /** Takes an open better-sqlite3 database (the client is injected, as kysely's drivers do). */
@@ -46,12 +52,11 @@ export class SqliteStore implements Store {
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = FULL");
     db.exec(SCHEMA);
-    this.#insert = db.prepare(`INSERT INTO events (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
-    this.#setHead = db.prepare(
-      "INSERT INTO head (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-    );
+    this.#insert = db.prepare(INSERT_EVENT_SQL);
+    this.#setHead = db.prepare(SET_HEAD_SQL);
     this.#selectPage = db.prepare(`SELECT ${COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?`).raw(true);
     this.#selectHash = db.prepare("SELECT hash FROM events WHERE seq = ?");
+    this.#selectPayloads = db.prepare("SELECT seq, type, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?").raw(true);
     this.#appendTx = db.transaction((rows: readonly StoredEvent[]) => {
       for (const e of rows) {
         this.#insert.run(e.seq, e.block, e.ts, e.type, e.payload, e.signer, e.signature, e.hash);
@@ -94,8 +99,14 @@ export class SqliteStore implements Store {
     return e;
   }
 
-  append(rows: readonly StoredEvent[]): void {
+  /** Commits on the calling thread (tests, tools, the commit thread itself). */
+  appendSync(rows: readonly StoredEvent[]): void {
     if (rows.length > 0) this.#appendTx(rows);
+  }
+
+  append(rows: readonly StoredEvent[]): Promise<void> {
+    this.appendSync(rows);
+    return Promise.resolve();
   }
 
   read(after: number, limit: number): StoredEvent[] {
@@ -121,15 +132,27 @@ export class SqliteStore implements Store {
     return rows;
   }
 
-  *scan(after: number): IterableIterator<StoredEvent> {
-    // Pages rather than one long iterator, so the connection stays usable between pages.
-    let cursor = after;
-    for (;;) {
-      const page = this.read(cursor, 10_000);
-      if (page.length === 0) return;
-      yield* page;
-      cursor = (page[page.length - 1] as StoredEvent).seq;
-    }
+  readPayloads(after: number, limit: number): Array<[number, string, string]> {
+    return this.#selectPayloads.all(after, limit) as Array<[number, string, string]>;
+  }
+
+  /**
+   * Checks the chain from `from` through seq `until` on another thread with its own read-only
+   * connection; resolves with the head reached, or rejects with LogIntegrityError.
+   */
+  checkChain(from: LogHead, until: number, onProgress?: (seq: number) => void): Promise<LogHead> {
+    const worker = new Worker(new URL("./sqlite-chain-worker.mjs", import.meta.url), {
+      workerData: { path: this.#db.name, after: from.seq, prevHash: from.hash, until, selectSql: CHAIN_PAGE_SQL },
+    });
+    return new Promise<LogHead>((resolve, reject) => {
+      worker.on("message", (m: { type: string; seq: number; hash?: string; message?: string }) => {
+        if (m.type === "progress") onProgress?.(m.seq);
+        else if (m.type === "done") resolve({ seq: m.seq, hash: m.hash as string });
+        else reject(new LogIntegrityError(m.seq, m.message ?? "event log chain is broken"));
+      });
+      worker.on("error", (error) => reject(new LogIntegrityError(from.seq + 1, `chain check failed: ${error.message}`)));
+      worker.on("exit", () => reject(new LogIntegrityError(from.seq + 1, "chain check stopped early")));
+    });
   }
 
   /** Bytes the log occupies on disk (main file plus WAL). */
@@ -139,8 +162,13 @@ export class SqliteStore implements Store {
     return size;
   }
 
-  close(): void {
+  closeSync(): void {
     if (this.#db.open) this.#db.close();
+  }
+
+  close(): Promise<void> {
+    this.closeSync();
+    return Promise.resolve();
   }
 }
 

@@ -18,13 +18,18 @@ export interface Store {
   /** The row at `seq`, or null. */
   eventAt(seq: number): StoredEvent | null;
   /**
-   * Appends rows in one transaction and records the new head with them; durable on return.
-   * Rows must continue the chain from the recorded head.
+   * Appends rows in one transaction and records the new head with them. Resolves once durable;
+   * batches commit in the order they were appended. Rows must continue the chain.
    */
-  append(rows: readonly StoredEvent[]): void;
+  append(rows: readonly StoredEvent[]): Promise<void>;
   /** Rows with seq > after, ascending, at most `limit`. */
   read(after: number, limit: number): StoredEvent[];
-  /** Streams rows with seq > after, ascending, for replay. */
-  scan(after: number): IterableIterator<StoredEvent>;
-  close(): void;
+  /** Just (seq, type, payload) of rows with seq > after: what replay applies. */
+  readPayloads(after: number, limit: number): Array<[number, string, string]>;
+  /**
+   * Checks the hash chain from `from` through `until` off the calling thread; resolves with the
+   * head reached or rejects with LogIntegrityError naming the first bad seq.
+   */
+  checkChain(from: LogHead, until: number, onProgress?: (seq: number) => void): Promise<LogHead>;
+  close(): Promise<void>;
 }

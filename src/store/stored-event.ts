@@ -1,4 +1,6 @@
-import { hash } from "node:crypto";
+import { GENESIS_HASH, hashEventFields } from "./event-hash.mjs";
+
+export { GENESIS_HASH };
 
 /** One row of the append-only log, exactly as stored. Hashes are lowercase hex sha256. */
 export interface StoredEvent {
@@ -16,17 +18,12 @@ export interface StoredEvent {
   hash: string;
 }
 
-export const GENESIS_HASH = "0".repeat(64);
-
 /**
  * sha256 over the previous hash and the stored bytes of every column: a changed byte anywhere in
  * a row, or a row moved, dropped or inserted, breaks the chain at that row.
  */
 export function hashEvent(e: Omit<StoredEvent, "hash">): string {
-  return hash(
-    "sha256",
-    `${e.prevHash}\n${e.seq}\n${e.block}\n${e.ts}\n${e.type}\n${e.signer ?? ""}\n${e.signature ?? ""}\n${e.payload}`,
-  );
+  return hashEventFields(e.prevHash, e.seq, e.block, e.ts, e.type, e.signer, e.signature, e.payload);
 }
 
 /** Why a log cannot be trusted, always naming the first bad seq. */
@@ -48,7 +45,7 @@ export function checkLink(row: StoredEvent, expectedSeq: number, prevHash: strin
   if (row.seq !== expectedSeq) {
     throw new LogIntegrityError(expectedSeq, `event log is missing seq ${expectedSeq} (next stored row is seq ${row.seq})`);
   }
-  if (hashEvent({ ...row, prevHash }) !== row.hash) {
+  if (hashEventFields(prevHash, row.seq, row.block, row.ts, row.type, row.signer, row.signature, row.payload) !== row.hash) {
     throw new LogIntegrityError(
       row.seq,
       `event at seq ${row.seq} was altered: its bytes do not match its hash (or the chain before it is broken)`,

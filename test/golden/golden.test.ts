@@ -43,8 +43,8 @@ describe("golden log fixture", () => {
       prev = r.hash;
       return row;
     });
-    for (let i = 0; i < chained.length; i += 500) store.append(chained.slice(i, i + 500));
-    store.close();
+    for (let i = 0; i < chained.length; i += 500) store.appendSync(chained.slice(i, i + 500));
+    store.closeSync();
     const report = await verifyLog(dir, { full: true });
     expect(report.lastSeq).toBe(expected.last_seq);
     expect(report.stateHash).toBe(expected.state_hash);

@@ -54,7 +54,9 @@ async function main(): Promise<void> {
   writeFileSync(join(GOLDEN_DIR, "expected.json"), `${JSON.stringify(expected, null, 2)}\n`);
   const types = new Map<string, number>();
   for (const r of rows) types.set(r.type, (types.get(r.type) ?? 0) + 1);
-  process.stdout.write(`wrote ${rows.length} events (${JSON.stringify(Object.fromEntries(types))}); state hash ${expected.state_hash}\n`);
+  process.stdout.write(
+    `wrote ${rows.length} events (${JSON.stringify(Object.fromEntries(types))}); state hash ${expected.state_hash}\n`,
+  );
 }
 
 await main();

@@ -20,7 +20,12 @@ export const forgetsLastLeg: Handlers = {
     return {
       type: "BatchTransferred",
       version: 1,
-      payload: { asset: "TAO", from: command.from, total_rao: total.toString(), to: placed.map((l) => [l.owner, l.amount_rao.toString()]) },
+      payload: {
+        asset: "TAO",
+        from: command.from,
+        total_rao: total.toString(),
+        to: placed.map((l) => [l.owner, l.amount_rao.toString()]),
+      },
     };
   },
 };

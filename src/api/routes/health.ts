@@ -6,28 +6,20 @@ import type { ApiContext } from "../server.ts";
 export const healthRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app, { ctx }) => {
   app.get("/healthz", async () => {
     const node = ctx.node();
-    const problems: string[] = [];
-    let degraded = false;
-    if (!node) {
-      problems.push(ctx.startupStatus());
-    } else {
-      for (const v of node.state.violations) {
-        degraded = true;
-        problems.push(`CriticalInvariantViolation in ${v.scope}: ${v.invariant} (expected ${v.expected}, actual ${v.actual})`);
-      }
-      if (!node.writable) {
-        degraded = true;
-        problems.push("store is not writable");
-      }
+    const base = { block: 0, stream_seq: 0, version: ctx.version };
+    if (!node) return { status: "ok", ...base, seq: 0, problems: [ctx.startupStatus()] };
+    if (!node.writable && node.problems.length === 0) {
+      return { status: "degraded", ...base, seq: node.head.seq, problems: ["store is not writable"] };
     }
-    return {
-      status: degraded ? "degraded" : "ok",
-      block: 0,
-      seq: node?.head.seq ?? 0,
-      stream_seq: 0,
-      version: ctx.version,
-      problems,
-    };
+    return node.read((state, head) => {
+      const problems = [
+        ...node.problems,
+        ...state.violations.map(
+          (v) => `CriticalInvariantViolation in ${v.scope}: ${v.invariant} (expected ${v.expected}, actual ${v.actual})`,
+        ),
+      ];
+      return { status: problems.length > 0 ? "degraded" : "ok", ...base, seq: head.seq, problems };
+    });
   });
 
   app.get("/readyz", async (_request, reply) => {

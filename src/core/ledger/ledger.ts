@@ -28,7 +28,12 @@ export interface AssetTotals {
 
 export interface TotalsViolation {
   asset: AssetId;
-  invariant: "issuance_equals_balances" | "minted_equals_issuance_recycled_burned" | "issuance_cap" | "no_live_credit" | "recount";
+  invariant:
+    | "issuance_equals_balances"
+    | "minted_equals_issuance_recycled_burned"
+    | "issuance_cap"
+    | "no_live_credit"
+    | "recount";
   expected: bigint;
   actual: bigint;
 }

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { forgetsLastLeg, liesAboutAmount } from "../../../test/support/faulty-handlers.ts";
 import { AssertionFailure } from "../errors/errors.ts";
 import { TAO } from "../ledger/asset.ts";
-import { forgetsLastLeg, liesAboutAmount } from "../../../test/support/faulty-handlers.ts";
 import type { Command } from "./commands.ts";
 import { EVENTS } from "./events.ts";
 import { applyEvent, execute } from "./execute.ts";
@@ -58,7 +58,18 @@ describe("execute", () => {
     ["unknown sender", { kind: "transfer", asset: TAO, from: "nobody", to: "alice", amount_rao: 1n }],
     ["zero amount", { kind: "transfer", asset: TAO, from: "bob", to: "alice", amount_rao: 0n }],
     ["negative amount", { kind: "transfer", asset: TAO, from: "bob", to: "alice", amount_rao: -5n }],
-    ["batch overdraft", { kind: "batch_transfer", asset: TAO, from: "bob", to: [{ owner: "x", amount_rao: 300n }, { owner: "y", amount_rao: 201n }] }],
+    [
+      "batch overdraft",
+      {
+        kind: "batch_transfer",
+        asset: TAO,
+        from: "bob",
+        to: [
+          { owner: "x", amount_rao: 300n },
+          { owner: "y", amount_rao: 201n },
+        ],
+      },
+    ],
     ["empty batch", { kind: "batch_transfer", asset: TAO, from: "bob", to: [] }],
   ])("a refused command (%s) yields an error and changes nothing", (_name, command) => {
     const state = genesisState(true);
@@ -114,14 +125,28 @@ describe("a command that leaves a live credit", () => {
     expect(r.error).toBeUndefined();
     expect(r.events.map((e) => e.type)).toEqual(["BatchTransferred", "CriticalInvariantViolation"]);
     expect(r.events[0]?.payload.remainders).toEqual([["TAO", "7"]]);
-    expect(r.events[1]?.payload).toEqual({ scope: "batch_transfer", invariant: "no_live_credit", expected: "0", actual: "7 TAO" });
+    expect(r.events[1]?.payload).toEqual({
+      scope: "batch_transfer",
+      invariant: "no_live_credit",
+      expected: "0",
+      actual: "7 TAO",
+    });
     expect(state.ledger.totals(TAO)).toMatchObject({ recycled: 7n, issuance: 1_493n });
     expect(state.ledger.balanceOf(TAO, "y")).toBe(0n);
     expect(state.ledger.recount()).toEqual([]);
     expect(state.violations).toHaveLength(1);
 
     const replay = createState({ strict: true });
-    applyEvent(replay, { type: "GenesisEndowed", version: 1, payload: { endowments: [["alice", "1000"], ["bob", "500"]] } });
+    applyEvent(replay, {
+      type: "GenesisEndowed",
+      version: 1,
+      payload: {
+        endowments: [
+          ["alice", "1000"],
+          ["bob", "500"],
+        ],
+      },
+    });
     expect(stateHash(replay)).toBe(genesis);
     for (const e of r.events) applyEvent(replay, JSON.parse(JSON.stringify(e)));
     expect(stateHash(replay)).toBe(stateHash(state));
