@@ -9,6 +9,7 @@ import { ThreadedSqliteStore } from "../store/threaded-sqlite-store.ts";
 import { CODE_VERSION } from "../version.ts";
 import { NodeClock } from "./clock.ts";
 import { EventLog } from "./event-log.ts";
+import { NodeMetrics } from "./metrics.ts";
 import { recover } from "./recover.ts";
 import { type CommitStats, type Outcome, type Submission, Writer } from "./writer.ts";
 
@@ -49,6 +50,7 @@ function exitOnFatal(error: unknown): void {
 export class PropnetNode {
   readonly clock: NodeClock;
   readonly writer: Writer;
+  readonly metrics = new NodeMetrics();
   #snapshotting: Promise<string | null> | null = null;
   #lastSnapshotSeq: number;
   #lastSnapshotAt: number;
@@ -73,7 +75,10 @@ export class PropnetNode {
       block: () => 0,
       handlers: options.handlers,
       onFatal: options.onFatal ?? exitOnFatal,
-      onCommit: (stats) => {
+      onCommit: (stats, rows, refused) => {
+        this.metrics.committed(stats, rows, refused);
+        this.metrics.seq.set(this.log.head.seq);
+        this.metrics.queueDepth.set(this.writer.queueDepth);
         options.onCommit?.(stats);
         this.#maybeSnapshot();
       },

@@ -37,7 +37,7 @@ export interface WriterOptions {
   handlers?: Handlers;
   /** A failed commit or a broken assertion: the in-memory state can no longer be trusted. */
   onFatal: (error: unknown) => void;
-  onCommit?: (stats: CommitStats) => void;
+  onCommit?: (stats: CommitStats, rows: readonly StoredEvent[], refused: number) => void;
 }
 
 interface Pending {
@@ -188,12 +188,16 @@ export class Writer {
       () => {
         this.#inFlight--;
         const now = performance.now();
-        this.options.onCommit?.({
-          commands: done.length,
-          events: rows.length,
-          commitMs: now - handedOver,
-          latencyMs: done.length > 0 ? now - (done[0] as [Pending, Outcome])[0].at : 0,
-        });
+        this.options.onCommit?.(
+          {
+            commands: done.length,
+            events: rows.length,
+            commitMs: now - handedOver,
+            latencyMs: done.length > 0 ? now - (done[0] as [Pending, Outcome])[0].at : 0,
+          },
+          rows,
+          done.filter(([, o]) => !o.ok).length,
+        );
         for (const [p, outcome] of done) p.resolve(outcome);
         this.#settled();
       },

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from "fastify";
 import { errorBody } from "../error-envelope.ts";
 import type { ApiContext } from "../server.ts";
 
-/** /healthz (is it serving, and is anything wrong) and /readyz (replay done, ready for traffic). */
+/** /healthz (is it serving, is anything wrong), /readyz (replay done), /metrics (Prometheus), /v1/time. */
 export const healthRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app, { ctx }) => {
   app.get("/healthz", async () => {
     const node = ctx.node();
@@ -28,6 +28,16 @@ export const healthRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app,
       return errorBody("UNAVAILABLE", ctx.startupStatus());
     }
     return { ready: true };
+  });
+
+  app.get("/metrics", async (_request, reply) => {
+    const node = ctx.node();
+    if (!node) {
+      reply.code(503);
+      return errorBody("UNAVAILABLE", ctx.startupStatus());
+    }
+    reply.type(node.metrics.registry.contentType);
+    return node.metrics.registry.metrics();
   });
 
   app.get("/v1/time", async () => ({ server_time_ms: Date.now() }));

@@ -147,7 +147,8 @@ export class Ledger {
   #size = 0;
   #assetOf = new Int32Array(1024);
   #ownerOf: string[] = [];
-  #handles = new Map<string, AccountHandle>();
+  /** Per asset, owner -> handle: no key string is built per lookup. */
+  #handles = new Map<AssetId, Map<string, AccountHandle>>();
   #accounts: AccountHandle[] = [];
   #counterBase = new Map<AssetId, number>();
   #assets: AssetId[] = [];
@@ -171,21 +172,22 @@ export class Ledger {
 
   /** The interned handle of (asset, owner); created empty on first use. */
   account(asset: AssetId, owner: string): AccountHandle {
-    const key = `${asset}|${owner}`;
-    const found = this.#handles.get(key);
+    let owners = this.#handles.get(asset);
+    const found = owners?.get(owner);
     if (found !== undefined) return found;
     this.#ensureAsset(asset);
+    if (!owners) this.#handles.set(asset, (owners = new Map()));
     const handle = this.#alloc() as AccountHandle;
     this.#assetOf[handle] = asset;
     this.#ownerOf[handle] = owner;
-    this.#handles.set(key, handle);
+    owners.set(owner, handle);
     this.#accounts.push(handle);
     return handle;
   }
 
   /** The handle of (asset, owner) if it was ever created; never creates one. */
   findAccount(asset: AssetId, owner: string): AccountHandle | undefined {
-    return this.#handles.get(`${asset}|${owner}`);
+    return this.#handles.get(asset)?.get(owner);
   }
 
   balance(account: AccountHandle): bigint {

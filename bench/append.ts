@@ -1,0 +1,113 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { TAO } from "../src/core/ledger/asset.ts";
+import type { EventDraft } from "../src/core/machine/event.ts";
+import { EventLog } from "../src/node/event-log.ts";
+import { PropnetNode } from "../src/node/node.ts";
+import { SqliteStore } from "../src/store/sqlite-store.ts";
+import { ThreadedSqliteStore } from "../src/store/threaded-sqlite-store.ts";
+import { GENESIS_HASH } from "../src/store/stored-event.ts";
+
+const OWNERS = Array.from({ length: 64 }, (_, i) => `5${String(i).padStart(3, "0")}${"x".repeat(44)}`);
+
+function draft(i: number): EventDraft {
+  return {
+    type: "Transferred",
+    version: 1,
+    payload: { asset: "TAO", from: OWNERS[i % 64] as string, to: OWNERS[(i * 7 + 3) % 64] as string, amount_rao: String(i + 1) },
+  };
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] as number;
+}
+
+/**
+ * Durable appends (synchronous=FULL: every commit is fsynced) with group commit, against one
+ * transaction per event; then commands end to end through the writer with many clients waiting.
+ */
+export async function run(args: Record<string, string>): Promise<Record<string, unknown>> {
+  const events = Number(args.events ?? 300_000);
+  const batch = Number(args.batch ?? 2_000);
+  const root = mkdtempSync(join(tmpdir(), "propnet-bench-append-"));
+  try {
+    // 1. The log alone: seal (JSON, hash chain) + one transaction per group.
+    const grouped = SqliteStore.open(join(root, "grouped.sqlite"));
+    const log = new EventLog(grouped, { seq: 0, hash: GENESIS_HASH });
+    const commitMs: number[] = [];
+    let t = performance.now();
+    for (let i = 0; i < events; i += batch) {
+      const rows = [];
+      for (let k = i; k < Math.min(events, i + batch); k++)
+        rows.push(log.seal(draft(k), { block: 0, ts: 1_767_225_600_000 + k }));
+      const c = performance.now();
+      log.append(rows);
+      commitMs.push(performance.now() - c);
+    }
+    const groupedPerS = events / ((performance.now() - t) / 1000);
+    const bytes = SqliteStore.sizeOnDisk(join(root, "grouped.sqlite"));
+    grouped.close();
+
+    // 2. Baseline: one transaction (one fsync) per event, on this thread.
+    const single = SqliteStore.open(join(root, "single.sqlite"));
+    const singleLog = new EventLog(single, { seq: 0, hash: GENESIS_HASH });
+    const singleCount = Math.min(events, 5_000);
+    t = performance.now();
+    for (let k = 0; k < singleCount; k++) single.appendSync([singleLog.seal(draft(k), { block: 0, ts: 1_767_225_600_000 + k })]);
+    const singlePerS = singleCount / ((performance.now() - t) / 1000);
+    single.closeSync();
+
+    // 3. Commands end to end: `clients` callers each waiting for their acknowledgement.
+    const clients = Number(args.clients ?? 512);
+    const commands = Number(args.commands ?? 200_000);
+    const node = await PropnetNode.open({
+      dataDir: join(root, "node"),
+      genesis: OWNERS.map((owner) => ({ owner, amount_rao: 10n ** 14n })),
+      snapshotEvery: 1e12,
+    });
+    const latencies = new Float64Array(commands);
+    let issued = 0;
+    const client = async () => {
+      while (issued < commands) {
+        const i = issued++;
+        const s = performance.now();
+        const outcome = await node.submit({
+          command: {
+            kind: "transfer",
+            asset: TAO,
+            from: OWNERS[i % 64] as string,
+            to: OWNERS[(i * 7 + 3) % 64] as string,
+            amount_rao: 1n,
+          },
+        });
+        if (!outcome.ok) throw outcome.error;
+        latencies[i] = performance.now() - s;
+      }
+    };
+    t = performance.now();
+    await Promise.all(Array.from({ length: clients }, client));
+    const commandsPerS = commands / ((performance.now() - t) / 1000);
+    await node.close({ snapshot: false });
+    latencies.sort();
+    const commits = Float64Array.from(commitMs).sort();
+
+    return {
+      events,
+      batch,
+      durable_append_events_per_s: Math.round(groupedPerS),
+      commit_ms_p50: Number(percentile(commits, 0.5).toFixed(2)),
+      commit_ms_p99: Number(percentile(commits, 0.99).toFixed(2)),
+      one_tx_per_event_per_s: Math.round(singlePerS),
+      ratio_group_vs_single: Number((groupedPerS / singlePerS).toFixed(1)),
+      bytes_per_event: Math.round(bytes / events),
+      commands,
+      clients,
+      commands_per_s: Math.round(commandsPerS),
+      ack_latency_ms_p50: Number(percentile(latencies, 0.5).toFixed(2)),
+      ack_latency_ms_p99: Number(percentile(latencies, 0.99).toFixed(2)),
+    };
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}

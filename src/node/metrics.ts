@@ -1,0 +1,65 @@
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { StoredEvent } from "../store/stored-event.ts";
+import type { CommitStats } from "./writer.ts";
+
+/** The node's Prometheus metrics, one registry per node. */
+export class NodeMetrics {
+  readonly registry = new Registry();
+  readonly #commands = new Counter({
+    name: "propnet_commands_total",
+    help: "Commands executed, by outcome",
+    labelNames: ["outcome"],
+    registers: [this.registry],
+  });
+  readonly #events = new Counter({
+    name: "propnet_events_appended_total",
+    help: "Events committed to the log",
+    registers: [this.registry],
+  });
+  readonly #batch = new Histogram({
+    name: "propnet_commit_batch_commands",
+    help: "Commands per committed group",
+    buckets: [1, 4, 16, 64, 256, 1024, 4096],
+    registers: [this.registry],
+  });
+  readonly #commit = new Histogram({
+    name: "propnet_commit_seconds",
+    help: "From handing a group to the store to its durable acknowledgement",
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5],
+    registers: [this.registry],
+  });
+  readonly #violations = new Counter({
+    name: "propnet_critical_invariant_violations_total",
+    help: "CriticalInvariantViolation events recorded",
+    labelNames: ["invariant"],
+    registers: [this.registry],
+  });
+  readonly #recycled = new Counter({
+    name: "propnet_recycled_remainder_rao_total",
+    help: "Rao recycled because a scope ended with a live credit (production mode)",
+    labelNames: ["asset"],
+    registers: [this.registry],
+  });
+  readonly queueDepth = new Gauge({
+    name: "propnet_writer_queue_depth",
+    help: "Commands waiting for the writer",
+    registers: [this.registry],
+  });
+  readonly seq = new Gauge({ name: "propnet_log_seq", help: "Last committed seq", registers: [this.registry] });
+
+  committed(stats: CommitStats, rows: readonly StoredEvent[], refused: number): void {
+    this.#commands.inc({ outcome: "ok" }, stats.commands - refused);
+    if (refused > 0) this.#commands.inc({ outcome: "refused" }, refused);
+    this.#events.inc(stats.events);
+    this.#batch.observe(stats.commands);
+    this.#commit.observe(stats.commitMs / 1000);
+    for (const row of rows) {
+      if (row.type.startsWith("CriticalInvariantViolation@")) {
+        this.#violations.inc({ invariant: String((JSON.parse(row.payload) as { invariant: string }).invariant) });
+      } else if (row.payload.includes('"remainders":')) {
+        const remainders = (JSON.parse(row.payload) as { remainders?: [string, string][] }).remainders ?? [];
+        for (const [asset, amount] of remainders) this.#recycled.inc({ asset }, Number(amount));
+      }
+    }
+  }
+}
