@@ -81,7 +81,21 @@ async function serve(options: ServeOptions): Promise<number> {
   let node: PropnetNode | null = null;
   let status = "replaying the event log";
   const app = buildServer({ node: () => node, startupStatus: () => status, version: CODE_VERSION });
-  await app.listen({ host: options.host, port: options.port });
+  try {
+    await app.listen({ host: options.host, port: options.port });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why =
+      code === "EADDRINUSE" ? "address already in use" : code === "EACCES" ? "permission denied" : (error as Error).message;
+    throw new ServeRefused(`cannot listen on ${options.host}:${options.port}: ${why}`);
+  }
+  // Nothing is written while the log replays, so a stop request then can simply exit.
+  const stopDuringStart = (signal: string) => {
+    say(`${signal} during startup: exiting`);
+    process.exit(0);
+  };
+  process.once("SIGTERM", stopDuringStart);
+  process.once("SIGINT", stopDuringStart);
   const address = `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${options.port}`;
   say(`listening on ${address} (health: ${address}/healthz); node hotkey ${nodeKey.address}; data in ${join(options.data)}`);
 
@@ -100,6 +114,8 @@ async function serve(options: ServeOptions): Promise<number> {
     throw error;
   });
   node = opened;
+  process.removeListener("SIGTERM", stopDuringStart);
+  process.removeListener("SIGINT", stopDuringStart);
   say(`ready at seq ${opened.head.seq}`);
 
   return new Promise<number>((resolve) => {

@@ -1,7 +1,7 @@
 import { createState, importState, type State, stateHash } from "../core/machine/state.ts";
 import { readSnapshots, type SnapshotFile } from "../store/snapshot-files.ts";
 import type { LogHead, Store } from "../store/store.ts";
-import { GENESIS_HASH, LogIntegrityError, type StoredEvent } from "../store/stored-event.ts";
+import { GENESIS_HASH, hashEvent, LogIntegrityError, type StoredEvent } from "../store/stored-event.ts";
 import { type ReplayOptions, replayWithParallelCheck } from "./replay.ts";
 
 export interface Recovered {
@@ -19,7 +19,17 @@ export interface RecoverOptions extends Pick<ReplayOptions, "onProgress" | "prog
   say?: (message: string) => void;
 }
 
-/** The last row and the recorded head must agree: a deleted tail is refused, naming its seq. */
+/** A row must hash to its stored hash, chained to the stored hash of the row before it. */
+function checkRowIntact(row: StoredEvent): void {
+  if (hashEvent(row) !== row.hash) {
+    throw new LogIntegrityError(row.seq, `event at seq ${row.seq} was altered: its bytes do not match its hash`);
+  }
+}
+
+/**
+ * The last row and the recorded head must agree, and the last row must be intact: a deleted or
+ * altered tail is refused, naming its seq.
+ */
 export function checkHead(store: Store): StoredEvent | null {
   let last: StoredEvent | null;
   let recorded: LogHead;
@@ -42,10 +52,11 @@ export function checkHead(store: Store): StoredEvent | null {
       `event log head at seq ${lastSeq} does not match the recorded head (seq ${recorded.seq})`,
     );
   }
+  if (last) checkRowIntact(last);
   return last;
 }
 
-/** A usable snapshot must chain into the log: the row at its seq carries its head hash. */
+/** A usable snapshot must chain into the log: the row at its seq is intact and carries its head hash. */
 export function checkSnapshotAgainstLog(store: Store, snapshot: SnapshotFile, lastSeq: number): void {
   if (lastSeq < snapshot.seq) {
     throw new LogIntegrityError(
@@ -60,6 +71,7 @@ export function checkSnapshotAgainstLog(store: Store, snapshot: SnapshotFile, la
       `event at seq ${snapshot.seq} does not match the snapshot taken there: the log was altered`,
     );
   }
+  checkRowIntact(row);
 }
 
 /**
