@@ -18,9 +18,16 @@ const OWNERS = Array.from({ length: 1_000 }, (_, i) => `5${String(i).padStart(4,
 function draft(i: number): EventDraft {
   const from = OWNERS[(i * 31) % OWNERS.length] as string;
   if (i % 4 !== 3) {
-    return { type: "Transferred", version: 1, payload: { asset: "TAO", from, to: OWNERS[(i * 7 + 3) % OWNERS.length] as string, amount_rao: String(1 + (i % 997)) } };
+    return {
+      type: "Transferred",
+      version: 1,
+      payload: { asset: "TAO", from, to: OWNERS[(i * 7 + 3) % OWNERS.length] as string, amount_rao: String(1 + (i % 997)) },
+    };
   }
-  const legs = Array.from({ length: 2 + (i % 5) }, (_, k) => [OWNERS[(i + k * 13) % OWNERS.length] as string, String(1 + ((i + k) % 991))]);
+  const legs = Array.from({ length: 2 + (i % 5) }, (_, k) => [
+    OWNERS[(i + k * 13) % OWNERS.length] as string,
+    String(1 + ((i + k) % 991)),
+  ]);
   const total = legs.reduce((s, [, a]) => s + BigInt(a as string), 0n);
   return { type: "BatchTransferred", version: 1, payload: { asset: "TAO", from, total_rao: total.toString(), to: legs } };
 }
@@ -32,11 +39,16 @@ export async function run(args: Record<string, string>): Promise<Record<string, 
     // Build the log directly (the events are exactly what the handlers emit for these commands).
     const store = SqliteStore.open(logPath(dir));
     const log = new EventLog(store, { seq: 0, hash: GENESIS_HASH });
-    const genesis: EventDraft = { type: "GenesisEndowed", version: 1, payload: { endowments: OWNERS.map((o) => [o, "10000000000000"]) } };
+    const genesis: EventDraft = {
+      type: "GenesisEndowed",
+      version: 1,
+      payload: { endowments: OWNERS.map((o) => [o, "10000000000000"]) },
+    };
     store.appendSync([log.seal(genesis, { block: 0, ts: 1_767_225_600_000 })]);
     for (let i = 1; i < events; i += 5_000) {
       const rows = [];
-      for (let k = i; k < Math.min(events, i + 5_000); k++) rows.push(log.seal(draft(k), { block: Math.floor(k / 50), ts: 1_767_225_600_000 + k }));
+      for (let k = i; k < Math.min(events, i + 5_000); k++)
+        rows.push(log.seal(draft(k), { block: Math.floor(k / 50), ts: 1_767_225_600_000 + k }));
       store.appendSync(rows);
     }
     store.closeSync();

@@ -1,6 +1,7 @@
 import { type EventDraft, formatEventType } from "../core/machine/event.ts";
-import type { LogHead, Store } from "../store/store.ts";
-import { hashEvent, type StoredEvent } from "../store/stored-event.ts";
+import { hashEventFields } from "../store/event-hash.mjs";
+import type { AppendReceipt, LogHead, Store } from "../store/store.ts";
+import type { StoredEvent } from "../store/stored-event.ts";
 
 export interface Seal {
   block: number;
@@ -26,23 +27,19 @@ export class EventLog {
 
   /** Assigns the next seq and chains the hash. The row exists only once `append` returns. */
   seal(draft: EventDraft, seal: Seal): StoredEvent {
-    const partial = {
-      seq: this.#head.seq + 1,
-      block: seal.block,
-      ts: seal.ts,
-      type: formatEventType(draft),
-      payload: JSON.stringify(draft.payload),
-      signer: seal.signer ?? null,
-      signature: seal.signature ?? null,
-      prevHash: this.#head.hash,
-    };
-    const row = { ...partial, hash: hashEvent(partial) };
-    this.#head = { seq: row.seq, hash: row.hash };
-    return row;
+    const seq = this.#head.seq + 1;
+    const type = formatEventType(draft);
+    const payload = JSON.stringify(draft.payload);
+    const signer = seal.signer ?? null;
+    const signature = seal.signature ?? null;
+    const prevHash = this.#head.hash;
+    const hash = hashEventFields(prevHash, seq, seal.block, seal.ts, type, signer, signature, payload);
+    this.#head = { seq, hash };
+    return { seq, block: seal.block, ts: seal.ts, type, payload, signer, signature, prevHash, hash };
   }
 
   /** One transaction, one fsync for the whole batch; resolves once durable. A rejection is fatal. */
-  append(rows: readonly StoredEvent[]): Promise<void> {
+  append(rows: readonly StoredEvent[]): Promise<AppendReceipt> {
     return this.store.append(rows);
   }
 }

@@ -32,6 +32,7 @@ function faultyStore(): { store: Store; release: () => void; failNext: (e: Error
     await gate;
     if (failure) throw failure;
     sqlite.appendSync(rows);
+    return { transactionMs: 0 };
   };
   return { store, sqlite, release, failNext: (e) => (failure = e) };
 }

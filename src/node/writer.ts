@@ -18,8 +18,10 @@ export type Outcome = { ok: true; seq: number; events: StoredEvent[] } | { ok: f
 export interface CommitStats {
   commands: number;
   events: number;
-  /** From handing the batch to the store to its durable acknowledgement. */
+  /** The transaction itself (inserts, commit, fsync). */
   commitMs: number;
+  /** From handing the batch to the store to its durable acknowledgement (includes queueing). */
+  handoffMs: number;
   /** From the oldest command's arrival to its acknowledgement. */
   latencyMs: number;
 }
@@ -75,7 +77,9 @@ export class Writer {
     readonly log: EventLog,
     readonly options: WriterOptions,
   ) {
-    this.#maxBatch = options.maxBatch ?? 4096;
+    // ~1,000 commands commit in about 5 ms here: big enough to amortise the fsync, small enough
+    // to keep commit latency under 10 ms.
+    this.#maxBatch = options.maxBatch ?? 1024;
     this.#budgetMs = options.budgetMs ?? 8;
     this.#maxInFlight = options.maxInFlight ?? 2;
     this.#handlers = options.handlers ?? HANDLERS;
@@ -185,14 +189,15 @@ export class Writer {
     this.#inFlight++;
     const handedOver = performance.now();
     this.log.append(rows).then(
-      () => {
+      (receipt) => {
         this.#inFlight--;
         const now = performance.now();
         this.options.onCommit?.(
           {
             commands: done.length,
             events: rows.length,
-            commitMs: now - handedOver,
+            commitMs: receipt.transactionMs,
+            handoffMs: now - handedOver,
             latencyMs: done.length > 0 ? now - (done[0] as [Pending, Outcome])[0].at : 0,
           },
           rows,

@@ -1,7 +1,7 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
-import type { LogHead, Store } from "./store.ts";
+import type { AppendReceipt, LogHead, Store } from "./store.ts";
 import { GENESIS_HASH, LogIntegrityError, type StoredEvent } from "./stored-event.ts";
 
 const SCHEMA = `
@@ -104,9 +104,10 @@ export class SqliteStore implements Store {
     if (rows.length > 0) this.#appendTx(rows);
   }
 
-  append(rows: readonly StoredEvent[]): Promise<void> {
+  append(rows: readonly StoredEvent[]): Promise<AppendReceipt> {
+    const started = performance.now();
     this.appendSync(rows);
-    return Promise.resolve();
+    return Promise.resolve({ transactionMs: performance.now() - started });
   }
 
   read(after: number, limit: number): StoredEvent[] {

@@ -1,5 +1,11 @@
 import type { StoredEvent } from "./stored-event.ts";
 
+/** What a durable append reports. */
+export interface AppendReceipt {
+  /** The transaction itself: inserts, commit and fsync, without any wait before it. */
+  transactionMs: number;
+}
+
 export interface LogHead {
   seq: number;
   hash: string;
@@ -21,7 +27,7 @@ export interface Store {
    * Appends rows in one transaction and records the new head with them. Resolves once durable;
    * batches commit in the order they were appended. Rows must continue the chain.
    */
-  append(rows: readonly StoredEvent[]): Promise<void>;
+  append(rows: readonly StoredEvent[]): Promise<AppendReceipt>;
   /** Rows with seq > after, ascending, at most `limit`. */
   read(after: number, limit: number): StoredEvent[];
   /** Just (seq, type, payload) of rows with seq > after: what replay applies. */
