@@ -9,3 +9,5 @@ export declare function hashEventFields(
   signature: string | null,
   payload: string,
 ): string;
+export declare const PREIMAGE_SUFFIX_SQL: string;
+export declare function hashWithSuffix(prevHash: string, suffix: string): string;

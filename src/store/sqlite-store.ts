@@ -25,7 +25,6 @@ CREATE TABLE IF NOT EXISTS head (
 // prev_hash is not stored: it always equals the previous row's hash, which replay recomputes.
 const COLUMNS = "seq, block, ts, type, payload, signer, signature, hash";
 export const INSERT_EVENT_SQL = `INSERT INTO events (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`;
-const CHAIN_PAGE_SQL = `SELECT ${COLUMNS} FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?`;
 export const SET_HEAD_SQL =
   "INSERT INTO head (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash";
 
@@ -143,7 +142,7 @@ export class SqliteStore implements Store {
    */
   checkChain(from: LogHead, until: number, onProgress?: (seq: number) => void): Promise<LogHead> {
     const worker = new Worker(new URL("./sqlite-chain-worker.mjs", import.meta.url), {
-      workerData: { path: this.#db.name, after: from.seq, prevHash: from.hash, until, selectSql: CHAIN_PAGE_SQL },
+      workerData: { path: this.#db.name, after: from.seq, prevHash: from.hash, until },
     });
     return new Promise<LogHead>((resolve, reject) => {
       worker.on("message", (m: { type: string; seq: number; hash?: string; message?: string }) => {
