@@ -1,5 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import type { ChainGenesis } from "../core/chain/chain-state.ts";
 import type { Endowment, Handlers } from "../core/machine/commands.ts";
 import { exportState, hashSnapshot, type State } from "../core/machine/state.ts";
 import { SNAPSHOT_FORMAT, writeSnapshot } from "../store/snapshot-files.ts";
@@ -22,6 +23,8 @@ export interface NodeOptions {
   snapshotIntervalMs?: number;
   /** Applied as the first command of an empty log. */
   genesis?: Endowment[];
+  /** The devnet chain's genesis, applied with `genesis`. */
+  chainGenesis?: ChainGenesis;
   handlers?: Handlers;
   clock?: NodeClock;
   say?: (message: string) => void;
@@ -108,7 +111,8 @@ export class PropnetNode {
       );
       if (recovered.snapshot) node.#auditPrefix(recovered.snapshot.seq, recovered.snapshot.head_hash);
       if (recovered.head.seq === 0 && options.genesis && options.genesis.length > 0) {
-        const outcome = await node.submit({ command: { kind: "genesis", endowments: options.genesis } });
+        const command = { kind: "genesis" as const, endowments: options.genesis, chain: options.chainGenesis };
+        const outcome = await node.submit({ command });
         if (!outcome.ok) throw outcome.error;
       }
       return node;

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { EFFECT_KINDS } from "../../src/core/chain/effects.ts";
 import { EVENTS } from "../../src/core/machine/events.ts";
 import { logPath } from "../../src/node/node.ts";
 import { verifyLog } from "../../src/node/verify.ts";
@@ -33,6 +34,11 @@ describe("golden log fixture", () => {
     const types = new Set(rows.map((r) => r.type.split("@")[0]));
     expect([...types].sort()).toEqual(Object.keys(EVENTS).sort());
     expect(rows.some((r) => r.payload.includes('"remainders"'))).toBe(true);
+    const kinds = new Set(
+      rows.filter((r) => r.type.startsWith("BlockProduced@")).flatMap((r) => (JSON.parse(r.payload).effects as Array<{ k: string }>).map((e) => e.k)),
+    );
+    const genesisKinds = rows[0]?.payload.includes('"k":"subnet"') ? ["subnet"] : [];
+    expect([...kinds, ...genesisKinds].sort()).toEqual([...EFFECT_KINDS].sort());
   });
 
   it("replays to the recorded state hash with every hash checked", async () => {

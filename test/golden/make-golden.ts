@@ -6,6 +6,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Extrinsic } from "../../src/core/chain/block.ts";
 import { TAO } from "../../src/core/ledger/asset.ts";
 import { HANDLERS } from "../../src/core/machine/commands.ts";
 import { stateHash } from "../../src/core/machine/state.ts";
@@ -15,6 +16,30 @@ import { forgetsLastLeg, prng } from "../support/faulty-handlers.ts";
 
 export const GOLDEN_DIR = join(import.meta.dirname, "../../fixtures/golden");
 const OWNERS = ["alice", "bob", "charlie", "dave", "eve", "ferdie"].map((n) => `5${n.padEnd(47, "x")}`);
+
+const HOTKEYS = Array.from({ length: 8 }, (_, i) => `5hotkey${i}`.padEnd(48, "h"));
+
+function chainCall(random: () => number, pick: () => string): Extrinsic {
+  const netuid = 1 + Math.floor(random() * 2);
+  const hotkey = HOTKEYS[Math.floor(random() * HOTKEYS.length)] as string;
+  const coldkey = OWNERS[HOTKEYS.indexOf(hotkey) % OWNERS.length] as string;
+  switch (Math.floor(random() * 7)) {
+    case 0:
+      return { call: "subtensor.burned_register", signer: coldkey, args: { netuid, hotkey } };
+    case 1:
+      return { call: "subtensor.add_stake", signer: pick(), args: { netuid, hotkey, amount_rao: String(1 + Math.floor(random() * 100)) + "000000000" } };
+    case 2:
+      return { call: "subtensor.set_weights", signer: hotkey, args: { netuid, uids: [0, 1], weights: [Math.floor(random() * 65_535), 1_000] } };
+    case 3:
+      return { call: "balances.transfer", signer: pick(), args: { dest: pick(), amount_rao: String(1 + Math.floor(random() * 1e9)) } };
+    case 4:
+      return { call: "collateral.deposit", signer: coldkey, args: { hotkey, amount_rao: "5000000000" } };
+    case 5:
+      return { call: "collateral.withdraw", signer: coldkey, args: { hotkey, amount_rao: "1000000000" } };
+    default:
+      return { call: "subtensor.remove_stake", signer: pick(), args: { netuid, hotkey, amount_alpha: "1000000" } };
+  }
+}
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "propnet-golden-"));
@@ -26,16 +51,37 @@ async function main(): Promise<void> {
     clock: new NodeClock(() => (t += 1_000)),
     handlers,
     genesis: OWNERS.map((owner) => ({ owner, amount_rao: 1_000_000n * 1_000_000_000n })),
+    chainGenesis: {
+      root: OWNERS[0] as string,
+      tempo: 19,
+      subnets: [1, 2].map((netuid) => ({ netuid, ownerHotkey: `5owner${netuid}`, ownerColdkey: OWNERS[0] as string })),
+    },
   });
   const random = prng(20_260_101);
   const pick = () => OWNERS[Math.floor(random() * OWNERS.length)] as string;
   const amount = () => BigInt(1 + Math.floor(random() * 1e9)) * BigInt(1 + Math.floor(random() * 1000));
-  for (let i = 0; i < 3_000; i++) {
+  const root = OWNERS[0] as string;
+  const rootCall = (call: string, args: Record<string, unknown>) =>
+    node.submit({ command: { kind: "block", ts: t, extrinsics: [{ call, signer: root, args }] } });
+  for (let i = 0; i < 3_200; i++) {
+    // Root changes a parameter; later a simulated bug corrupts subnet 2's AlphaOut behind every
+    // check's back: the next block pauses it, a forced unpause is paused again, and after the
+    // repair a plain unpause resumes it. The fixture so holds every kind of block effect.
+    if (i === 800) await rootCall("root.set_parameter", { name: "registrationBurnRao", value: "2000000000" });
+    const subnet2 = node.state.chain.subnets.get(2);
+    if (i === 1_600 && subnet2) node.state.chain.subnets.set(2, { ...subnet2, alphaOut: subnet2.alphaOut + 1n });
+    if (i === 1_700) await rootCall("root.unpause_subnet_emission", { netuid: 2, force: true });
+    if (i === 1_800 && subnet2) node.state.chain.subnets.set(2, { ...subnet2, alphaOut: subnet2.alphaOut - 1n });
+    if (i === 1_801) await rootCall("root.unpause_subnet_emission", { netuid: 2 });
     const r = random();
     // A few commands run through a deliberately leaky handler, so the fixture holds recycled
     // remainders and CriticalInvariantViolation events as production would record them.
     handlers.batch_transfer = r > 0.995 ? forgetsLastLeg.batch_transfer : HANDLERS.batch_transfer;
-    if (r < 0.75) {
+    if (r < 0.3) {
+      // A block with a few extrinsics: registrations, stake, weights, transfers, collateral.
+      const extrinsics = Array.from({ length: Math.floor(random() * 4) }, () => chainCall(random, pick));
+      await node.submit({ command: { kind: "block", ts: t, extrinsics } });
+    } else if (r < 0.75) {
       await node.submit({ command: { kind: "transfer", asset: TAO, from: pick(), to: pick(), amount_rao: amount() } });
     } else {
       const legs = Array.from({ length: 2 + Math.floor(random() * 5) }, () => ({ owner: pick(), amount_rao: amount() }));

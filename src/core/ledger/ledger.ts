@@ -160,6 +160,8 @@ export class Ledger {
 
   #scope: string | null = null;
   #liveCredits = new Set<Credit>();
+  /** Credits in creation order, so a savepoint can kill those made after it. */
+  #creditLog: Credit[] = [];
   #recountCursor = 0;
 
   readonly strict: boolean;
@@ -298,6 +300,7 @@ export class Ledger {
   [CREDIT_TOKEN](asset: AssetId, amount: bigint): Credit {
     const credit = new Credit(CREDIT_TOKEN, this, asset, amount);
     this.#liveCredits.add(credit);
+    if (this.#journaling) this.#creditLog.push(credit);
     return credit;
   }
 
@@ -366,6 +369,28 @@ export class Ledger {
     this.#scope = null;
   }
 
+  /** A point inside a journaled scope to roll back to (a failed extrinsic inside a block). */
+  savepoint(): { cells: number; credits: number } {
+    assert(this.#journaling, "savepoint outside a journaled scope");
+    return { cells: this.#undoCells.length, credits: this.#creditLog.length };
+  }
+
+  /** Undoes the writes since the savepoint; credits made since then die with them. */
+  rollbackTo(savepoint: { cells: number; credits: number }): void {
+    const cells = this.#cells;
+    for (let i = this.#undoCells.length - 1; i >= savepoint.cells; i--) {
+      cells[this.#undoCells[i] as number] = this.#undoValues[i] as bigint;
+    }
+    this.#undoCells.length = savepoint.cells;
+    this.#undoValues.length = savepoint.cells;
+    for (const credit of this.#creditLog.splice(savepoint.credits)) {
+      if (credit.live) {
+        credit.kill();
+        this.#liveCredits.delete(credit);
+      }
+    }
+  }
+
   /** Undoes every journaled write since beginScope and closes the journal. */
   undo(): void {
     assert(this.#scope === null, "undo inside an open scope");
@@ -380,6 +405,7 @@ export class Ledger {
   keep(): void {
     this.#undoCells.length = 0;
     this.#undoValues.length = 0;
+    this.#creditLog.length = 0;
     this.#journaling = false;
   }
 

@@ -1,6 +1,9 @@
 import { DomainError, ValidationError } from "../errors/errors.ts";
 import { type AssetId, assetName, TAO } from "../ledger/asset.ts";
 import { MAX_ISSUANCE } from "../ledger/ledger.ts";
+import { type BlockCommand, produceBlock } from "../chain/block.ts";
+import { type ChainGenesis, decodeChainParams, encodeChainGenesis } from "../chain/chain-state.ts";
+import { applyEffect, type Effect } from "../chain/effects.ts";
 import type { EventDraft } from "./event.ts";
 import type { State } from "./state.ts";
 
@@ -11,7 +14,8 @@ export interface Endowment {
 
 /** Everything that can change the state enters as one of these, in the writer's order. */
 export type Command =
-  | { kind: "genesis"; endowments: Endowment[] }
+  | { kind: "genesis"; endowments: Endowment[]; chain?: ChainGenesis }
+  | BlockCommand
   | { kind: "transfer"; asset: AssetId; from: string; to: string; amount_rao: bigint }
   | { kind: "batch_transfer"; asset: AssetId; from: string; to: Endowment[] };
 
@@ -29,7 +33,15 @@ function positive(amount: bigint, what: string): void {
   if (amount <= 0n) throw new ValidationError(`${what} must be a positive number of rao`, { amount_rao: amount.toString() });
 }
 
+/** Sets the chain's parameters and creates its genesis subnets (handler and replay alike). */
+export function applyChainGenesis(state: State, chain: { params: Record<string, unknown>; subnets: Effect[] }): void {
+  state.chain.params.set("params", decodeChainParams(chain.params));
+  for (const e of chain.subnets) applyEffect(state, e);
+}
+
 export const HANDLERS: Handlers = {
+  block: (state, command) => produceBlock(state, command),
+
   genesis(state, command) {
     const { ledger } = state;
     if (ledger.totals(TAO).minted !== 0n) throw new DomainError("VALIDATION_FAILED", "genesis was already applied");
@@ -48,11 +60,13 @@ export const HANDLERS: Handlers = {
       rest = remaining;
     }
     rest.dropZero();
-    return {
-      type: "GenesisEndowed",
-      version: 1,
-      payload: { endowments: command.endowments.map((e) => [e.owner, e.amount_rao.toString()]) },
-    };
+    const payload: EventDraft["payload"] = { endowments: command.endowments.map((e) => [e.owner, e.amount_rao.toString()]) };
+    if (command.chain) {
+      if (state.chain.params.size > 0) throw new DomainError("VALIDATION_FAILED", "the chain already has a genesis");
+      payload.chain = encodeChainGenesis(command.chain) as unknown as EventDraft["payload"][string];
+      applyChainGenesis(state, payload.chain as never);
+    }
+    return { type: "GenesisEndowed", version: 1, payload };
   },
 
   transfer(state, command) {

@@ -1,5 +1,7 @@
 import { AssertionFailure } from "../errors/errors.ts";
 import { type AssetId, parseAsset, TAO } from "../ledger/asset.ts";
+import { applyEffect, type Effect, setViolations } from "../chain/effects.ts";
+import { applyChainGenesis } from "./commands.ts";
 import type { JsonObject } from "./event.ts";
 import type { State } from "./state.ts";
 
@@ -44,7 +46,8 @@ function legs(payload: JsonObject, key: string): Array<[string, bigint]> {
 export const EVENTS: Record<string, EventDefinition> = {
   GenesisEndowed: {
     version: 1,
-    apply({ ledger }, p) {
+    apply(state, p) {
+      const { ledger } = state;
       const endowments = legs(p, "endowments");
       let rest = ledger.mint(
         TAO,
@@ -56,6 +59,16 @@ export const EVENTS: Record<string, EventDefinition> = {
         rest = remaining;
       }
       rest.dropZero();
+      if (p.chain !== undefined) applyChainGenesis(state, p.chain as never);
+    },
+  },
+
+  BlockProduced: {
+    version: 1,
+    apply(state, p) {
+      const effects = p.effects;
+      if (!Array.isArray(effects)) throw new AssertionFailure("BlockProduced without effects");
+      for (const e of effects) applyEffect(state, e as unknown as Effect);
     },
   },
 
@@ -85,12 +98,10 @@ export const EVENTS: Record<string, EventDefinition> = {
   CriticalInvariantViolation: {
     version: 1,
     apply(state, p) {
-      state.violations.push({
-        scope: str(p, "scope"),
-        invariant: str(p, "invariant"),
-        expected: str(p, "expected"),
-        actual: str(p, "actual"),
-      });
+      setViolations(state, [
+        ...state.violations,
+        { scope: str(p, "scope"), invariant: str(p, "invariant"), expected: str(p, "expected"), actual: str(p, "actual") },
+      ]);
     },
   },
 };

@@ -20,19 +20,30 @@ export interface ExecuteResult {
  * moment it is made, not at the next replay.
  */
 export function execute(state: State, command: Command, handlers: Handlers = HANDLERS): ExecuteResult {
-  const { ledger } = state;
+  const { ledger, journal } = state;
   ledger.beginScope(command.kind, { journal: true });
+  journal.begin();
   let draft: EventDraft;
   try {
     draft = (handlers[command.kind] as (s: State, c: Command) => EventDraft)(state, command);
   } catch (error) {
     ledger.abort();
+    journal.undo();
     if (error instanceof DomainError) return { events: [], error };
     throw error;
   }
   // Strict mode throws here (after undoing); production recycles the remainder and says so.
-  const remainders = ledger.endScope();
-  if (remainders.length > 0) {
+  let remainders: ReturnType<typeof ledger.endScope>;
+  try {
+    remainders = ledger.endScope();
+  } catch (error) {
+    journal.undo();
+    throw error;
+  }
+  // A block cannot be refused (the chain must go on), so it is always kept as its events describe
+  // it: that is what replay builds. Its own onFinalize has already recorded any leak it saw.
+  const mustAccept = command.kind === "block";
+  if (remainders.length > 0 && !mustAccept) {
     draft = {
       ...draft,
       payload: { ...draft.payload, remainders: remainders.map((r) => [assetName(r.asset), r.amount.toString()]) },
@@ -40,24 +51,45 @@ export function execute(state: State, command: Command, handlers: Handlers = HAN
   }
   const executed = ledger.journalDiff();
   ledger.undo();
+  journal.undo();
+  // The chain's maps are written only by effect appliers, the same code on both paths; the ledger
+  // cells are compared because handlers move value themselves.
+  journal.begin();
 
   let mismatch: string | null;
+  let applied = false;
   try {
     applyEvent(state, draft, { journal: true });
+    applied = true;
     mismatch = firstDifference(state, executed, ledger.journalDiff());
   } catch (error) {
     if (ledger.inScope) ledger.abort();
     mismatch = error instanceof Error ? error.message : String(error);
   }
   if (mismatch !== null) {
-    ledger.undo();
     const violation = violationEvent(command.kind, "events_reproduce_effects", "equal effects", mismatch);
-    if (ledger.strict)
+    if (ledger.strict) {
+      if (applied) {
+        ledger.undo();
+        journal.undo();
+      }
       throw new AssertionFailure(`${command.kind}: event ${draft.type} does not reproduce its effects: ${mismatch}`);
+    }
+    if (mustAccept && applied) {
+      ledger.keep();
+      journal.keep();
+      applyEvent(state, violation);
+      return { events: [draft, violation] };
+    }
+    if (applied) {
+      ledger.undo();
+      journal.undo();
+    }
     applyEvent(state, violation);
     return { events: [violation], error: new DomainError("INTERNAL", "the command was refused by an internal check") };
   }
   ledger.keep();
+  journal.keep();
 
   const events = [draft];
   for (const r of remainders) {

@@ -1,0 +1,246 @@
+import { Journal, JournaledMap } from "../machine/journal.ts";
+import type { SharePool } from "./share-pool.ts";
+
+/**
+ * The devnet chain's state outside the ledger: Subtensor's storage items as journaled maps of
+ * immutable records. Value itself (balances, pools, stake, pending emission) lives in the ledger
+ * under the account names below; the counters here (AlphaOut, Σ TotalHotkeyAlpha) are what
+ * Subtensor keeps, and the invariants compare them with the ledger.
+ */
+export interface ChainParams {
+  /** Root's hotkey: may unpause and set parameters. */
+  root: string;
+  defaultTempo: number;
+  maxNeurons: number;
+  /** Burned by subtensor.burned_register. */
+  registrationBurnRao: bigint;
+  minStakeRao: bigint;
+  /** Hotkeys recounted against the ledger per block (round-robin). */
+  recountPerBlock: number;
+}
+
+export const DEFAULT_CHAIN_PARAMS: Omit<ChainParams, "root"> = {
+  defaultTempo: 360,
+  maxNeurons: 256,
+  registrationBurnRao: 1_000_000_000n,
+  minStakeRao: 2_000_000n,
+  recountPerBlock: 8,
+};
+
+export interface ChainHead {
+  block: number;
+  timestampMs: number;
+  /** The TAO block emission of the last block. */
+  emission: bigint;
+}
+
+export interface SubnetInfo {
+  netuid: number;
+  tempo: number;
+  ownerHotkey: string;
+  ownerColdkey: string;
+  /** SubnetAlphaOut: alpha issued and not in the pool. */
+  alphaOut: bigint;
+  /** Σ TotalHotkeyAlpha over every hotkey with stake here, registered or not. */
+  stakedAlpha: bigint;
+  neuronCount: number;
+  blocksSinceLastStep: number;
+  paused: boolean;
+}
+
+export interface NeuronInfo {
+  uid: number;
+  hotkey: string;
+  coldkey: string;
+  registeredAt: number;
+}
+
+export interface EpochStats {
+  block: number;
+  /** Per uid: incentive and dividends (proportions) and emission paid (rao). */
+  incentive: number[];
+  dividends: number[];
+  emission: bigint[];
+}
+
+export interface ChainState {
+  journal: Journal;
+  params: JournaledMap<"params", ChainParams>;
+  head: JournaledMap<"head", ChainHead>;
+  subnets: JournaledMap<number, SubnetInfo>;
+  /** `${netuid}/${uid}` */
+  neurons: JournaledMap<string, NeuronInfo>;
+  /** `${netuid}/${hotkey}` -> uid */
+  uids: JournaledMap<string, number>;
+  /** hotkey -> the coldkey that owns it */
+  owners: JournaledMap<string, string>;
+  /** `${netuid}/${hotkey}` -> the hotkey's stake pool; its value is TotalHotkeyAlpha */
+  pools: JournaledMap<string, SharePool>;
+  /** `${netuid}/${uid}` -> weights that uid set */
+  weights: JournaledMap<string, { uids: number[]; values: number[] }>;
+  /** netuid -> bonds, n*n row-major, column max-upscaled to u16 as Subtensor stores them */
+  bonds: JournaledMap<number, Uint16Array>;
+  stats: JournaledMap<number, EpochStats>;
+}
+
+export function createChainState(journal: Journal): ChainState {
+  return {
+    journal,
+    params: new JournaledMap(journal),
+    head: new JournaledMap(journal),
+    subnets: new JournaledMap(journal),
+    neurons: new JournaledMap(journal),
+    uids: new JournaledMap(journal),
+    owners: new JournaledMap(journal),
+    pools: new JournaledMap(journal),
+    weights: new JournaledMap(journal),
+    bonds: new JournaledMap(journal),
+    stats: new JournaledMap(journal),
+  };
+}
+
+/** Ledger account owners; SS58 addresses never contain ':' so these cannot collide with keys. */
+export const account = {
+  subnetTao: (netuid: number) => `subnet:${netuid}:tao`,
+  alphaIn: (netuid: number) => `subnet:${netuid}:alpha_in`,
+  pendingServer: (netuid: number) => `subnet:${netuid}:pending_server`,
+  pendingValidator: (netuid: number) => `subnet:${netuid}:pending_validator`,
+  pendingOwnerCut: (netuid: number) => `subnet:${netuid}:pending_owner_cut`,
+  /** Alpha staked through a hotkey (TotalHotkeyAlpha), asset ALPHA(netuid). */
+  stake: (hotkey: string) => `stake:${hotkey}`,
+  collateral: (hotkey: string) => `collateral:${hotkey}`,
+};
+
+export const key = {
+  neuron: (netuid: number, uid: number) => `${netuid}/${uid}`,
+  hotkey: (netuid: number, hotkey: string) => `${netuid}/${hotkey}`,
+};
+
+export function params(chain: ChainState): ChainParams {
+  const p = chain.params.get("params");
+  if (!p) throw new Error("chain parameters are not set (no genesis)");
+  return p;
+}
+
+export function head(chain: ChainState): ChainHead {
+  return chain.head.get("head") ?? { block: 0, timestampMs: 0, emission: 0n };
+}
+
+/** The epoch runs when (block + netuid + 1) % (tempo + 1) == 0 (Subtensor @dec25). */
+export function isEpochBlock(block: number, netuid: number, tempo: number): boolean {
+  return tempo > 0 && (block + netuid + 1) % (tempo + 1) === 0;
+}
+
+// ---- canonical encoding (snapshots and the state hash) ------------------------------------------
+
+type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
+
+function encodeValue(v: unknown): Json {
+  if (typeof v === "bigint") return v.toString();
+  if (v instanceof Uint16Array) return Array.from(v);
+  if (v instanceof Map) {
+    return [...v.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, x]) => [k, encodeValue(x)] as Json);
+  }
+  if (Array.isArray(v)) return v.map(encodeValue);
+  if (v !== null && typeof v === "object") {
+    const out: { [k: string]: Json } = {};
+    for (const k of Object.keys(v).sort()) out[k] = encodeValue((v as Record<string, unknown>)[k]);
+    return out;
+  }
+  return v as Json;
+}
+
+const MAPS = ["params", "head", "subnets", "neurons", "uids", "owners", "pools", "weights", "bonds", "stats"] as const;
+
+/** Every map in key order, every object's keys sorted: equal states, equal bytes. */
+export function exportChain(chain: ChainState): Json {
+  const out: { [k: string]: Json } = {};
+  for (const name of MAPS) {
+    out[name] = chain[name].sortedEntries().map(([k, v]) => [k, encodeValue(v)] as Json);
+  }
+  return out;
+}
+
+const BIG = new Set(["registrationBurnRao", "minStakeRao", "emission", "alphaOut", "stakedAlpha", "value", "shares"]);
+
+function decodeValue(name: string, v: Json): unknown {
+  switch (name) {
+    case "bonds":
+      return Uint16Array.from(v as number[]);
+    case "pools": {
+      const p = v as { value: string; shares: string; holders: Array<[string, string]> };
+      return { value: BigInt(p.value), shares: BigInt(p.shares), holders: new Map(p.holders.map(([c, s]) => [c, BigInt(s)])) };
+    }
+    case "stats": {
+      const s = v as { block: number; incentive: number[]; dividends: number[]; emission: string[] };
+      return { ...s, emission: s.emission.map((e) => BigInt(e)) };
+    }
+    default:
+      if (v !== null && typeof v === "object" && !Array.isArray(v)) {
+        const o: Record<string, unknown> = {};
+        for (const [k, x] of Object.entries(v)) o[k] = BIG.has(k) ? BigInt(x as string) : x;
+        return o;
+      }
+      return v;
+  }
+}
+
+export function importChain(encoded: Json, journal: Journal): ChainState {
+  const chain = createChainState(journal);
+  const e = encoded as Record<string, Array<[string | number, Json]>>;
+  for (const name of MAPS) {
+    const map = chain[name] as JournaledMap<string | number, unknown>;
+    for (const [k, v] of e[name] ?? []) map.set(k, decodeValue(name, v));
+  }
+  return chain;
+}
+
+// ---- genesis ------------------------------------------------------------------------------------
+
+export interface SubnetGenesis {
+  netuid: number;
+  ownerHotkey: string;
+  ownerColdkey: string;
+  /** The pool's seed: Subtensor seeds SubnetTAO = SubnetAlphaIn = the 1,000 TAO lock. */
+  poolTaoRao?: bigint;
+  poolAlphaRao?: bigint;
+  tempo?: number;
+}
+
+export interface ChainGenesis {
+  root: string;
+  tempo?: number;
+  subnets: SubnetGenesis[];
+}
+
+export const DEFAULT_POOL_RAO = 1_000n * 1_000_000_000n;
+
+/** The chain part of the genesis event, as recorded. */
+export function encodeChainGenesis(g: ChainGenesis) {
+  const p = { ...DEFAULT_CHAIN_PARAMS, root: g.root, defaultTempo: g.tempo ?? DEFAULT_CHAIN_PARAMS.defaultTempo };
+  return {
+    params: { ...p, registrationBurnRao: p.registrationBurnRao.toString(), minStakeRao: p.minStakeRao.toString() },
+    subnets: [...g.subnets]
+      .sort((a, b) => a.netuid - b.netuid)
+      .map((s) => ({
+        k: "subnet" as const,
+        netuid: s.netuid,
+        tempo: s.tempo ?? p.defaultTempo,
+        owner_hotkey: s.ownerHotkey,
+        owner_coldkey: s.ownerColdkey,
+        pool_tao: (s.poolTaoRao ?? DEFAULT_POOL_RAO).toString(),
+        pool_alpha: (s.poolAlphaRao ?? DEFAULT_POOL_RAO).toString(),
+      })),
+  };
+}
+
+export function decodeChainParams(p: Record<string, unknown>): ChainParams {
+  return {
+    root: String(p.root),
+    defaultTempo: Number(p.defaultTempo),
+    maxNeurons: Number(p.maxNeurons),
+    registrationBurnRao: BigInt(p.registrationBurnRao as string),
+    minStakeRao: BigInt(p.minStakeRao as string),
+    recountPerBlock: Number(p.recountPerBlock),
+  };
+}
