@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance } from "fastify";
+import type { BlockProducer } from "../node/block-producer.ts";
 import type { PropnetNode } from "../node/node.ts";
 import { installErrorEnvelope } from "./error-envelope.ts";
 import { healthRoutes } from "./routes/health.ts";
@@ -6,6 +7,10 @@ import { healthRoutes } from "./routes/health.ts";
 export interface ApiContext {
   /** The node once startup replay is done; null before. */
   node: () => PropnetNode | null;
+  /** The devnet block producer, once the node is ready. */
+  producer?: () => BlockProducer | null;
+  /** Root's hotkey (SS58). */
+  root?: string;
   /** What the node is doing while not yet ready. */
   startupStatus: () => string;
   version: string;

@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { buildServer } from "../api/server.ts";
 import type { Endowment } from "../core/machine/commands.ts";
 import { cryptoReady, devAccounts, isSs58, KeyError, loadKey, loadOrCreateNodeKey } from "../keys/keys.ts";
+import { BlockProducer } from "../node/block-producer.ts";
 import { PropnetNode } from "../node/node.ts";
 import { LogIntegrityError } from "../store/stored-event.ts";
 import { CODE_VERSION } from "../version.ts";
@@ -79,8 +80,9 @@ async function serve(options: ServeOptions): Promise<number> {
   const nodeKey = options.key ? loadKey(options.key) : loadOrCreateNodeKey(options.data);
 
   let node: PropnetNode | null = null;
+  let producer: BlockProducer | null = null;
   let status = "replaying the event log";
-  const app = buildServer({ node: () => node, startupStatus: () => status, version: CODE_VERSION });
+  const app = buildServer({ node: () => node, producer: () => producer, startupStatus: () => status, version: CODE_VERSION, root });
   try {
     await app.listen({ host: options.host, port: options.port });
   } catch (error) {
@@ -100,10 +102,13 @@ async function serve(options: ServeOptions): Promise<number> {
   say(`listening on ${address} (health: ${address}/healthz); node hotkey ${nodeKey.address}; data in ${join(options.data)}`);
 
   const genesis: Endowment[] = [...dev.values()].map((owner) => ({ owner, amount_rao: DEV_ENDOWMENT_RAO }));
+  const alice = dev.get("Alice") as string;
   const opened = await PropnetNode.open({
     dataDir: options.data,
     strict: options.strict,
     genesis,
+    // Subnet 1, the prop-trading subnet, exists at genesis and receives emission from block 1.
+    chainGenesis: { root, subnets: [{ netuid: 1, ownerHotkey: alice, ownerColdkey: alice }] },
     snapshotEvery: options.snapshotEvery,
     say,
     onProgress: (seq) => {
@@ -113,10 +118,12 @@ async function serve(options: ServeOptions): Promise<number> {
     await app.close();
     throw error;
   });
+  producer = new BlockProducer(opened, options.blockTime);
+  producer.start();
   node = opened;
   process.removeListener("SIGTERM", stopDuringStart);
   process.removeListener("SIGINT", stopDuringStart);
-  say(`ready at seq ${opened.head.seq}`);
+  say(`ready at seq ${opened.head.seq}; ${options.blockTime > 0 ? `a block every ${options.blockTime} ms` : "a block when an extrinsic arrives"}`);
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -131,6 +138,7 @@ async function serve(options: ServeOptions): Promise<number> {
       deadline.unref();
       (async () => {
         await app.close();
+        await producer?.stop();
         await opened.close();
         clearTimeout(deadline);
         say(`stopped at seq ${opened.head.seq}`);

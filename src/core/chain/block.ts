@@ -116,13 +116,13 @@ export function produceBlock(state: State, command: BlockCommand, hooks: BlockHo
     const chainPoint = chain.journal.savepoint();
     const mark = effects.length;
     try {
-      for (const e of decideExtrinsic(state, x)) emit(e);
+      for (const e of decideExtrinsic(state, x)) emit({ ...e, x: index });
     } catch (error) {
       if (!(error instanceof DomainError)) throw error;
       ledger.rollbackTo(ledgerPoint);
       chain.journal.rollbackTo(chainPoint);
       effects.length = mark;
-      emit({ k: "failed", index, call: x.call, code: error.code, message: error.message });
+      emit({ k: "failed", index, call: x.call, code: error.code, message: error.message, x: index });
     }
   });
 

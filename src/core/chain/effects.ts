@@ -11,7 +11,12 @@ import { createSharePool, distribute, type SharePool, stake, unstake } from "./s
  * the same way when the block executes and when the log replays: replay never re-runs a rule.
  * Amounts are decimal strings of rao.
  */
-export type Effect =
+export type Effect = EffectBody & {
+  /** The index of the extrinsic that caused it, for effects of extrinsics. */
+  x?: number;
+};
+
+type EffectBody =
   | { k: "subnet"; netuid: number; tempo: number; owner_hotkey: string; owner_coldkey: string; pool_tao: string; pool_alpha: string }
   | {
       k: "coinbase";
