@@ -7,6 +7,8 @@ const BENCHES: Record<string, () => Promise<{ run: (args: Record<string, string>
   ledger: () => import("./ledger.ts"),
   append: () => import("./append.ts"),
   replay: () => import("./replay.ts"),
+  chain: () => import("./chain.ts"),
+  yuma: () => import("./yuma.ts"),
 };
 
 const [name, ...rest] = process.argv.slice(2);

@@ -1,6 +1,7 @@
 import { Command, Option } from "commander";
 import { CODE_VERSION } from "../version.ts";
 import { runServe } from "./serve.ts";
+import { runSimulate } from "./simulate.ts";
 import { parseBlockTime, parseChoice, parsePeers, parsePort } from "./serve-options.ts";
 import { runVerify } from "./verify.ts";
 
@@ -36,6 +37,19 @@ program
   .option("--snapshot-every <events>", "write a snapshot after this many events", positiveInt, 100_000)
   .action(async (options) => {
     process.exit(await runServe(options));
+  });
+
+program
+  .command("simulate")
+  .description("run the devnet chain as fast as it can, persisting nothing per block")
+  .option("--blocks <n>", "blocks to produce", positiveInt, 10_000)
+  .option("--subnets <k>", "subnets", positiveInt, 1)
+  .option("--neurons <m>", "neurons per subnet (at most 256)", positiveInt, 64)
+  .option("--seed <s>", "seed for staking, weights and registrations", positiveInt, 1)
+  .option("--tempo <t>", "blocks per epoch", positiveInt, 360)
+  .option("--out <dir>", "write a CSV per subnet into this directory")
+  .action((options) => {
+    process.exitCode = runSimulate(options);
   });
 
 program

@@ -99,16 +99,29 @@ export function createChainState(journal: Journal): ChainState {
   };
 }
 
+/**
+ * Remembers each name once: ledger lookups then reuse one string, whose hash V8 has cached,
+ * instead of building and hashing a new one per lookup (hot in every block).
+ */
+function named<K extends string | number>(make: (k: K) => string): (k: K) => string {
+  const cache = new Map<K, string>();
+  return (k) => {
+    let name = cache.get(k);
+    if (name === undefined) cache.set(k, (name = make(k)));
+    return name;
+  };
+}
+
 /** Ledger account owners; SS58 addresses never contain ':' so these cannot collide with keys. */
 export const account = {
-  subnetTao: (netuid: number) => `subnet:${netuid}:tao`,
-  alphaIn: (netuid: number) => `subnet:${netuid}:alpha_in`,
-  pendingServer: (netuid: number) => `subnet:${netuid}:pending_server`,
-  pendingValidator: (netuid: number) => `subnet:${netuid}:pending_validator`,
-  pendingOwnerCut: (netuid: number) => `subnet:${netuid}:pending_owner_cut`,
+  subnetTao: named((netuid: number) => `subnet:${netuid}:tao`),
+  alphaIn: named((netuid: number) => `subnet:${netuid}:alpha_in`),
+  pendingServer: named((netuid: number) => `subnet:${netuid}:pending_server`),
+  pendingValidator: named((netuid: number) => `subnet:${netuid}:pending_validator`),
+  pendingOwnerCut: named((netuid: number) => `subnet:${netuid}:pending_owner_cut`),
   /** Alpha staked through a hotkey (TotalHotkeyAlpha), asset ALPHA(netuid). */
-  stake: (hotkey: string) => `stake:${hotkey}`,
-  collateral: (hotkey: string) => `collateral:${hotkey}`,
+  stake: named((hotkey: string) => `stake:${hotkey}`),
+  collateral: named((hotkey: string) => `collateral:${hotkey}`),
 };
 
 export const key = {

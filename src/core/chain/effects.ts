@@ -97,7 +97,10 @@ function clonePool(pool: SharePool | undefined): SharePool {
   return { value: pool.value, shares: pool.shares, holders: new Map(pool.holders) };
 }
 
-/** Stakes `amount` of minted or withdrawn alpha (a credit) to (hotkey, coldkey) on a subnet. */
+/**
+ * Places a credit of alpha as stake of (hotkey, coldkey) on a subnet and returns its amount; the
+ * caller adds it to the subnet's Σ TotalHotkeyAlpha (once per effect, not once per payment).
+ */
 function stakeCredit(
   ledger: Ledger,
   chain: ChainState,
@@ -105,17 +108,24 @@ function stakeCredit(
   hotkey: string,
   coldkey: string,
   credit: ReturnType<Ledger["withdraw"]>,
-): void {
+): bigint {
   const amount = credit.amount;
   ledger.deposit(ledger.account(alpha(netuid), account.stake(hotkey)), credit);
   const pool = clonePool(chain.pools.get(key.hotkey(netuid, hotkey)));
   stake(pool, coldkey, amount);
   chain.pools.set(key.hotkey(netuid, hotkey), pool);
-  updateSubnet(chain, netuid, { stakedAlpha: subnet(chain, netuid).stakedAlpha + amount });
+  return amount;
 }
 
 /** Raises the value of every nominator of a hotkey pro rata (dividends); with no shares yet, stakes to its owner. */
-function shareCredit(ledger: Ledger, chain: ChainState, netuid: number, hotkey: string, fallbackColdkey: string, credit: ReturnType<Ledger["withdraw"]>): void {
+function shareCredit(
+  ledger: Ledger,
+  chain: ChainState,
+  netuid: number,
+  hotkey: string,
+  fallbackColdkey: string,
+  credit: ReturnType<Ledger["withdraw"]>,
+): bigint {
   const existing = chain.pools.get(key.hotkey(netuid, hotkey));
   if (!existing || existing.shares === 0n) return stakeCredit(ledger, chain, netuid, hotkey, fallbackColdkey, credit);
   const amount = credit.amount;
@@ -123,7 +133,7 @@ function shareCredit(ledger: Ledger, chain: ChainState, netuid: number, hotkey: 
   const pool = clonePool(existing);
   distribute(pool, amount);
   chain.pools.set(key.hotkey(netuid, hotkey), pool);
-  updateSubnet(chain, netuid, { stakedAlpha: subnet(chain, netuid).stakedAlpha + amount });
+  return amount;
 }
 
 /** The violations list is replaced, never mutated, and the change journaled like any other. */
@@ -184,6 +194,7 @@ export function applyEffect(state: State, e: Effect): void {
       const a = alpha(e.netuid);
       let paid = ledger.withdraw(ledger.account(a, account.pendingServer(e.netuid)), BigInt(e.drained_server));
       paid = paid.merge(ledger.withdraw(ledger.account(a, account.pendingValidator(e.netuid)), BigInt(e.drained_validator)));
+      let staked = 0n;
       for (const [uid, incentive, take, shared] of e.pays) {
         const neuron = chain.neurons.get(key.neuron(e.netuid, uid));
         if (!neuron) throw new AssertionFailure(`epoch pays unknown uid ${uid}`);
@@ -191,15 +202,17 @@ export function applyEffect(state: State, e: Effect): void {
           if (amount === "0") continue;
           const [part, rest] = paid.split(BigInt(amount));
           paid = rest;
-          if (share) shareCredit(ledger, chain, e.netuid, neuron.hotkey, neuron.coldkey, part);
-          else stakeCredit(ledger, chain, e.netuid, neuron.hotkey, neuron.coldkey, part);
+          staked += share
+            ? shareCredit(ledger, chain, e.netuid, neuron.hotkey, neuron.coldkey, part)
+            : stakeCredit(ledger, chain, e.netuid, neuron.hotkey, neuron.coldkey, part);
         }
       }
       paid.dropZero();
       const s = subnet(chain, e.netuid);
       const cut = ledger.withdraw(ledger.account(a, account.pendingOwnerCut(e.netuid)), BigInt(e.owner_cut));
-      if (cut.amount > 0n) stakeCredit(ledger, chain, e.netuid, s.ownerHotkey, s.ownerColdkey, cut);
+      if (cut.amount > 0n) staked += stakeCredit(ledger, chain, e.netuid, s.ownerHotkey, s.ownerColdkey, cut);
       else cut.dropZero();
+      updateSubnet(chain, e.netuid, { stakedAlpha: s.stakedAlpha + staked });
       const n = s.neuronCount;
       const bonds = new Uint16Array(n * n);
       for (let i = 0; i + 2 < e.bonds.length; i += 3) bonds[(e.bonds[i] as number) * n + (e.bonds[i + 1] as number)] = e.bonds[i + 2] as number;
@@ -247,8 +260,9 @@ export function applyEffect(state: State, e: Effect): void {
       const a = alpha(e.netuid);
       ledger.transfer(ledger.account(TAO, e.coldkey), ledger.account(TAO, account.subnetTao(e.netuid)), BigInt(e.tao));
       const bought = ledger.withdraw(ledger.account(a, account.alphaIn(e.netuid)), BigInt(e.alpha));
-      updateSubnet(chain, e.netuid, { alphaOut: subnet(chain, e.netuid).alphaOut + BigInt(e.alpha) });
-      stakeCredit(ledger, chain, e.netuid, e.hotkey, e.coldkey, bought);
+      const amount = stakeCredit(ledger, chain, e.netuid, e.hotkey, e.coldkey, bought);
+      const s = subnet(chain, e.netuid);
+      updateSubnet(chain, e.netuid, { alphaOut: s.alphaOut + amount, stakedAlpha: s.stakedAlpha + amount });
       return;
     }
     case "stake_removed": {

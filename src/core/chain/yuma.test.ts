@@ -2,6 +2,7 @@
  * Yuma consensus: hand-computed epochs from the reference rules (§3.2), determinism and tie
  * rules, properties against a plain sort-based model, and the rao split by largest remainder.
  */
+import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { AssertionFailure } from "../errors/errors.ts";
@@ -258,6 +259,17 @@ describe("yumaEpoch: determinism and ties", () => {
     }
   });
 
+  it("matches a pinned digest, so any change to the arithmetic or its order is deliberate", () => {
+    let inp = randomInput(48, 20, 11);
+    const digest = createHash("sha256");
+    for (let epoch = 0; epoch < 3; epoch++) {
+      const out = yumaEpoch(inp);
+      digest.update(bits(out));
+      inp = { ...inp, bonds: out.bonds };
+    }
+    expect(digest.digest("hex")).toBe("5b46a80a643e5e300d5475c398891aa31ff2686a598ea2470bdce3617640c59a");
+  });
+
   it("breaks stake ties for permits by lower uid", () => {
     const out = yumaEpoch(input([1, 2, 2, 1, 2], Array.from({ length: 5 }, () => [0, 0, 0, 0, 0])), { ...DEFAULT_YUMA_PARAMS, maxValidators: 2 });
     expect(Array.from(out.validatorPermit)).toEqual([0, 1, 1, 0, 0]);
@@ -265,7 +277,7 @@ describe("yumaEpoch: determinism and ties", () => {
     expect(Array.from(three.validatorPermit)).toEqual([1, 1, 1, 0, 1]);
   });
 
-  it("treats equal weights as one value and equal stakes symmetrically", () => {
+  it("splits evenly between validators of equal stake and equal weights", () => {
     // Two validators of equal stake (0.5 each >= kappa) disagree on uid2: the higher weight alone
     // already has half the stake, so it is the consensus.
     const out = yumaEpoch(input([1, 1, 0], [[0, 0, 1], [0, 0, 1], [0, 0, 0]]));

@@ -304,15 +304,16 @@ function kappaQuantile(val: Float64Array, base: number, stake: Float64Array, ord
     const pv = val[base + c] as number;
     let store = lo;
     let before = 0;
+    // Branch-free partition: on scattered weights the comparison is a coin flip, and a
+    // mispredicted branch costs more than an unconditional swap. f·stake adds exactly 0 or stake.
     for (let q = lo; q < last; q++) {
       const r = order[q] as number;
       const v = val[base + r] as number;
-      if (v > pv || (v === pv && r < c)) {
-        before += stake[r] as number;
-        order[q] = order[store] as number;
-        order[store] = r;
-        store++;
-      }
+      const f = +(v > pv) | (+(v === pv) & +(r < c));
+      before += f * (stake[r] as number);
+      order[q] = order[store] as number;
+      order[store] = r;
+      store += f;
     }
     order[last] = order[store] as number;
     order[store] = c;

@@ -452,15 +452,16 @@ export class Ledger {
 
   totals(asset: AssetId): AssetTotals {
     const base = this.#counterBase.get(asset);
-    const get = (k: number) => (base === undefined ? 0n : this.#get(base + k));
+    if (base === undefined) return { asset, issuance: 0n, minted: 0n, recycled: 0n, burned: 0n, balances: 0n, live: 0n };
+    const c = this.#cells;
     return {
       asset,
-      issuance: get(ISSUANCE),
-      minted: get(MINTED),
-      recycled: get(RECYCLED),
-      burned: get(BURNED),
-      balances: get(BALANCES),
-      live: get(LIVE),
+      issuance: c[base + ISSUANCE] as bigint,
+      minted: c[base + MINTED] as bigint,
+      recycled: c[base + RECYCLED] as bigint,
+      burned: c[base + BURNED] as bigint,
+      balances: c[base + BALANCES] as bigint,
+      live: c[base + LIVE] as bigint,
     };
   }
 

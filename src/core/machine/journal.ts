@@ -45,6 +45,8 @@ export class Journal {
 /** A Map whose writes are journaled. Iterate with `sortedKeys` so insertion order never decides a result. */
 export class JournaledMap<K extends string | number, V> {
   readonly #map = new Map<K, V>();
+  /** Sorted keys, kept until a key is added or removed (values change far more often). */
+  #sorted: K[] | null = null;
 
   constructor(readonly journal: Journal) {}
 
@@ -64,8 +66,15 @@ export class JournaledMap<K extends string | number, V> {
     if (this.journal.active) {
       const had = this.#map.has(key);
       const old = this.#map.get(key) as V;
-      this.journal.record(() => (had ? this.#map.set(key, old) : this.#map.delete(key)));
+      this.journal.record(() => {
+        if (had) this.#map.set(key, old);
+        else {
+          this.#map.delete(key);
+          this.#sorted = null;
+        }
+      });
     }
+    if (!this.#map.has(key)) this.#sorted = null;
     this.#map.set(key, value);
   }
 
@@ -73,13 +82,19 @@ export class JournaledMap<K extends string | number, V> {
     if (!this.#map.has(key)) return;
     if (this.journal.active) {
       const old = this.#map.get(key) as V;
-      this.journal.record(() => this.#map.set(key, old));
+      this.journal.record(() => {
+        this.#map.set(key, old);
+        this.#sorted = null;
+      });
     }
     this.#map.delete(key);
+    this.#sorted = null;
   }
 
-  sortedKeys(): K[] {
-    return [...this.#map.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  /** Keys in order; the array is shared, do not modify it. */
+  sortedKeys(): readonly K[] {
+    this.#sorted ??= [...this.#map.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return this.#sorted;
   }
 
   /** Entries in key order. */
