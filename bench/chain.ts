@@ -55,8 +55,8 @@ export async function run(args: Record<string, string>): Promise<Record<string, 
 
   // A day of 12 s blocks (7,200) with one subnet, through the real node and log.
   const dir = mkdtempSync(join(tmpdir(), "propnet-bench-chain-"));
-  let bytesPerDay = 0;
-  let blocksPerSecondLogged = 0;
+  let bytesPerDay: number;
+  let blocksPerSecondLogged: number;
   try {
     const node = await PropnetNode.open({
       dataDir: dir,
