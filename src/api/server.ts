@@ -1,7 +1,11 @@
+import fastifySwagger from "@fastify/swagger";
 import Fastify, { type FastifyInstance } from "fastify";
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type { BlockProducer } from "../node/block-producer.ts";
 import type { PropnetNode } from "../node/node.ts";
+import { EpistulaVerifier, epistulaReady, installRawJsonParser } from "./epistula.ts";
 import { installErrorEnvelope } from "./error-envelope.ts";
+import { chainRoutes } from "./routes/chain.ts";
 import { healthRoutes } from "./routes/health.ts";
 
 export interface ApiContext {
@@ -14,14 +18,44 @@ export interface ApiContext {
   /** What the node is doing while not yet ready. */
   startupStatus: () => string;
   version: string;
+  /** Epistula verification (one per process: it remembers consumed uuids); made here if absent. */
+  epistula?: EpistulaVerifier;
 }
 
 export const BODY_LIMIT = 64 * 1024;
 
 /** The HTTP interface: routes are plugins over one shared context. */
 export function buildServer(ctx: ApiContext, options: { logger?: boolean } = {}): FastifyInstance {
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: BODY_LIMIT, return503OnClosing: true });
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: BODY_LIMIT,
+    return503OnClosing: true,
+    // "body.args.amount_rao: Invalid input: expected string, received number"; never schema internals.
+    schemaErrorFormatter: (errors, dataVar) =>
+      new Error(
+        errors
+          .map((e) => `${dataVar}${(e.instancePath ?? "").replace(/\/$/, "").replaceAll("/", ".")}: ${e.message ?? "invalid"}`)
+          .join("; "),
+      ),
+  });
+  // Zod schemas validate requests (strict, no coercion) and serialize responses.
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
   installErrorEnvelope(app);
+  installRawJsonParser(app);
+  const epistula = ctx.epistula ?? new EpistulaVerifier();
+  app.addHook("onReady", async () => {
+    await epistulaReady();
+  });
+  app.register(fastifySwagger, {
+    openapi: {
+      openapi: "3.0.3",
+      info: { title: "propnet", description: "propnet validator HTTP API (API.md)", version: ctx.version },
+    },
+    transform: jsonSchemaTransform,
+  });
   app.register(healthRoutes, { ctx });
+  app.register(chainRoutes, { ctx, epistula });
+  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

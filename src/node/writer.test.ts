@@ -103,6 +103,8 @@ describe("writer", () => {
     await expect(writer.submit(pay(2n))).rejects.toMatchObject({ code: "UNAVAILABLE" });
     expect(fatal).toHaveLength(1);
     expect(writer.writable).toBe(false);
+    // A read after the failure is refused at once rather than waiting for a commit that never lands.
+    await expect(writer.read((st) => st.ledger.balanceOf(TAO, "bob"))).rejects.toMatchObject({ code: "UNAVAILABLE" });
     expect(sqlite.lastEvent()).toBeNull();
   });
 

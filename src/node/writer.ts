@@ -111,6 +111,10 @@ export class Writer {
 
   /** Runs `fn` against committed state: at once if nothing is in flight, else after the commit lands. */
   read<T>(fn: (state: State) => T): Promise<T> {
+    // After a failed commit the state holds effects that may never be durable: refuse, never hang.
+    if (this.#inFlight > 0 && this.#failed !== null) {
+      return Promise.reject(new DomainError("UNAVAILABLE", "the store is not writable"));
+    }
     if (this.#inFlight === 0) return Promise.resolve(fn(this.state));
     return new Promise<T>((resolve, reject) => {
       this.#readers.push((failure?: unknown) => {

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from "fastify";
+import { head } from "../../core/chain/chain-state.ts";
 import { errorBody } from "../error-envelope.ts";
 import type { ApiContext } from "../server.ts";
 
@@ -9,16 +10,19 @@ export const healthRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app,
     const base = { block: 0, stream_seq: 0, version: ctx.version };
     if (!node) return { status: "ok", ...base, seq: 0, problems: [ctx.startupStatus()] };
     if (!node.writable && node.problems.length === 0) {
+      // No read here: after a failed commit the state may hold effects that never became durable.
       return { status: "degraded", ...base, seq: node.head.seq, problems: ["store is not writable"] };
     }
-    return node.read((state, head) => {
+    return node.read((state, logHead) => {
       const problems = [
         ...node.problems,
         ...state.violations.map(
           (v) => `CriticalInvariantViolation in ${v.scope}: ${v.invariant} (expected ${v.expected}, actual ${v.actual})`,
         ),
       ];
-      return { status: problems.length > 0 ? "degraded" : "ok", ...base, seq: head.seq, problems };
+      // `block` is the chain head's block number.
+      const block = head(state.chain).block;
+      return { status: problems.length > 0 ? "degraded" : "ok", ...base, block, seq: logHead.seq, problems };
     });
   });
 

@@ -135,6 +135,29 @@ describe("extrinsics and an epoch", () => {
   });
 });
 
+describe("extrinsic edge cases found in review", () => {
+  it("collateral for an unowned hotkey makes the depositor its owner; nobody else can register it or withdraw", () => {
+    const s = chain();
+    const deposit = block(s, [{ call: "collateral.deposit", signer: BOB, args: { hotkey: "5fresh", amount_rao: "1000" } }]);
+    expect(deposit.some((e) => e.k === "collateral_deposit")).toBe(true);
+    const taken = block(s, [
+      { call: "subtensor.burned_register", signer: ALICE, args: { netuid: 1, hotkey: "5fresh" } },
+      { call: "collateral.withdraw", signer: ALICE, args: { hotkey: "5fresh", amount_rao: "1000" } },
+    ]);
+    expect(taken.filter((e) => e.k === "failed").map((e) => (e.k === "failed" ? e.code : ""))).toEqual(["FORBIDDEN", "FORBIDDEN"]);
+    const back = block(s, [{ call: "collateral.withdraw", signer: BOB, args: { hotkey: "5fresh", amount_rao: "1000" } }]);
+    expect(back.some((e) => e.k === "collateral_withdraw")).toBe(true);
+  });
+
+  it("refuses the ledger's internal account names as addresses", () => {
+    const s = chain();
+    const before = s.state.ledger.balanceOf(TAO, account.subnetTao(1));
+    const effects = block(s, [{ call: "balances.transfer", signer: BOB, args: { dest: "subnet:1:tao", amount_rao: "5" } }]);
+    expect(effects.find((e) => e.k === "failed")).toMatchObject({ code: "VALIDATION_FAILED" });
+    expect(s.state.ledger.balanceOf(TAO, account.subnetTao(1))).toBe(before + TAO_RAO);
+  });
+});
+
 describe("fault injection: each invariant fires in the block of the fault and pauses only its scope", () => {
   const faults: Array<[string, (st: State) => void, string, number | null]> = [
     [

@@ -223,9 +223,12 @@ function decideEpoch(state: State, netuid: number): Effect | null {
 
 // ---- extrinsics ---------------------------------------------------------------------------------
 
+/** A key: non-empty, and never one of the ledger's internal account names (they contain ':'). */
 function str(args: Record<string, unknown>, name: string): string {
   const v = args[name];
-  if (typeof v !== "string" || v.length === 0) throw new ValidationError(`${name} must be a non-empty string`, { field: name });
+  if (typeof v !== "string" || v.length === 0 || v.length > 64 || /[:/\s]/.test(v)) {
+    throw new ValidationError(`${name} must be an address`, { field: name });
+  }
   return v;
 }
 

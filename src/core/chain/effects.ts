@@ -282,6 +282,8 @@ export function applyEffect(state: State, e: Effect): void {
       return;
     case "collateral_deposit":
       ledger.transfer(ledger.account(TAO, e.coldkey), ledger.account(TAO, account.collateral(e.hotkey)), BigInt(e.amount));
+      // The first coldkey to fund a hotkey owns it: nobody registering it later can take the collateral.
+      if (!chain.owners.has(e.hotkey)) chain.owners.set(e.hotkey, e.coldkey);
       return;
     case "collateral_withdraw":
       ledger.transfer(ledger.account(TAO, account.collateral(e.hotkey)), ledger.account(TAO, e.coldkey), BigInt(e.amount));

@@ -87,7 +87,7 @@ export function checkChainInvariants(state: State, block: BlockTotals | null, op
       for (let i = 0; i < k; i++) recount(pools[(start + i) % pools.length] as string);
     }
     // A few ledger accounts too: a balance written behind the ledger's back shows up here.
-    for (const v of ledger.recountSome(params(chain).recountPerBlock)) {
+    for (const v of ledger.recountSome(params(chain).recountPerBlock, head(chain).block)) {
       const netuid = netuidOf(v.asset);
       fail(netuid, `${netuid === null ? "tao" : "alpha"}_account_recount`, v.expected, v.actual);
     }

@@ -162,7 +162,6 @@ export class Ledger {
   #liveCredits = new Set<Credit>();
   /** Credits in creation order, so a savepoint can kill those made after it. */
   #creditLog: Credit[] = [];
-  #recountCursor = 0;
 
   readonly strict: boolean;
 
@@ -511,15 +510,17 @@ export class Ledger {
   }
 
   /**
-   * Recounts `count` accounts round-robin: each must hold a non-negative balance no greater than
-   * its asset's issuance. Cheap enough to run every block; every account is visited in turn.
+   * Recounts `count` accounts of round `round` (the block number): each must hold a non-negative
+   * balance no greater than its asset's issuance; rounds 0..ceil(N/count)-1 visit every account.
+   * Stateless, so checking never changes state. Accounts are in interning order, which a replayed
+   * node may not share: only *when* node-local corruption is found can differ, never the state.
    */
-  recountSome(count: number): TotalsViolation[] {
+  recountSome(count: number, round: number): TotalsViolation[] {
     const out: TotalsViolation[] = [];
     const n = this.#accounts.length;
+    const start = n === 0 ? 0 : (round * count) % n;
     for (let i = 0; i < count && i < n; i++) {
-      this.#recountCursor = (this.#recountCursor + 1) % n;
-      const h = this.#accounts[this.#recountCursor] as AccountHandle;
+      const h = this.#accounts[(start + i) % n] as AccountHandle;
       const b = this.balance(h);
       const { issuance } = this.totals(this.assetOf(h));
       if (b < 0n || b > issuance) out.push({ asset: this.assetOf(h), invariant: "recount", expected: issuance, actual: b });

@@ -1,0 +1,226 @@
+import { createHash } from "node:crypto";
+import type { IncomingHttpHeaders } from "node:http";
+import { sr25519Verify, waitReady } from "@polkadot/wasm-crypto";
+import { checkAddress, decodeAddress } from "@polkadot/util-crypto";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { DomainError, ValidationError } from "../core/errors/errors.ts";
+
+/**
+ * Epistula v2 (API.md "Authentication", DESIGN.md §6): sr25519 over
+ * `${sha256hex(rawBody)}.${uuid}.${timestamp}.${signedFor}`, the raw message or its `<Bytes>`
+ * wrapping, within [now - 8 s, now + 2 s], each uuid accepted once.
+ */
+
+export const EPISTULA_VERSION = "2";
+/** How far in the past a timestamp may be. */
+export const EPISTULA_PAST_MS = 8_000;
+/** How far in the future a timestamp may be. */
+export const EPISTULA_FUTURE_MS = 2_000;
+/** For this long after start, timestamps older than the start are refused (uuids seen before are forgotten). */
+export const EPISTULA_STARTUP_GUARD_MS = 10_000;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const TIMESTAMP = /^(0|[1-9][0-9]{0,15})$/;
+const SIGNATURE = /^0x[0-9a-fA-F]{128}$/;
+const SS58_PREFIX = 42;
+
+/** What a verified request proves. */
+export interface EpistulaProof {
+  /** SS58 of the signer (Epistula-Signed-By). */
+  signer: string;
+  uuid: string;
+  timestamp: number;
+  signedFor: string;
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The exact bytes of a JSON body, as received (what Epistula signs). */
+    rawBody?: Buffer;
+    /** Set once the request's Epistula signature verified. */
+    epistula?: EpistulaProof;
+  }
+}
+
+export function sha256hex(data: Uint8Array | string): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/** The message an Epistula v2 signature covers. */
+export function epistulaMessage(bodyHash: string, uuid: string, timestamp: string | number, signedFor = ""): string {
+  return `${bodyHash}.${uuid}.${timestamp}.${signedFor}`;
+}
+
+let ready: Promise<boolean> | null = null;
+
+/** The WASM sr25519 verifier must be loaded once before `verify`. */
+export function epistulaReady(): Promise<boolean> {
+  ready ??= waitReady();
+  return ready;
+}
+
+function header(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const v = headers[name];
+  if (v === undefined) return undefined;
+  if (Array.isArray(v)) throw new DomainError("SIGNATURE_INVALID", `the ${name} header appears more than once`);
+  return v;
+}
+
+function required(headers: IncomingHttpHeaders, name: string, display: string): string {
+  const v = header(headers, name);
+  if (v === undefined || v.length === 0) {
+    throw new DomainError("SIGNATURE_MISSING", `the ${display} header is required (Epistula v2)`, { header: display });
+  }
+  return v;
+}
+
+function verifySr25519(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
+  try {
+    return sr25519Verify(signature, message, publicKey);
+  } catch {
+    // A public key that is not a valid point, for instance.
+    return false;
+  }
+}
+
+export interface EpistulaOptions {
+  /** Server clock (ms since epoch). */
+  now?: () => number;
+  /** When this node started; defaults to construction time. */
+  startedAt?: number;
+}
+
+/**
+ * Verifies Epistula v2 headers. Checks run cheapest first: headers present and well formed, the
+ * timestamp window (before paying for the signature), the signature (raw message, then the
+ * `<Bytes>` wrapping), then the uuid, which every verified request consumes whatever its outcome.
+ *
+ * Consumed uuids live in memory with their timestamps and are forgotten once the timestamp is
+ * outside the window: a replay of such a request fails the window check anyway. Across a restart
+ * the memory is lost, so for 10 s after start timestamps older than the start are refused.
+ * TODO(later issue): write uuids are to be committed with the command's batch (DESIGN.md §6), so
+ * they survive a restart without relying on the startup guard; today every uuid is in memory only.
+ */
+export class EpistulaVerifier {
+  readonly startedAt: number;
+  readonly #now: () => number;
+  /** uuid (lower case) -> its timestamp, in insertion order. */
+  readonly #seen = new Map<string, number>();
+
+  constructor(options: EpistulaOptions = {}) {
+    this.#now = options.now ?? Date.now;
+    this.startedAt = options.startedAt ?? this.#now();
+  }
+
+  /** How many uuids are remembered right now. */
+  get rememberedUuids(): number {
+    return this.#seen.size;
+  }
+
+  /** Throws DomainError (401 codes) or returns what the signature proves. */
+  verify(headers: IncomingHttpHeaders, rawBody: Uint8Array | string = ""): EpistulaProof {
+    const version = required(headers, "epistula-version", "Epistula-Version");
+    const timestampText = required(headers, "epistula-timestamp", "Epistula-Timestamp");
+    const uuid = required(headers, "epistula-uuid", "Epistula-Uuid");
+    const signer = required(headers, "epistula-signed-by", "Epistula-Signed-By");
+    const signatureHex = required(headers, "epistula-request-signature", "Epistula-Request-Signature");
+    const signedFor = header(headers, "epistula-signed-for") ?? "";
+
+    if (version !== EPISTULA_VERSION) {
+      throw new DomainError("SIGNATURE_INVALID", `Epistula-Version must be "${EPISTULA_VERSION}"`);
+    }
+    if (!TIMESTAMP.test(timestampText)) {
+      throw new DomainError("SIGNATURE_INVALID", "Epistula-Timestamp must be integer milliseconds since the epoch");
+    }
+    const timestamp = Number(timestampText);
+    const now = this.#now();
+    if (timestamp < now - EPISTULA_PAST_MS || timestamp > now + EPISTULA_FUTURE_MS) {
+      throw new DomainError(
+        "SIGNATURE_EXPIRED",
+        `Epistula-Timestamp is outside [server time - ${EPISTULA_PAST_MS}, server time + ${EPISTULA_FUTURE_MS}] ms`,
+        { server_time_ms: now },
+      );
+    }
+    if (now < this.startedAt + EPISTULA_STARTUP_GUARD_MS && timestamp < this.startedAt) {
+      throw new DomainError("SIGNATURE_EXPIRED", "Epistula-Timestamp is older than the node's start; sign the request again", {
+        server_time_ms: now,
+      });
+    }
+    if (!UUID.test(uuid)) throw new DomainError("SIGNATURE_INVALID", "Epistula-Uuid must be a UUID");
+    let publicKey: Uint8Array;
+    try {
+      const [ok] = checkAddress(signer, SS58_PREFIX);
+      publicKey = ok ? decodeAddress(signer) : new Uint8Array();
+    } catch {
+      publicKey = new Uint8Array();
+    }
+    if (publicKey.length !== 32) {
+      throw new DomainError("SIGNATURE_INVALID", "Epistula-Signed-By must be an SS58 address (prefix 42)");
+    }
+    if (!SIGNATURE.test(signatureHex)) {
+      throw new DomainError("SIGNATURE_INVALID", "Epistula-Request-Signature must be 0x and 128 hex digits");
+    }
+    const signature = Buffer.from(signatureHex.slice(2), "hex");
+    const message = epistulaMessage(sha256hex(rawBody), uuid, timestampText, signedFor);
+    const valid =
+      verifySr25519(signature, Buffer.from(message, "utf8"), publicKey) ||
+      verifySr25519(signature, Buffer.from(`<Bytes>${message}</Bytes>`, "utf8"), publicKey);
+    if (!valid) throw new DomainError("SIGNATURE_INVALID", "the signature does not verify for Epistula-Signed-By");
+
+    // Verified: the uuid is consumed now, whatever the request's outcome.
+    this.#forgetExpired(now);
+    const id = uuid.toLowerCase();
+    if (this.#seen.has(id)) throw new DomainError("REQUEST_REPLAYED", "this Epistula-Uuid was already used");
+    this.#seen.set(id, timestamp);
+    return { signer, uuid, timestamp, signedFor };
+  }
+
+  /**
+   * Forgets uuids whose timestamps are now outside the window, from the oldest inserted. An entry
+   * behind a newer one may linger a little (at most the window's length): keeping is always safe.
+   */
+  #forgetExpired(now: number): void {
+    const cutoff = now - EPISTULA_PAST_MS;
+    for (const [id, ts] of this.#seen) {
+      if (ts >= cutoff) break;
+      this.#seen.delete(id);
+    }
+  }
+
+  /** A fastify preValidation hook: runs after body size and JSON syntax, before role and schema checks. */
+  hook(): (request: FastifyRequest) => Promise<void> {
+    return async (request) => {
+      request.epistula = this.verify(request.headers, request.rawBody ?? "");
+    };
+  }
+}
+
+/** The verified signer of a request that went through `EpistulaVerifier.hook`. */
+export function signerOf(request: FastifyRequest): string {
+  if (!request.epistula) throw new DomainError("SIGNATURE_MISSING", "this request must be signed (Epistula v2)");
+  return request.epistula.signer;
+}
+
+/**
+ * application/json keeping the exact bytes received (Epistula signs them), parsed here: bad JSON
+ * is 400 VALIDATION_FAILED. Fastify checks the body limit (413) before this runs.
+ */
+export function installRawJsonParser(app: FastifyInstance): void {
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, body, done) => {
+    const raw = body as Buffer;
+    request.rawBody = raw;
+    if (raw.length === 0) {
+      done(null, undefined);
+      return;
+    }
+    try {
+      const parsed: unknown = JSON.parse(raw.toString("utf8"), (k, v: unknown) => {
+        if (k === "__proto__") throw new SyntaxError("__proto__ is not allowed");
+        return v;
+      });
+      done(null, parsed);
+    } catch {
+      done(new ValidationError("the request body is not valid JSON"), undefined);
+    }
+  });
+}

@@ -1,0 +1,457 @@
+import type { FastifyPluginAsync, FastifyRequest } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { z } from "zod";
+import type { Extrinsic } from "../../core/chain/block.ts";
+import { account, head, key, params as chainParams, type SubnetInfo } from "../../core/chain/chain-state.ts";
+import { DomainError, ERROR_TABLE, type ErrorCode } from "../../core/errors/errors.ts";
+import { checkChainInvariants, type ChainViolation } from "../../core/invariants/chain-invariants.ts";
+import { alpha, TAO } from "../../core/ledger/asset.ts";
+import { MAX_ISSUANCE } from "../../core/ledger/ledger.ts";
+import type { State } from "../../core/machine/state.ts";
+import { isSs58 } from "../../keys/keys.ts";
+import type { BlockProducer, Inclusion } from "../../node/block-producer.ts";
+import type { PropnetNode } from "../../node/node.ts";
+import { BLOCK_EVENT_TYPE, CHAIN_EVENT_TYPES, type ChainEvent, chainEventsOfPayload, toChainEvents } from "../chain-events.ts";
+import { type EpistulaVerifier, signerOf } from "../epistula.ts";
+import type { ApiContext } from "../server.ts";
+
+// ---- schemas --------------------------------------------------------------------------------------
+
+/** A positive amount of rao, as a decimal string (at most 19 digits, as the chain accepts). */
+const PositiveRao = z.string().regex(/^[1-9][0-9]{0,18}$/, "must be a string of positive integer rao");
+const RaoString = z.string().regex(/^-?(0|[1-9][0-9]*)$/);
+const Ss58 = z
+  .string()
+  .max(64)
+  .refine((s) => isSs58(s), "must be an SS58 address (prefix 42)");
+const Netuid = z.number().int().min(0).max(65_535);
+const U16 = z.number().int().min(0).max(65_535);
+const MAX_NEURONS_PER_CALL = 4_096;
+
+/** A path or query integer: digits only, no sign, no leading zeros. */
+const digits = (max: number) =>
+  z
+    .string()
+    .regex(/^(0|[1-9][0-9]{0,15})$/, "must be a non-negative integer")
+    .transform(Number)
+    .pipe(z.number().int().max(max));
+
+const NetuidParams = z.strictObject({ netuid: digits(65_535) });
+
+const call = <C extends string, A extends z.ZodRawShape>(name: C, args: A) =>
+  z.strictObject({ call: z.literal(name), args: z.strictObject(args) });
+
+export const EXTRINSIC_CALLS = [
+  "balances.transfer",
+  "subtensor.burned_register",
+  "subtensor.add_stake",
+  "subtensor.remove_stake",
+  "subtensor.set_weights",
+  "collateral.deposit",
+  "collateral.withdraw",
+  "root.unpause_subnet_emission",
+  "root.set_parameter",
+] as const;
+
+const PARAMETER_NAMES = ["tempo", "defaultTempo", "maxNeurons", "recountPerBlock", "registrationBurnRao", "minStakeRao"] as const;
+
+const ExtrinsicBody = z.discriminatedUnion("call", [
+  call("balances.transfer", { dest: Ss58, amount_rao: PositiveRao }),
+  call("subtensor.burned_register", { netuid: Netuid, hotkey: Ss58 }),
+  call("subtensor.add_stake", { hotkey: Ss58, netuid: Netuid, amount_rao: PositiveRao }),
+  call("subtensor.remove_stake", { hotkey: Ss58, netuid: Netuid, amount_alpha: PositiveRao }),
+  call("subtensor.set_weights", {
+    netuid: Netuid,
+    uids: z.array(U16).max(MAX_NEURONS_PER_CALL),
+    weights: z.array(U16).max(MAX_NEURONS_PER_CALL),
+  }),
+  call("collateral.deposit", { hotkey: Ss58, amount_rao: PositiveRao }),
+  call("collateral.withdraw", { hotkey: Ss58, amount_rao: PositiveRao }),
+  call("root.unpause_subnet_emission", { netuid: Netuid, force: z.boolean().optional() }),
+  call("root.set_parameter", {
+    name: z.enum(PARAMETER_NAMES),
+    value: z.union([U16, z.string().regex(/^(0|[1-9][0-9]{0,18})$/, "must be a string of integer rao")]),
+  }),
+]);
+
+/** The body may be left out altogether. */
+const UnpauseBody = z.strictObject({ force: z.boolean().optional() }).nullish();
+
+const SubnetSchema = z.strictObject({
+  netuid: z.number().int(),
+  tempo: z.number().int(),
+  owner_hotkey: z.string(),
+  tao_in_rao: RaoString,
+  alpha_in_rao: RaoString,
+  alpha_out_rao: RaoString,
+  price: z.number(),
+  emission_paused: z.boolean(),
+  pending_server_rao: RaoString,
+  pending_validator_rao: RaoString,
+  pending_owner_cut_rao: RaoString,
+  blocks_since_last_step: z.number().int(),
+});
+type Subnet = z.infer<typeof SubnetSchema>;
+
+const NeuronSchema = z.strictObject({
+  uid: z.number().int(),
+  hotkey: z.string(),
+  coldkey: z.string(),
+  stake_alpha_rao: RaoString,
+  incentive: z.number(),
+  dividends: z.number(),
+  emission_rao: RaoString,
+  is_entity: z.boolean(),
+});
+type Neuron = z.infer<typeof NeuronSchema>;
+
+const ChainEventSchema = z.strictObject({
+  block: z.number().int(),
+  type: z.enum(CHAIN_EVENT_TYPES),
+  data: z.record(z.string(), z.unknown()),
+});
+
+const InvariantSchema = z.strictObject({
+  name: z.string(),
+  scope: z.string(),
+  ok: z.boolean(),
+  expected: RaoString,
+  actual: RaoString,
+});
+type Invariant = z.infer<typeof InvariantSchema>;
+
+const ViolationSchema = z.strictObject({ scope: z.string(), invariant: z.string(), expected: z.string(), actual: z.string() });
+
+const HeadResponse = z.strictObject({
+  block: z.number().int(),
+  timestamp_ms: z.number().int(),
+  total_issuance_rao: RaoString,
+  block_emission_rao: RaoString,
+});
+
+const EventsQuery = z.strictObject({
+  type: z.enum(CHAIN_EVENT_TYPES).optional(),
+  after: digits(Number.MAX_SAFE_INTEGER).optional(),
+  limit: digits(1_000)
+    .pipe(z.number().min(1, "must be from 1 to 1000"))
+    .optional(),
+});
+
+// ---- views ----------------------------------------------------------------------------------------
+
+function subnetView(state: State, s: SubnetInfo): Subnet {
+  const { ledger } = state;
+  const a = alpha(s.netuid);
+  const taoIn = ledger.balanceOf(TAO, account.subnetTao(s.netuid));
+  const alphaIn = ledger.balanceOf(a, account.alphaIn(s.netuid));
+  return {
+    netuid: s.netuid,
+    tempo: s.tempo,
+    owner_hotkey: s.ownerHotkey,
+    tao_in_rao: taoIn.toString(),
+    alpha_in_rao: alphaIn.toString(),
+    alpha_out_rao: s.alphaOut.toString(),
+    price: alphaIn === 0n ? 0 : Number(taoIn) / Number(alphaIn),
+    emission_paused: s.paused,
+    pending_server_rao: ledger.balanceOf(a, account.pendingServer(s.netuid)).toString(),
+    pending_validator_rao: ledger.balanceOf(a, account.pendingValidator(s.netuid)).toString(),
+    pending_owner_cut_rao: ledger.balanceOf(a, account.pendingOwnerCut(s.netuid)).toString(),
+    blocks_since_last_step: s.blocksSinceLastStep,
+  };
+}
+
+function neuronsView(state: State, s: SubnetInfo): Neuron[] {
+  const { chain } = state;
+  const stats = chain.stats.get(s.netuid);
+  const out: Neuron[] = [];
+  for (let uid = 0; uid < s.neuronCount; uid++) {
+    const n = chain.neurons.get(key.neuron(s.netuid, uid));
+    if (!n) continue;
+    out.push({
+      uid,
+      hotkey: n.hotkey,
+      coldkey: n.coldkey,
+      stake_alpha_rao: (chain.pools.get(key.hotkey(s.netuid, n.hotkey))?.value ?? 0n).toString(),
+      incentive: stats?.incentive[uid] ?? 0,
+      dividends: stats?.dividends[uid] ?? 0,
+      emission_rao: (stats?.emission[uid] ?? 0n).toString(),
+      is_entity: false,
+    });
+  }
+  return out;
+}
+
+function subnetOrNotFound(state: State, netuid: number): SubnetInfo {
+  const s = state.chain.subnets.get(netuid);
+  if (!s) throw new DomainError("NOT_FOUND", `subnet ${netuid} does not exist`, { netuid });
+  return s;
+}
+
+/**
+ * Every invariant of DESIGN.md §3.6 that holds between blocks, for TAO and for every subnet, with
+ * the values compared. The verdict is core's own: checkChainInvariants with a full recount of each
+ * subnet (which, unlike the per-block check, moves no round-robin cursor).
+ */
+function invariantReport(state: State) {
+  const { ledger, chain } = state;
+  const rows: Invariant[] = [];
+  const add = (scope: string, name: string, expected: bigint, actual: bigint, ok = expected === actual) =>
+    rows.push({ name, scope, ok, expected: expected.toString(), actual: actual.toString() });
+  const assetRows = (scope: string, prefix: string, asset: ReturnType<typeof alpha>) => {
+    const t = ledger.totals(asset);
+    add(scope, `${prefix}_issuance_equals_balances`, t.issuance, t.balances + t.live);
+    add(scope, `${prefix}_minted_equals_issuance_recycled_burned`, t.minted, t.issuance + t.recycled + t.burned);
+    add(scope, `${prefix}_no_live_credit`, 0n, t.live);
+    add(scope, `${prefix}_issuance_cap`, MAX_ISSUANCE, t.issuance, t.issuance >= 0n && t.issuance <= MAX_ISSUANCE);
+  };
+
+  assetRows("tao", "tao", TAO);
+  const netuids = chain.subnets.sortedKeys();
+  const pools = chain.pools.sortedKeys();
+  for (const netuid of netuids) {
+    const s = chain.subnets.get(netuid);
+    if (!s) continue;
+    const scope = `subnet:${netuid}`;
+    const a = alpha(netuid);
+    assetRows(scope, "alpha", a);
+    const alphaIn = ledger.balanceOf(a, account.alphaIn(netuid));
+    add(scope, "alpha_issuance_equals_in_plus_out", ledger.totals(a).issuance, alphaIn + s.alphaOut);
+    const pending =
+      ledger.balanceOf(a, account.pendingServer(netuid)) +
+      ledger.balanceOf(a, account.pendingValidator(netuid)) +
+      ledger.balanceOf(a, account.pendingOwnerCut(netuid));
+    add(scope, "alpha_out_equals_staked_plus_pending", s.alphaOut, s.stakedAlpha + pending);
+    let poolValues = 0n;
+    let ledgerStake = 0n;
+    for (const k of pools.filter((p) => p.startsWith(`${netuid}/`))) {
+      poolValues += chain.pools.get(k)?.value ?? 0n;
+      ledgerStake += ledger.balanceOf(a, account.stake(k.slice(k.indexOf("/") + 1)));
+    }
+    add(scope, "staked_alpha_recount", s.stakedAlpha, poolValues);
+    add(scope, "stake_pool_equals_ledger", poolValues, ledgerStake);
+  }
+
+  // Core's verdict wins: a failure it reports marks the row (or adds one) with its values.
+  const failures = new Map<string, ChainViolation>();
+  for (const netuid of netuids.length > 0 ? netuids : [-1]) {
+    for (const v of checkChainInvariants(state, null, { fullRecount: netuid })) {
+      const id = `${v.scope}|${v.invariant}`;
+      if (!failures.has(id)) failures.set(id, v);
+    }
+  }
+  for (const row of rows) {
+    const v = failures.get(`${row.scope}|${row.name}`);
+    if (!v) continue;
+    failures.delete(`${row.scope}|${row.name}`);
+    Object.assign(row, { ok: false, expected: v.expected.toString(), actual: v.actual.toString() });
+  }
+  for (const v of failures.values()) {
+    rows.push({ name: v.invariant, scope: v.scope, ok: false, expected: v.expected.toString(), actual: v.actual.toString() });
+  }
+  return {
+    checked_at_block: head(chain).block,
+    invariants: rows,
+    unresolved_violations: state.violations.map((v) => ({ scope: v.scope, invariant: v.invariant, expected: v.expected, actual: v.actual })),
+  };
+}
+
+// ---- the plugin -----------------------------------------------------------------------------------
+
+export interface ChainRoutesOptions {
+  ctx: ApiContext;
+  epistula: EpistulaVerifier;
+}
+
+/** Reads scan at most this many log rows per request; `next` lets the client go on. */
+const MAX_SCANNED_ROWS = 10_000;
+const SCAN_CHUNK = 500;
+
+/**
+ * The devnet chain (API.md "Chain (devnet) and invariants"). Reads run through node.read and see
+ * committed state only; extrinsics answer once the block that holds them is committed.
+ */
+export const chainRoutes: FastifyPluginAsync<ChainRoutesOptions> = async (instance, { ctx, epistula }) => {
+  const app = instance.withTypeProvider<ZodTypeProvider>();
+
+  const node = (): PropnetNode => {
+    const n = ctx.node();
+    if (!n) throw new DomainError("UNAVAILABLE", `the node is not ready: ${ctx.startupStatus()}`);
+    return n;
+  };
+  const producer = (): BlockProducer => {
+    const p = ctx.producer?.() ?? null;
+    if (!p) throw new DomainError("UNAVAILABLE", "the block producer is not running");
+    return p;
+  };
+  const rootKey = async (): Promise<string> => ctx.root ?? (await node().read((s) => chainParams(s.chain).root));
+
+  // preValidation runs after body size (413) and JSON syntax (400) and before schema (400).
+  const ready = async () => {
+    node();
+    producer();
+  };
+  const signed = epistula.hook();
+  const rootOnly = async (request: FastifyRequest) => {
+    if (signerOf(request) !== (await rootKey())) throw new DomainError("FORBIDDEN", "only root may do this");
+  };
+  const rootForRootCalls = async (request: FastifyRequest) => {
+    const body = request.body as { call?: unknown } | null | undefined;
+    if (body && typeof body === "object" && typeof body.call === "string" && body.call.startsWith("root.")) {
+      if (signerOf(request) !== (await rootKey())) throw new DomainError("FORBIDDEN", `only root may call ${body.call}`);
+    }
+  };
+
+  /** A refused extrinsic answers with its own code, after its block. */
+  const answer = (inclusion: Inclusion): ChainEvent[] => {
+    const failed = inclusion.effects.find((e) => e.k === "failed");
+    if (failed && failed.k === "failed") {
+      const code: ErrorCode = Object.hasOwn(ERROR_TABLE, failed.code) ? (failed.code as ErrorCode) : "INTERNAL";
+      throw new DomainError(code, failed.message, { included_in_block: inclusion.includedInBlock, call: failed.call });
+    }
+    return toChainEvents(inclusion.includedInBlock, inclusion.effects);
+  };
+
+  app.get(
+    "/v1/chain/head",
+    { schema: { summary: "The chain's head", tags: ["chain"], response: { 200: HeadResponse } } },
+    async () =>
+      node().read((state) => {
+        const h = head(state.chain);
+        return {
+          block: h.block,
+          timestamp_ms: h.timestampMs,
+          total_issuance_rao: state.ledger.totals(TAO).issuance.toString(),
+          block_emission_rao: h.emission.toString(),
+        };
+      }),
+  );
+
+  app.get(
+    "/v1/chain/subnets",
+    { schema: { summary: "Every subnet", tags: ["chain"], response: { 200: z.strictObject({ subnets: z.array(SubnetSchema) }) } } },
+    async () =>
+      node().read((state) => ({
+        subnets: state.chain.subnets
+          .sortedKeys()
+          .map((u) => state.chain.subnets.get(u))
+          .filter((s): s is SubnetInfo => s !== undefined)
+          .map((s) => subnetView(state, s)),
+      })),
+  );
+
+  app.get(
+    "/v1/chain/subnets/:netuid",
+    {
+      schema: {
+        summary: "One subnet and its neurons",
+        tags: ["chain"],
+        params: NetuidParams,
+        response: { 200: z.strictObject({ subnet: SubnetSchema, neurons: z.array(NeuronSchema) }) },
+      },
+    },
+    async (request) =>
+      node().read((state) => {
+        const s = subnetOrNotFound(state, request.params.netuid);
+        return { subnet: subnetView(state, s), neurons: neuronsView(state, s) };
+      }),
+  );
+
+  app.get(
+    "/v1/chain/invariants",
+    {
+      schema: {
+        summary: "Every chain invariant, checked now on committed state",
+        tags: ["chain"],
+        response: {
+          200: z.strictObject({
+            checked_at_block: z.number().int(),
+            invariants: z.array(InvariantSchema),
+            unresolved_violations: z.array(ViolationSchema),
+          }),
+        },
+      },
+    },
+    async () => node().read((state) => invariantReport(state)),
+  );
+
+  app.get(
+    "/v1/chain/events",
+    {
+      schema: {
+        summary: "Chain events from the log, oldest first",
+        description:
+          "Pages over the log's blocks: `next` is the log seq to pass as `after` (null at the end). A block's events are never split across pages, so a page may exceed `limit` when one block alone does.",
+        tags: ["chain"],
+        querystring: EventsQuery,
+        response: { 200: z.strictObject({ events: z.array(ChainEventSchema), next: z.number().int().nullable() }) },
+      },
+    },
+    async (request) => {
+      const { store } = node();
+      const type = request.query.type;
+      const limit = request.query.limit ?? 100;
+      let cursor = request.query.after ?? 0;
+      const events: ChainEvent[] = [];
+      let scanned = 0;
+      while (scanned < MAX_SCANNED_ROWS) {
+        const rows = store.read(cursor, Math.min(SCAN_CHUNK, MAX_SCANNED_ROWS - scanned));
+        if (rows.length === 0) return { events, next: null };
+        for (const row of rows) {
+          if (row.type === BLOCK_EVENT_TYPE) {
+            const found = chainEventsOfPayload(row.payload).filter((e) => type === undefined || e.type === type);
+            // Never split a block: stop before one that does not fit (unless the page is empty).
+            if (events.length > 0 && events.length + found.length > limit) return { events, next: cursor };
+            events.push(...found);
+          }
+          cursor = row.seq;
+          scanned++;
+          if (events.length >= limit) return { events, next: cursor };
+        }
+      }
+      return { events, next: cursor };
+    },
+  );
+
+  app.post(
+    "/v1/chain/extrinsics",
+    {
+      preValidation: [ready, signed, rootForRootCalls],
+      schema: {
+        summary: "Submit a devnet extrinsic (Epistula-signed; the signer is the coldkey, root for root calls)",
+        description: "Answers after the block that holds the extrinsic is committed. A refused extrinsic answers with its error code and details.included_in_block.",
+        tags: ["chain"],
+        body: ExtrinsicBody,
+        response: { 200: z.strictObject({ included_in_block: z.number().int(), events: z.array(ChainEventSchema) }) },
+      },
+    },
+    async (request) => {
+      const body = request.body;
+      const args = Object.fromEntries(Object.entries(body.args).filter(([, v]) => v !== undefined));
+      const extrinsic: Extrinsic = { call: body.call, signer: signerOf(request), args };
+      const inclusion = await producer().include(extrinsic);
+      return { included_in_block: inclusion.includedInBlock, events: answer(inclusion) };
+    },
+  );
+
+  app.post(
+    "/v1/chain/subnets/:netuid/unpause",
+    {
+      preValidation: [ready, signed, rootOnly],
+      schema: {
+        summary: "Resume a paused subnet's emission after a full recount (root, Epistula-signed)",
+        tags: ["chain"],
+        params: NetuidParams,
+        body: UnpauseBody,
+        response: { 200: z.strictObject({ subnet: SubnetSchema }) },
+      },
+    },
+    async (request) => {
+      const { netuid } = request.params;
+      await node().read((state) => subnetOrNotFound(state, netuid));
+      const args: Record<string, unknown> = { netuid };
+      if (request.body?.force !== undefined) args.force = request.body.force;
+      answer(await producer().include({ call: "root.unpause_subnet_emission", signer: signerOf(request), args }));
+      return { subnet: await node().read((state) => subnetView(state, subnetOrNotFound(state, netuid))) };
+    },
+  );
+};
