@@ -172,7 +172,7 @@ export function applyEffect(state: State, e: Effect): void {
       const alphaIn = ledger.account(a, account.alphaIn(e.netuid));
       ledger.deposit(alphaIn, ledger.mint(a, BigInt(e.alpha_in)));
       // Dec 2025 semantics: the alpha the excess bought is recycled (leaves AlphaIn and issuance).
-      ledger.recycle(ledger.withdraw(alphaIn, BigInt(e.bought)));
+      if (e.bought !== "0") ledger.recycle(ledger.withdraw(alphaIn, BigInt(e.bought)));
       const out = ledger.mint(a, BigInt(e.alpha_out));
       const [ownerCut, rest] = out.split(BigInt(e.owner_cut));
       const [server, validator] = rest.split(BigInt(e.server));

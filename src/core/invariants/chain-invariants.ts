@@ -45,8 +45,9 @@ export function checkChainInvariants(state: State, block: BlockTotals | null, op
     if (!s) continue;
     const a = alpha(netuid);
     for (const v of ledger.checkAsset(a)) fail(netuid, `alpha_${v.invariant}`, v.expected, v.actual);
-    if (block && ledger.totals(a).live !== 0n) fail(netuid, "alpha_no_live_credit", 0n, ledger.totals(a).live);
-    const issuance = ledger.totals(a).issuance;
+    const totals = ledger.totals(a);
+    if (block && totals.live !== 0n) fail(netuid, "alpha_no_live_credit", 0n, totals.live);
+    const issuance = totals.issuance;
     const alphaIn = ledger.balanceOf(a, account.alphaIn(netuid));
     if (issuance !== alphaIn + s.alphaOut) fail(netuid, "alpha_issuance_equals_in_plus_out", issuance, alphaIn + s.alphaOut);
     const pending =
