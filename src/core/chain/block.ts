@@ -197,13 +197,22 @@ function decideEpoch(state: State, netuid: number): Effect | null {
   }
   const bonds: number[] = [];
   if (out) {
-    // Stored as Subtensor stores them: each column max-upscaled to u16.
-    for (let j = 0; j < n; j++) {
-      let max = 0;
-      for (let i = 0; i < n; i++) max = Math.max(max, out.bonds[i * n + j] as number);
-      if (max === 0) continue;
-      for (let i = 0; i < n; i++) {
-        const q = Math.floor(((out.bonds[i * n + j] as number) / max) * 65_535 + 0.5);
+    // Stored as Subtensor stores them: each column max-upscaled to u16. Only validators' rows can
+    // hold bonds (Yuma clears the others), so only those rows are visited, in row order.
+    const rows: number[] = [];
+    for (let i = 0; i < n; i++) if (out.validatorPermit[i] === 1) rows.push(i);
+    const max = new Float64Array(n);
+    for (const i of rows) {
+      for (let j = 0; j < n; j++) {
+        const b = out.bonds[i * n + j] as number;
+        if (b > (max[j] as number)) max[j] = b;
+      }
+    }
+    for (const i of rows) {
+      for (let j = 0; j < n; j++) {
+        const m = max[j] as number;
+        if (m === 0) continue;
+        const q = Math.floor(((out.bonds[i * n + j] as number) / m) * 65_535 + 0.5);
         if (q > 0) bonds.push(i, j, q);
       }
     }

@@ -124,9 +124,23 @@ export const account = {
   collateral: named((hotkey: string) => `collateral:${hotkey}`),
 };
 
+/** Map keys, memoized like account names (epochs look up every neuron of a subnet). */
+const neuronKeys = new Map<number, string[]>();
+const hotkeyKeys = new Map<number, Map<string, string>>();
+
 export const key = {
-  neuron: (netuid: number, uid: number) => `${netuid}/${uid}`,
-  hotkey: (netuid: number, hotkey: string) => `${netuid}/${hotkey}`,
+  neuron: (netuid: number, uid: number): string => {
+    let list = neuronKeys.get(netuid);
+    if (!list) neuronKeys.set(netuid, (list = []));
+    return (list[uid] ??= `${netuid}/${uid}`);
+  },
+  hotkey: (netuid: number, hotkey: string): string => {
+    let map = hotkeyKeys.get(netuid);
+    if (!map) hotkeyKeys.set(netuid, (map = new Map()));
+    let k = map.get(hotkey);
+    if (k === undefined) map.set(hotkey, (k = `${netuid}/${hotkey}`));
+    return k;
+  },
 };
 
 export function params(chain: ChainState): ChainParams {
