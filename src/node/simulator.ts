@@ -4,6 +4,7 @@ import type { Effect } from "../core/chain/effects.ts";
 import { alpha, TAO } from "../core/ledger/asset.ts";
 import { execute } from "../core/machine/execute.ts";
 import { createState, type State, stateHash } from "../core/machine/state.ts";
+import { prng } from "../core/random/prng.ts";
 
 export interface SimulationOptions {
   blocks: number;
@@ -34,17 +35,6 @@ export interface SimulationSummary {
 
 export const CSV_HEADER = "block,price,tao_in,alpha_in,alpha_out,pending,emission_miners,emission_validators";
 
-/** mulberry32: seeded, so the same seed gives the same run, byte for byte. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const TAO_RAO = 1_000_000_000n;
 

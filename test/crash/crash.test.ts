@@ -14,6 +14,7 @@ import { stateHash } from "../../src/core/machine/state.ts";
 import { PropnetNode, snapshotDir } from "../../src/node/node.ts";
 import { verifyLog } from "../../src/node/verify.ts";
 import { amountOf, recipientOf, senderOf } from "./crash-shared.ts";
+import { prng } from "../../src/core/random/prng.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, "../..");
@@ -22,17 +23,6 @@ const SEEDS = 20;
 /** Children started ahead of the running one. */
 const LOOKAHEAD = 2;
 
-/** mulberry32: a small deterministic PRNG, uniform in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Round {
   /** Command index -> the seq it was acknowledged at. */

@@ -1,4 +1,7 @@
 import { HANDLERS, type Handlers } from "../../src/core/machine/commands.ts";
+import { prng } from "../../src/core/random/prng.ts";
+
+export { prng };
 
 /**
  * Deliberate bugs, for proving the invariant machinery catches them. Never used by src/.
@@ -39,14 +42,3 @@ export const liesAboutAmount: Handlers = {
   },
 };
 
-/** mulberry32: a tiny seeded PRNG, so fixtures and simulations are reproducible. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
