@@ -77,7 +77,11 @@ async function main(): Promise<void> {
     // A few commands run through a deliberately leaky handler, so the fixture holds recycled
     // remainders and CriticalInvariantViolation events as production would record them.
     handlers.batch_transfer = r > 0.995 ? forgetsLastLeg.batch_transfer : HANDLERS.batch_transfer;
-    if (r < 0.3) {
+    if (r < 0.08) {
+      // A run of empty blocks, logged as one range (refused, and so absent, if it holds an epoch).
+      const count = 1 + Math.floor(random() * 6);
+      await node.submit({ command: { kind: "block_range", ts: Array.from({ length: count }, (_, k) => t + k) } });
+    } else if (r < 0.3) {
       // A block with a few extrinsics: registrations, stake, weights, transfers, collateral.
       const extrinsics = Array.from({ length: Math.floor(random() * 4) }, () => chainCall(random, pick));
       await node.submit({ command: { kind: "block", ts: t, extrinsics } });

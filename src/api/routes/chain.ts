@@ -290,6 +290,10 @@ export const chainRoutes: FastifyPluginAsync<ChainRoutesOptions> = async (instan
     node();
     producer();
   };
+  // Owed empty blocks are logged before any chain route runs, so it sees the chain up to the clock.
+  instance.addHook("preHandler", async () => {
+    await ctx.producer?.()?.settle();
+  });
   const signed = epistula.hook();
   const rootOnly = async (request: FastifyRequest) => {
     if (signerOf(request) !== (await rootKey())) throw new DomainError("FORBIDDEN", "only root may do this");

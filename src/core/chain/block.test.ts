@@ -135,6 +135,42 @@ describe("extrinsics and an epoch", () => {
   });
 });
 
+describe("empty blocks as ranges", () => {
+  it("a range is one event and leaves exactly the state the same blocks one by one would", () => {
+    const one = chain({ tempo: 9 });
+    const many = chain({ tempo: 9 });
+    for (let b = 1; b <= 6; b++) block(one);
+    const r = execute(many.state, { kind: "block_range", ts: [1, 2, 3, 4, 5, 6].map((b) => b * 12_000) });
+    expect(r.error).toBeUndefined();
+    expect(r.events.map((e) => e.type)).toEqual(["BlocksProduced"]);
+    expect(r.events[0]?.payload).toEqual({ from: 1, ts: [12_000, 24_000, 36_000, 48_000, 60_000, 72_000] });
+    many.log.push(...r.events);
+    expect(stateHash(many.state)).toBe(stateHash(one.state));
+    expect(stateHash(replayOf(many.log))).toBe(stateHash(one.state));
+    expect(JSON.stringify(r.events[0]).length).toBeLessThan(200);
+  });
+
+  it("refuses a range in which a block finds a violation: such blocks are logged with their effects", () => {
+    const s = chain({ strict: false, subnets: [1, 2] });
+    block(s);
+    const s2 = s.state.chain.subnets.get(2) as NonNullable<ReturnType<typeof s.state.chain.subnets.get>>;
+    s.state.chain.subnets.set(2, { ...s2, alphaOut: s2.alphaOut + 1n }); // corruption outside any command
+    const before = stateHash(s.state);
+    const r = execute(s.state, { kind: "block_range", ts: [24_000, 36_000] });
+    expect(r.error?.message).toMatch(/violation effect: it cannot be in a range/);
+    expect(stateHash(s.state)).toBe(before);
+  });
+
+  it("refuses a range that would hold an epoch block, changing nothing", () => {
+    const s = chain({ tempo: 9 });
+    const before = stateHash(s.state);
+    // Subnet 1, tempo 9: (b + 2) % 10 == 0 at block 8.
+    const r = execute(s.state, { kind: "block_range", ts: Array.from({ length: 8 }, (_, i) => (i + 1) * 12_000) });
+    expect(r.error?.code).toBe("VALIDATION_FAILED");
+    expect(stateHash(s.state)).toBe(before);
+  });
+});
+
 describe("extrinsic edge cases found in review", () => {
   it("collateral for an unowned hotkey makes the depositor its owner; nobody else can register it or withdraw", () => {
     const s = chain();

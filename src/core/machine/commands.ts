@@ -1,7 +1,7 @@
 import { DomainError, ValidationError } from "../errors/errors.ts";
 import { type AssetId, assetName, TAO } from "../ledger/asset.ts";
 import { MAX_ISSUANCE } from "../ledger/ledger.ts";
-import { type BlockCommand, produceBlock } from "../chain/block.ts";
+import { type BlockCommand, type BlockRangeCommand, produceBlock, produceBlockRange } from "../chain/block.ts";
 import { type ChainGenesis, decodeChainParams, encodeChainGenesis } from "../chain/chain-state.ts";
 import { applyEffect, type Effect } from "../chain/effects.ts";
 import type { EventDraft } from "./event.ts";
@@ -16,6 +16,7 @@ export interface Endowment {
 export type Command =
   | { kind: "genesis"; endowments: Endowment[]; chain?: ChainGenesis }
   | BlockCommand
+  | BlockRangeCommand
   | { kind: "transfer"; asset: AssetId; from: string; to: string; amount_rao: bigint }
   | { kind: "batch_transfer"; asset: AssetId; from: string; to: Endowment[] };
 
@@ -41,6 +42,7 @@ export function applyChainGenesis(state: State, chain: { params: Record<string, 
 
 export const HANDLERS: Handlers = {
   block: (state, command) => produceBlock(state, command),
+  block_range: (state, command) => produceBlockRange(state, command),
 
   genesis(state, command) {
     const { ledger } = state;

@@ -1,5 +1,7 @@
 import { AssertionFailure } from "../errors/errors.ts";
 import { type AssetId, parseAsset, TAO } from "../ledger/asset.ts";
+import { produceBlock } from "../chain/block.ts";
+import { head } from "../chain/chain-state.ts";
 import { applyEffect, type Effect, setViolations } from "../chain/effects.ts";
 import { applyChainGenesis } from "./commands.ts";
 import type { JsonObject } from "./event.ts";
@@ -69,6 +71,16 @@ export const EVENTS: Record<string, EventDefinition> = {
       const effects = p.effects;
       if (!Array.isArray(effects)) throw new AssertionFailure("BlockProduced without effects");
       for (const e of effects) applyEffect(state, e as unknown as Effect);
+    },
+  },
+
+  BlocksProduced: {
+    version: 1,
+    apply(state, p) {
+      const ts = p.ts;
+      if (!Array.isArray(ts) || typeof p.from !== "number") throw new AssertionFailure("BlocksProduced without from and ts");
+      if (head(state.chain).block + 1 !== p.from) throw new AssertionFailure(`BlocksProduced from ${p.from} after block ${head(state.chain).block}`);
+      for (const t of ts) produceBlock(state, { kind: "block", ts: t as number, extrinsics: [] }, { replaying: true });
     },
   },
 

@@ -42,7 +42,7 @@ export function execute(state: State, command: Command, handlers: Handlers = HAN
   }
   // A block cannot be refused (the chain must go on), so it is always kept as its events describe
   // it: that is what replay builds. Its own onFinalize has already recorded any leak it saw.
-  const mustAccept = command.kind === "block";
+  const mustAccept = command.kind === "block" || command.kind === "block_range";
   if (remainders.length > 0 && !mustAccept) {
     draft = {
       ...draft,
