@@ -1,4 +1,4 @@
-import { type EventDraft, formatEventType } from "../core/machine/event.ts";
+import { type EventDraft, encodePayload, formatEventType } from "../core/machine/event.ts";
 import { hashEventFields } from "../store/event-hash.mjs";
 import type { AppendReceipt, LogHead, Store } from "../store/store.ts";
 import type { StoredEvent } from "../store/stored-event.ts";
@@ -29,7 +29,7 @@ export class EventLog {
   seal(draft: EventDraft, seal: Seal): StoredEvent {
     const seq = this.#head.seq + 1;
     const type = formatEventType(draft);
-    const payload = JSON.stringify(draft.payload);
+    const payload = encodePayload(draft);
     const signer = seal.signer ?? null;
     const signature = seal.signature ?? null;
     const prevHash = this.#head.hash;

@@ -100,7 +100,7 @@ export function produceBlock(state: State, command: BlockCommand, hooks: BlockHo
     const s = chain.subnets.get(netuid);
     if (!s) return;
     if (s.paused) {
-      emit({ k: "paused_recycle", netuid, tao: part.toString() });
+      emit({ k: "paused_recycle", netuid, tao: part });
       injected += part;
       return;
     }
@@ -117,14 +117,14 @@ export function produceBlock(state: State, command: BlockCommand, hooks: BlockHo
     emit({
       k: "coinbase",
       netuid,
-      tao_in: inj.taoIn.toString(),
-      alpha_in: inj.alphaIn.toString(),
-      excess: inj.excessTao.toString(),
-      bought: bought.toString(),
-      alpha_out: inj.alphaOut.toString(),
-      owner_cut: split.ownerCut.toString(),
-      server: split.server.toString(),
-      validator: split.validator.toString(),
+      tao_in: inj.taoIn,
+      alpha_in: inj.alphaIn,
+      excess: inj.excessTao,
+      bought: bought,
+      alpha_out: inj.alphaOut,
+      owner_cut: split.ownerCut,
+      server: split.server,
+      validator: split.validator,
     });
     injected += inj.taoIn + inj.excessTao;
     alphaMinted.set(netuid, inj.alphaIn + inj.alphaOut);
@@ -132,7 +132,7 @@ export function produceBlock(state: State, command: BlockCommand, hooks: BlockHo
   // The split floors to zero when every price is zero: recycle it so minted == emission holds.
   const unsplit = emission - parts.reduce((x, y) => x + y, 0n);
   if (unsplit > 0n && netuids.length > 0) {
-    emit({ k: "paused_recycle", netuid: netuids[0] as number, tao: unsplit.toString() });
+    emit({ k: "paused_recycle", netuid: netuids[0] as number, tao: unsplit });
     injected += unsplit;
   }
 
@@ -184,8 +184,13 @@ export function produceBlock(state: State, command: BlockCommand, hooks: BlockHo
     if (!chain.subnets.get(netuid)?.paused) emit({ k: "paused", netuid });
   }
 
-  emit({ k: "head", block: n, ts: command.ts, emission: emission.toString() });
-  return { type: "BlockProduced", version: 1, payload: { n, ts: command.ts, effects: effects as unknown as EventDraft["payload"][string] } };
+  emit({ k: "head", block: n, ts: command.ts, emission: emission });
+  return {
+    type: "BlockProduced",
+    version: 1,
+    payload: { n, ts: command.ts, effects: effects as unknown as EventDraft["payload"][string] },
+    bigints: true,
+  };
 }
 
 // ---- the epoch ----------------------------------------------------------------------------------
@@ -222,13 +227,13 @@ function decideEpoch(state: State, netuid: number): Effect | null {
   const validatorTotal = dividendShares ? pendingValidator + (incentiveSum > 0 ? 0n : pendingServer) : 0n;
   const incentivePay = out && incentiveSum > 0 ? splitByLargestRemainder(serverTotal, out.incentive) : new Array<bigint>(n).fill(0n);
   const dividendPay = dividendShares ? splitByLargestRemainder(validatorTotal, dividendShares) : new Array<bigint>(n).fill(0n);
-  const pays: Array<[number, string, string, string]> = [];
+  const pays: Array<[number, bigint, bigint, bigint]> = [];
   for (let uid = 0; uid < n; uid++) {
     const inc = incentivePay[uid] as bigint;
     const div = dividendPay[uid] as bigint;
     if (inc === 0n && div === 0n) continue;
     const take = (div * VALIDATOR_TAKE) / U16_MAX;
-    pays.push([uid, inc.toString(), take.toString(), (div - take).toString()]);
+    pays.push([uid, inc, take, (div - take)]);
   }
   const bonds: number[] = [];
   if (out) {
@@ -255,9 +260,9 @@ function decideEpoch(state: State, netuid: number): Effect | null {
   return {
     k: "epoch",
     netuid,
-    drained_server: (incentiveSum > 0 || dividendShares ? pendingServer : 0n).toString(),
-    drained_validator: (dividendShares ? pendingValidator : 0n).toString(),
-    owner_cut: ownerCut.toString(),
+    drained_server: incentiveSum > 0 || dividendShares ? pendingServer : 0n,
+    drained_validator: dividendShares ? pendingValidator : 0n,
+    owner_cut: ownerCut,
     pays,
     bonds,
     incentive: out ? Array.from(out.incentive) : [],
@@ -343,7 +348,7 @@ export function decideExtrinsic(state: State, x: Extrinsic): Effect[] {
         uid = least;
         replaced = chain.neurons.get(key.neuron(netuid, least))?.hotkey ?? null;
       }
-      return [{ k: "register", netuid, uid, hotkey, coldkey: x.signer, burn: p.registrationBurnRao.toString(), replaced }];
+      return [{ k: "register", netuid, uid, hotkey, coldkey: x.signer, burn: p.registrationBurnRao, replaced }];
     }
     case "subtensor.add_stake": {
       const netuid = int(args, "netuid", 0, 65_535);
@@ -356,7 +361,7 @@ export function decideExtrinsic(state: State, x: Extrinsic): Effect[] {
       const reserves = { tao: ledger.balanceOf(TAO, account.subnetTao(netuid)), alpha: ledger.balanceOf(alpha(netuid), account.alphaIn(netuid)) };
       const { alphaOut } = swapTaoForAlpha(reserves, amount);
       if (alphaOut === 0n) throw new ValidationError("the stake is too small to buy any alpha");
-      return [{ k: "stake_added", netuid, hotkey, coldkey: x.signer, tao: amount.toString(), alpha: alphaOut.toString() }];
+      return [{ k: "stake_added", netuid, hotkey, coldkey: x.signer, tao: amount.toString(), alpha: alphaOut }];
     }
     case "subtensor.remove_stake": {
       const netuid = int(args, "netuid", 0, 65_535);
@@ -370,7 +375,7 @@ export function decideExtrinsic(state: State, x: Extrinsic): Effect[] {
       const removed = unstake(trial, x.signer, amount);
       const reserves = { tao: ledger.balanceOf(TAO, account.subnetTao(netuid)), alpha: ledger.balanceOf(alpha(netuid), account.alphaIn(netuid)) };
       const { taoOut } = swapAlphaForTao(reserves, removed);
-      return [{ k: "stake_removed", netuid, hotkey, coldkey: x.signer, alpha: removed.toString(), tao: taoOut.toString() }];
+      return [{ k: "stake_removed", netuid, hotkey, coldkey: x.signer, alpha: removed, tao: taoOut }];
     }
     case "subtensor.set_weights": {
       const netuid = int(args, "netuid", 0, 65_535);

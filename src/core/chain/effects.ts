@@ -11,52 +11,58 @@ import { createSharePool, distribute, type SharePool, stake, unstake } from "./s
  * the same way when the block executes and when the log replays: replay never re-runs a rule.
  * Amounts are decimal strings of rao.
  */
+/**
+ * Rao as recorded: a bigint while a block executes, a decimal string once read back from the log
+ * (the event's JSON). Appliers take either through BigInt().
+ */
+export type Rao = bigint | string;
+
 export type Effect = EffectBody & {
   /** The index of the extrinsic that caused it, for effects of extrinsics. */
   x?: number;
 };
 
 type EffectBody =
-  | { k: "subnet"; netuid: number; tempo: number; owner_hotkey: string; owner_coldkey: string; pool_tao: string; pool_alpha: string }
+  | { k: "subnet"; netuid: number; tempo: number; owner_hotkey: string; owner_coldkey: string; pool_tao: Rao; pool_alpha: Rao }
   | {
       k: "coinbase";
       netuid: number;
-      tao_in: string;
-      alpha_in: string;
-      excess: string;
-      bought: string;
-      alpha_out: string;
-      owner_cut: string;
-      server: string;
-      validator: string;
+      tao_in: Rao;
+      alpha_in: Rao;
+      excess: Rao;
+      bought: Rao;
+      alpha_out: Rao;
+      owner_cut: Rao;
+      server: Rao;
+      validator: Rao;
     }
-  | { k: "paused_recycle"; netuid: number; tao: string }
+  | { k: "paused_recycle"; netuid: number; tao: Rao }
   | {
       k: "epoch";
       netuid: number;
-      drained_server: string;
-      drained_validator: string;
-      owner_cut: string;
+      drained_server: Rao;
+      drained_validator: Rao;
+      owner_cut: Rao;
       /** [uid, incentive rao, validator take rao, rao shared with nominators] for each uid paid */
-      pays: Array<[number, string, string, string]>;
+      pays: Array<[number, Rao, Rao, Rao]>;
       /** sparse quantized bonds: i, j, q, i, j, q, ... */
       bonds: number[];
       incentive: number[];
       dividends: number[];
     }
-  | { k: "transfer"; from: string; to: string; amount: string }
-  | { k: "register"; netuid: number; uid: number; hotkey: string; coldkey: string; burn: string; replaced: string | null }
-  | { k: "stake_added"; netuid: number; hotkey: string; coldkey: string; tao: string; alpha: string }
-  | { k: "stake_removed"; netuid: number; hotkey: string; coldkey: string; alpha: string; tao: string }
+  | { k: "transfer"; from: string; to: string; amount: Rao }
+  | { k: "register"; netuid: number; uid: number; hotkey: string; coldkey: string; burn: Rao; replaced: string | null }
+  | { k: "stake_added"; netuid: number; hotkey: string; coldkey: string; tao: Rao; alpha: Rao }
+  | { k: "stake_removed"; netuid: number; hotkey: string; coldkey: string; alpha: Rao; tao: Rao }
   | { k: "weights"; netuid: number; uid: number; uids: number[]; values: number[] }
-  | { k: "collateral_deposit"; hotkey: string; coldkey: string; amount: string }
-  | { k: "collateral_withdraw"; hotkey: string; coldkey: string; amount: string }
+  | { k: "collateral_deposit"; hotkey: string; coldkey: string; amount: Rao }
+  | { k: "collateral_withdraw"; hotkey: string; coldkey: string; amount: Rao }
   | { k: "violation"; scope: string; invariant: string; expected: string; actual: string }
   | { k: "paused"; netuid: number }
   | { k: "resumed"; netuid: number; forced: boolean }
   | { k: "parameter"; name: string; value: number | string }
   | { k: "failed"; index: number; call: string; code: string; message: string }
-  | { k: "head"; block: number; ts: number; emission: string };
+  | { k: "head"; block: number; ts: number; emission: Rao };
 
 /** Every kind of effect, so fixtures and tests can prove they cover them all. */
 export const EFFECT_KINDS: ReadonlyArray<Effect["k"]> = [
@@ -172,7 +178,7 @@ export function applyEffect(state: State, e: Effect): void {
       const alphaIn = ledger.account(a, account.alphaIn(e.netuid));
       ledger.deposit(alphaIn, ledger.mint(a, BigInt(e.alpha_in)));
       // Dec 2025 semantics: the alpha the excess bought is recycled (leaves AlphaIn and issuance).
-      if (e.bought !== "0") ledger.recycle(ledger.withdraw(alphaIn, BigInt(e.bought)));
+      if (BigInt(e.bought) !== 0n) ledger.recycle(ledger.withdraw(alphaIn, BigInt(e.bought)));
       const out = ledger.mint(a, BigInt(e.alpha_out));
       const [ownerCut, rest] = out.split(BigInt(e.owner_cut));
       const [server, validator] = rest.split(BigInt(e.server));
@@ -199,7 +205,7 @@ export function applyEffect(state: State, e: Effect): void {
         const neuron = chain.neurons.get(key.neuron(e.netuid, uid));
         if (!neuron) throw new AssertionFailure(`epoch pays unknown uid ${uid}`);
         for (const [amount, share] of [[incentive, false], [take, false], [shared, true]] as const) {
-          if (amount === "0") continue;
+          if (BigInt(amount) === 0n) continue;
           const [part, rest] = paid.split(BigInt(amount));
           paid = rest;
           staked += share

@@ -11,6 +11,15 @@ export interface EventDraft {
   type: string;
   version: number;
   payload: JsonObject;
+  /** The payload holds bigints (rao kept exact while a block executes); they are written as decimal strings. */
+  bigints?: boolean;
+}
+
+const bigintAsString = (_key: string, value: unknown) => (typeof value === "bigint" ? value.toString() : value);
+
+/** The payload as stored: JSON, with any bigint written as its decimal string. */
+export function encodePayload(draft: EventDraft): string {
+  return draft.bigints ? JSON.stringify(draft.payload, bigintAsString) : JSON.stringify(draft.payload);
 }
 
 /** `Transferred@1` -> ["Transferred", 1]. */
