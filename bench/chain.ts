@@ -20,7 +20,8 @@ const TAO_RAO = 1_000_000_000n;
  * x 4,096 staked hotkeys; bytes of log per day at 12 s blocks with one subnet.
  */
 export async function run(args: Record<string, string>): Promise<Record<string, unknown>> {
-  const blocks = Number(args.blocks ?? 5_000);
+  const blocks = Number(args.blocks ?? 10_000);
+  simulate({ blocks: 1_000, subnets: 8, neurons: 256, seed: 2, tempo: 360 }); // JIT warm-up
   const withEpochs = simulate({ blocks, subnets: 8, neurons: 256, seed: 1, tempo: 360 });
   const noEpochs = simulate({ blocks, subnets: 8, neurons: 256, seed: 1, tempo: 1_000_000 });
 
