@@ -35,6 +35,7 @@ program
   .option("--peers <urls>", "comma-separated peer validator URLs", parsePeers, [])
   .option("--rate-limit <on|off>", "rate limits", parseChoice(["on", "off"] as const), "on")
   .option("--snapshot-every <events>", "write a snapshot after this many events", positiveInt, 100_000)
+  .option("--genesis <file>", "devnet genesis JSON (endowments, root, tempo, subnets); used for an empty log only")
   .action(async (options) => {
     process.exit(await runServe(options));
   });

@@ -1,11 +1,14 @@
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { buildServer } from "../api/server.ts";
 import type { Endowment } from "../core/machine/commands.ts";
 import { cryptoReady, devAccounts, isSs58, KeyError, loadKey, loadOrCreateNodeKey } from "../keys/keys.ts";
 import { BlockProducer } from "../node/block-producer.ts";
-import { PropnetNode } from "../node/node.ts";
+import { logPath, PropnetNode } from "../node/node.ts";
 import { LogIntegrityError } from "../store/stored-event.ts";
 import { CODE_VERSION } from "../version.ts";
+import type { ChainGenesis } from "../core/chain/chain-state.ts";
+import { GenesisFileError, readGenesisFile } from "./genesis-file.ts";
 import { isLoopback } from "./serve-options.ts";
 
 export interface ServeOptions {
@@ -24,6 +27,7 @@ export interface ServeOptions {
   peers: string[];
   rateLimit: "on" | "off";
   snapshotEvery: number;
+  genesis?: string;
 }
 
 const TAO_RAO = 1_000_000_000n;
@@ -40,7 +44,7 @@ export async function runServe(options: ServeOptions): Promise<number> {
   try {
     return await serve(options);
   } catch (error) {
-    if (error instanceof ServeRefused || error instanceof KeyError) {
+    if (error instanceof ServeRefused || error instanceof KeyError || error instanceof GenesisFileError) {
       say(error.message);
       return 2;
     }
@@ -75,6 +79,14 @@ async function serve(options: ServeOptions): Promise<number> {
       `refusing to listen on ${options.host}: root or oracle is a public development key; pass --root and --oracle with keys of your own, or listen on 127.0.0.1`,
     );
   }
+  const alice = dev.get("Alice") as string;
+  // The default devnet genesis, unless a genesis file says otherwise (applied to an empty log only).
+  let genesis: Endowment[] = [...dev.values()].map((owner) => ({ owner, amount_rao: DEV_ENDOWMENT_RAO }));
+  let chainGenesis: ChainGenesis = { root, subnets: [{ netuid: 1, ownerHotkey: alice, ownerColdkey: alice }] };
+  if (options.genesis) {
+    ({ endowments: genesis, chain: chainGenesis } = readGenesisFile(options.genesis, root));
+    if (existsSync(logPath(options.data))) say(`--genesis ${options.genesis} ignored: the log in ${options.data} already holds its genesis`);
+  }
   const { mkdirSync } = await import("node:fs");
   mkdirSync(options.data, { recursive: true });
   const nodeKey = options.key ? loadKey(options.key) : loadOrCreateNodeKey(options.data);
@@ -101,14 +113,12 @@ async function serve(options: ServeOptions): Promise<number> {
   const address = `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${options.port}`;
   say(`listening on ${address} (health: ${address}/healthz); node hotkey ${nodeKey.address}; data in ${join(options.data)}`);
 
-  const genesis: Endowment[] = [...dev.values()].map((owner) => ({ owner, amount_rao: DEV_ENDOWMENT_RAO }));
-  const alice = dev.get("Alice") as string;
   const opened = await PropnetNode.open({
     dataDir: options.data,
     strict: options.strict,
     genesis,
     // Subnet 1, the prop-trading subnet, exists at genesis and receives emission from block 1.
-    chainGenesis: { root, subnets: [{ netuid: 1, ownerHotkey: alice, ownerColdkey: alice }] },
+    chainGenesis,
     snapshotEvery: options.snapshotEvery,
     say,
     onProgress: (seq) => {

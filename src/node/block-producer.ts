@@ -62,13 +62,21 @@ export class BlockProducer {
     for (const w of this.#waiting.splice(0)) w.reject(new DomainError("UNAVAILABLE", "the node is shutting down"));
   }
 
-  /** Queues an extrinsic for the next block. */
-  include(extrinsic: Extrinsic): Promise<Inclusion> {
+  /**
+   * Queues an extrinsic for the next block. `now` produces that block at once rather than at the
+   * next tick: for root actions that API.md answers without waiting for a block time.
+   */
+  include(extrinsic: Extrinsic, options: { now?: boolean } = {}): Promise<Inclusion> {
     if (this.#stopped) return Promise.reject(new DomainError("UNAVAILABLE", "the node is shutting down"));
     return new Promise<Inclusion>((resolve, reject) => {
       this.#waiting.push({ extrinsic, resolve, reject });
-      if (this.blockTimeMs === 0) setImmediate(() => void this.produce());
+      if (this.blockTimeMs === 0 || options.now) setImmediate(() => void this.#produceWhenFree());
     });
+  }
+
+  async #produceWhenFree(): Promise<void> {
+    while (this.#producing && !this.#stopped) await new Promise((r) => setTimeout(r, 1));
+    if (this.#waiting.length > 0) await this.produce();
   }
 
   /** Logs the owed empty blocks now, so that reads see the chain up to the clock. */

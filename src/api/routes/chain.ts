@@ -454,7 +454,8 @@ export const chainRoutes: FastifyPluginAsync<ChainRoutesOptions> = async (instan
       await node().read((state) => subnetOrNotFound(state, netuid));
       const args: Record<string, unknown> = { netuid };
       if (request.body?.force !== undefined) args.force = request.body.force;
-      answer(await producer().include({ call: "root.unpause_subnet_emission", signer: signerOf(request), args }));
+      // A block at once, not at the next tick: only extrinsics wait for a block time (API.md).
+      answer(await producer().include({ call: "root.unpause_subnet_emission", signer: signerOf(request), args }, { now: true }));
       return { subnet: await node().read((state) => subnetView(state, subnetOrNotFound(state, netuid))) };
     },
   );
