@@ -214,15 +214,15 @@ function columnConsensus(
   rank: Float64Array | null,
 ): Float64Array {
   const consensus = new Float64Array(n);
-  const staked: number[] = [];
-  const unstaked: number[] = [];
-  for (let p = 0; p < k; p++) ((stake[p] as number) > 0 ? staked : unstaked).push(p);
-  const len = staked.length;
+  const stakedUids: number[] = [];
+  const unstakedUids: number[] = [];
+  for (let p = 0; p < k; p++) ((stake[p] as number) > 0 ? stakedUids : unstakedUids).push(p);
+  const len = stakedUids.length;
   if (len === 0) {
     if (rank !== null) wt.fill(0);
     return consensus;
   }
-  const start = Int32Array.from(staked);
+  const start = Int32Array.from(stakedUids);
   const order = new Int32Array(len);
   for (let j = 0; j < n; j++) {
     const base = j * k;
@@ -241,7 +241,7 @@ function columnConsensus(
       const r = order[q] as number;
       wt[base + r] = (stake[r] as number) * (wt[base + r] as number);
     }
-    for (const p of unstaked) wt[base + p] = 0;
+    for (const p of unstakedUids) wt[base + p] = 0;
     let sum = 0; // in uid order
     for (let p = 0; p < k; p++) sum += wt[base + p] as number;
     rank[j] = sum;
@@ -355,17 +355,17 @@ function kappaQuantile(val: Float64Array, base: number, stake: Float64Array, ord
 /** Top-k uids by stake among those with stake > 0; ties go to the lower uid. */
 function validatorPermits(stake: Float64Array, k: number): Uint8Array {
   const permit = new Uint8Array(stake.length);
-  const staked: number[] = [];
-  for (let i = 0; i < stake.length; i++) if ((stake[i] as number) > 0) staked.push(i);
-  if (staked.length > k) {
-    staked.sort((a, b) => {
+  const stakedUids: number[] = [];
+  for (let i = 0; i < stake.length; i++) if ((stake[i] as number) > 0) stakedUids.push(i);
+  if (stakedUids.length > k) {
+    stakedUids.sort((a, b) => {
       const sa = stake[a] as number;
       const sb = stake[b] as number;
       return sa > sb ? -1 : sa < sb ? 1 : a - b;
     });
-    staked.length = k;
+    stakedUids.length = k;
   }
-  for (const i of staked) permit[i] = 1;
+  for (const i of stakedUids) permit[i] = 1;
   return permit;
 }
 
