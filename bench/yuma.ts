@@ -1,4 +1,5 @@
 import { DEFAULT_YUMA_PARAMS, stakeWeightedConsensus, type YumaInput, yumaEpoch } from "../src/core/chain/yuma.ts";
+import { sortedConsensus } from "../test/support/yuma-reference.ts";
 
 /**
  * One Yuma epoch on a full subnet (256 uids, 64 validators with dense weights), chaining bonds
@@ -127,23 +128,3 @@ export async function run(args: Record<string, string>): Promise<Record<string, 
   };
 }
 
-/** The naive consensus: sort each column's staked rows, highest weight first, and walk. */
-function sortedConsensus(n: number, w: Float64Array, active: Float64Array, kappa: number): Float64Array {
-  const out = new Float64Array(n);
-  const rows: number[] = [];
-  for (let i = 0; i < n; i++) if ((active[i] as number) > 0) rows.push(i);
-  for (let j = 0; j < n; j++) {
-    const order = rows.slice().sort((a, b) => {
-      const va = w[a * n + j] as number;
-      const vb = w[b * n + j] as number;
-      return va > vb ? -1 : va < vb ? 1 : a - b;
-    });
-    let acc = 0;
-    for (const i of order) {
-      acc += active[i] as number;
-      out[j] = w[i * n + j] as number;
-      if (acc >= kappa) break;
-    }
-  }
-  return out;
-}

@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { AssertionFailure } from "../errors/errors.ts";
+import { sortedConsensus } from "../../../test/support/yuma-reference.ts";
 import {
   DEFAULT_YUMA_PARAMS,
   MAX_SPLIT_TOTAL,
@@ -49,29 +50,6 @@ function colNormalise(m: number[][]): number[][] {
   const n = m.length;
   const sums = Array.from({ length: n }, (_, j) => m.reduce((a, row) => a + (row[j] as number), 0));
   return m.map((row) => row.map((v, j) => ((sums[j] as number) > 0 ? v / (sums[j] as number) : 0)));
-}
-
-/** Sorts the staked rows of each column, highest value first (ties by lower uid), and walks. */
-function sortedConsensus(n: number, w: Float64Array, active: Float64Array, kappa: number): Float64Array {
-  const out = new Float64Array(n);
-  const rows = Array.from({ length: n }, (_, i) => i).filter((i) => (active[i] as number) > 0);
-  if (rows.length === 0) return out;
-  for (let j = 0; j < n; j++) {
-    const order = rows.slice().sort((a, b) => {
-      const va = w[a * n + j] as number;
-      const vb = w[b * n + j] as number;
-      return va > vb ? -1 : va < vb ? 1 : a - b;
-    });
-    let acc = 0;
-    let value = 0;
-    for (const i of order) {
-      acc += active[i] as number;
-      value = w[i * n + j] as number;
-      if (acc >= kappa) break;
-    }
-    out[j] = value;
-  }
-  return out;
 }
 
 function modelEpoch(inp: YumaInput, params: YumaParams = DEFAULT_YUMA_PARAMS): YumaOutput {

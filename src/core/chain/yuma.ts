@@ -214,15 +214,15 @@ function columnConsensus(
   rank: Float64Array | null,
 ): Float64Array {
   const consensus = new Float64Array(n);
-  const stakedUids: number[] = [];
-  const unstakedUids: number[] = [];
-  for (let p = 0; p < k; p++) ((stake[p] as number) > 0 ? stakedUids : unstakedUids).push(p);
-  const len = stakedUids.length;
+  const uidsWithStake: number[] = [];
+  const uidsWithoutStake: number[] = [];
+  for (let p = 0; p < k; p++) ((stake[p] as number) > 0 ? uidsWithStake : uidsWithoutStake).push(p);
+  const len = uidsWithStake.length;
   if (len === 0) {
     if (rank !== null) wt.fill(0);
     return consensus;
   }
-  const start = Int32Array.from(stakedUids);
+  const start = Int32Array.from(uidsWithStake);
   const order = new Int32Array(len);
   for (let j = 0; j < n; j++) {
     const base = j * k;
@@ -241,7 +241,7 @@ function columnConsensus(
       const r = order[q] as number;
       wt[base + r] = (stake[r] as number) * (wt[base + r] as number);
     }
-    for (const p of unstakedUids) wt[base + p] = 0;
+    for (const p of uidsWithoutStake) wt[base + p] = 0;
     let sum = 0; // in uid order
     for (let p = 0; p < k; p++) sum += wt[base + p] as number;
     rank[j] = sum;
@@ -355,17 +355,17 @@ function kappaQuantile(val: Float64Array, base: number, stake: Float64Array, ord
 /** Top-k uids by stake among those with stake > 0; ties go to the lower uid. */
 function validatorPermits(stake: Float64Array, k: number): Uint8Array {
   const permit = new Uint8Array(stake.length);
-  const stakedUids: number[] = [];
-  for (let i = 0; i < stake.length; i++) if ((stake[i] as number) > 0) stakedUids.push(i);
-  if (stakedUids.length > k) {
-    stakedUids.sort((a, b) => {
+  const uidsWithStake: number[] = [];
+  for (let i = 0; i < stake.length; i++) if ((stake[i] as number) > 0) uidsWithStake.push(i);
+  if (uidsWithStake.length > k) {
+    uidsWithStake.sort((a, b) => {
       const sa = stake[a] as number;
       const sb = stake[b] as number;
       return sa > sb ? -1 : sa < sb ? 1 : a - b;
     });
-    stakedUids.length = k;
+    uidsWithStake.length = k;
   }
-  for (const i of stakedUids) permit[i] = 1;
+  for (const i of uidsWithStake) permit[i] = 1;
   return permit;
 }
 
