@@ -98,8 +98,8 @@ export interface EpistulaOptions {
  * Consumed uuids live in memory with their timestamps and are forgotten once the timestamp is
  * outside the window: a replay of such a request fails the window check anyway. Across a restart
  * the memory is lost, so for 10 s after start timestamps older than the start are refused.
- * TODO(later issue): write uuids are to be committed with the command's batch (DESIGN.md §6), so
- * they survive a restart without relying on the startup guard; today every uuid is in memory only.
+ * Write uuids are also committed with their command's event; on start the node reads back those of
+ * the last few seconds (`remember`), so a request acknowledged just before a crash stays refused.
  */
 export class EpistulaVerifier {
   readonly startedAt: number;
@@ -170,9 +170,15 @@ export class EpistulaVerifier {
     // Verified: the uuid is consumed now, whatever the request's outcome.
     this.#forgetExpired(now);
     const id = uuid.toLowerCase();
-    if (this.#seen.has(id)) throw new DomainError("REQUEST_REPLAYED", "this Epistula-Uuid was already used");
+    const proof = { signer, uuid: id, timestamp, signedFor };
+    if (this.#seen.has(id)) throw new ReplayedRequest(proof);
     this.#seen.set(id, timestamp);
-    return { signer, uuid, timestamp, signedFor };
+    return proof;
+  }
+
+  /** Marks uuids of requests accepted before a restart as used (read back from the log). */
+  remember(uuid: string, timestamp: number): void {
+    this.#seen.set(uuid.toLowerCase(), timestamp);
   }
 
   /**
@@ -192,6 +198,14 @@ export class EpistulaVerifier {
     return async (request) => {
       request.epistula = this.verify(request.headers, request.rawBody ?? "");
     };
+  }
+}
+
+/** A verified request whose uuid was used before; it still proves who signed it. */
+export class ReplayedRequest extends DomainError {
+  override readonly name = "ReplayedRequest";
+  constructor(readonly proof: EpistulaProof) {
+    super("REQUEST_REPLAYED", "this Epistula-Uuid was already used");
   }
 }
 

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance } from "fastify";
 import { DomainError, ERROR_TABLE, type ErrorCode, type ErrorDetails } from "../core/errors/errors.ts";
+import { retryAfterSeconds } from "./rate-limit.ts";
 
 export interface ErrorBody {
   error: { code: ErrorCode; message: string; details: ErrorDetails };
@@ -19,6 +20,7 @@ export function installErrorEnvelope(app: FastifyInstance): void {
   });
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof DomainError) {
+      if (error.code === "RATE_LIMITED") reply.header("retry-after", String(retryAfterSeconds(Number(error.details.retry_after_ms ?? 1_000))));
       reply.code(ERROR_TABLE[error.code]).send(errorBody(error.code, error.message, error.details));
       return;
     }

@@ -4,7 +4,13 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fast
 import type { BlockProducer } from "../node/block-producer.ts";
 import type { PropnetNode } from "../node/node.ts";
 import { EpistulaVerifier, epistulaReady, installRawJsonParser } from "./epistula.ts";
+import { makeAccess } from "./access.ts";
 import { installErrorEnvelope } from "./error-envelope.ts";
+import { RateLimits } from "./rate-limit.ts";
+import { entityRoutes } from "./routes/entities.ts";
+import { sessionRoutes } from "./routes/sessions.ts";
+import { tradingRoutes } from "./routes/trading.ts";
+import { Sessions } from "./sessions.ts";
 import { chainRoutes } from "./routes/chain.ts";
 import { healthRoutes } from "./routes/health.ts";
 
@@ -15,11 +21,15 @@ export interface ApiContext {
   producer?: () => BlockProducer | null;
   /** Root's hotkey (SS58). */
   root?: string;
+  /** The price oracle's hotkey; root when absent. */
+  oracle?: string;
   /** What the node is doing while not yet ready. */
   startupStatus: () => string;
   version: string;
   /** Epistula verification (one per process: it remembers consumed uuids); made here if absent. */
   epistula?: EpistulaVerifier;
+  /** Rate limits (API.md numbers); on unless given disabled. */
+  limits?: RateLimits;
 }
 
 export const BODY_LIMIT = 64 * 1024;
@@ -44,6 +54,11 @@ export function buildServer(ctx: ApiContext, options: { logger?: boolean } = {})
   installErrorEnvelope(app);
   installRawJsonParser(app);
   const epistula = ctx.epistula ?? new EpistulaVerifier();
+  const limits = ctx.limits ?? new RateLimits();
+  const access = makeAccess(ctx, epistula, new Sessions(), limits);
+  app.addHook("onRequest", async (request) => {
+    limits.checkIp(request.ip);
+  });
   app.addHook("onReady", async () => {
     await epistulaReady();
   });
@@ -56,6 +71,9 @@ export function buildServer(ctx: ApiContext, options: { logger?: boolean } = {})
   });
   app.register(healthRoutes, { ctx });
   app.register(chainRoutes, { ctx, epistula });
+  app.register(entityRoutes, { access });
+  app.register(tradingRoutes, { access });
+  app.register(sessionRoutes, { access });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

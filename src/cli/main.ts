@@ -1,5 +1,7 @@
 import { Command, Option } from "commander";
 import { CODE_VERSION } from "../version.ts";
+import { registerClientCommands } from "./client-commands.ts";
+import { registerKeysCommands } from "./keys-command.ts";
 import { runServe } from "./serve.ts";
 import { runSimulate } from "./simulate.ts";
 import { parseBlockTime, parseChoice, parsePeers, parsePort } from "./serve-options.ts";
@@ -61,5 +63,8 @@ program
   .action(async (options) => {
     process.exitCode = await runVerify(options);
   });
+
+registerKeysCommands(program);
+registerClientCommands(program);
 
 await program.parseAsync(process.argv);

@@ -1,9 +1,12 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { EPISTULA_FUTURE_MS, EPISTULA_PAST_MS, EpistulaVerifier } from "../api/epistula.ts";
+import { RateLimits } from "../api/rate-limit.ts";
 import { buildServer } from "../api/server.ts";
 import type { Endowment } from "../core/machine/commands.ts";
 import { cryptoReady, devAccounts, isSs58, KeyError, loadKey, loadOrCreateNodeKey } from "../keys/keys.ts";
 import { BlockProducer } from "../node/block-producer.ts";
+import { Demo } from "../node/demo.ts";
 import { logPath, PropnetNode } from "../node/node.ts";
 import { LogIntegrityError } from "../store/stored-event.ts";
 import { CODE_VERSION } from "../version.ts";
@@ -94,7 +97,17 @@ async function serve(options: ServeOptions): Promise<number> {
   let node: PropnetNode | null = null;
   let producer: BlockProducer | null = null;
   let status = "replaying the event log";
-  const app = buildServer({ node: () => node, producer: () => producer, startupStatus: () => status, version: CODE_VERSION, root });
+  const epistula = new EpistulaVerifier();
+  const app = buildServer({
+    node: () => node,
+    producer: () => producer,
+    startupStatus: () => status,
+    version: CODE_VERSION,
+    root,
+    oracle,
+    epistula,
+    limits: new RateLimits({ enabled: options.rateLimit === "on" }),
+  });
   try {
     await app.listen({ host: options.host, port: options.port });
   } catch (error) {
@@ -128,12 +141,18 @@ async function serve(options: ServeOptions): Promise<number> {
     await app.close();
     throw error;
   });
+  // Uuids of writes acknowledged just before a restart stay used (a timestamp may be 2 s ahead).
+  for (const [uuid, ts] of opened.requestUuidsSince(epistula.startedAt - EPISTULA_PAST_MS - EPISTULA_FUTURE_MS)) {
+    epistula.remember(uuid, ts + EPISTULA_FUTURE_MS);
+  }
   producer = new BlockProducer(opened, options.blockTime);
   producer.start();
   node = opened;
   process.removeListener("SIGTERM", stopDuringStart);
   process.removeListener("SIGINT", stopDuringStart);
   say(`ready at seq ${opened.head.seq}; ${options.blockTime > 0 ? `a block every ${options.blockTime} ms` : "a block when an extrinsic arrives"}`);
+  const demo = options.demo ? new Demo(opened, producer, say) : null;
+  const demoStarted = demo?.start().catch((error: unknown) => say(`demo not started: ${(error as Error).message}`));
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -148,6 +167,8 @@ async function serve(options: ServeOptions): Promise<number> {
       deadline.unref();
       (async () => {
         await app.close();
+        await demoStarted;
+        await demo?.stop();
         await producer?.stop();
         await opened.close();
         clearTimeout(deadline);

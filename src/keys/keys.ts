@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { Keyring } from "@polkadot/keyring";
 import type { KeyringPair } from "@polkadot/keyring/types";
 import { u8aToHex } from "@polkadot/util";
-import { checkAddress, cryptoWaitReady, randomAsU8a } from "@polkadot/util-crypto";
+import { checkAddress, cryptoWaitReady, mnemonicGenerate, randomAsU8a } from "@polkadot/util-crypto";
 
 export const SS58_PREFIX = 42;
 export const DEV_ACCOUNT_NAMES = ["Alice", "Bob", "Charlie", "Dave", "Eve", "Ferdie"] as const;
@@ -62,4 +62,20 @@ export function loadOrCreateNodeKey(dataDir: string): KeyringPair {
   const path = join(dataDir, "node-key");
   if (!existsSync(path)) writeFileSync(path, `${u8aToHex(randomAsU8a(32))}\n`, { mode: 0o600, flag: "wx" });
   return loadKey(path);
+}
+
+/**
+ * A new key: a fresh 12-word mnemonic written to `path` with mode 0600. Never overwrites (a key
+ * file may be the only copy of a secret). Call after `cryptoReady()`.
+ */
+export function newMnemonicKeyFile(path: string): KeyringPair {
+  const mnemonic = mnemonicGenerate(12);
+  try {
+    writeFileSync(path, `${mnemonic}\n`, { mode: 0o600, flag: "wx" });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") throw new KeyError(`${path} already exists; refusing to overwrite a key file`);
+    throw new KeyError(`cannot write key file ${path}: ${code === "ENOENT" ? "no such directory" : (error as Error).message}`);
+  }
+  return keyring().addFromUri(mnemonic);
 }

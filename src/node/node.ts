@@ -161,6 +161,27 @@ export class PropnetNode {
     return this.writer.submit(submission);
   }
 
+  /**
+   * The Epistula uuids of requests committed at or after `sinceMs`, with their commit times: write
+   * uuids are kept in their command's event, so a replay stays refused across a restart.
+   */
+  requestUuidsSince(sinceMs: number): Array<[string, number]> {
+    const chunk = 4_096;
+    const found: Array<[string, number]> = [];
+    let after = this.log.head.seq;
+    while (after > 0) {
+      after = Math.max(0, after - chunk);
+      const rows = this.store.read(after, chunk);
+      for (const row of rows) {
+        if (row.ts < sinceMs || !row.payload.includes('"request"')) continue;
+        const request = (JSON.parse(row.payload) as { request?: { uuid?: unknown } }).request;
+        if (typeof request?.uuid === "string") found.push([request.uuid, row.ts]);
+      }
+      if ((rows[0]?.ts ?? 0) < sinceMs) break;
+    }
+    return found;
+  }
+
   /** Runs `fn` against committed state only (see Writer.read). */
   read<T>(fn: (state: State, head: LogHead) => T): Promise<T> {
     return this.writer.read((state) => fn(state, this.log.head));

@@ -1,5 +1,6 @@
 import { DomainError } from "../core/errors/errors.ts";
 import { type Command, HANDLERS, type Handlers } from "../core/machine/commands.ts";
+import type { EventDraft } from "../core/machine/event.ts";
 import { execute } from "../core/machine/execute.ts";
 import type { State } from "../core/machine/state.ts";
 import type { StoredEvent } from "../store/stored-event.ts";
@@ -10,10 +11,17 @@ export interface Submission {
   command: Command;
   signer?: string | null;
   signature?: string | null;
+  /**
+   * Builds the answer from the state exactly as this command left it (in the writer's turn), so a
+   * response needs no read barrier; it is handed out only once the command is durable.
+   */
+  view?: (state: State, events: readonly EventDraft[]) => unknown;
 }
 
 /** What a submitted command came to, once the transaction holding its events committed. */
-export type Outcome = { ok: true; seq: number; events: StoredEvent[] } | { ok: false; error: DomainError; events: StoredEvent[] };
+export type Outcome =
+  | { ok: true; seq: number; events: StoredEvent[]; view?: unknown }
+  | { ok: false; error: DomainError; events: StoredEvent[] };
 
 export interface CommitStats {
   commands: number;
@@ -181,7 +189,12 @@ export class Writer {
           p,
           result.error
             ? { ok: false, error: result.error, events: sealed }
-            : { ok: true, seq: (sealed[sealed.length - 1] as StoredEvent).seq, events: sealed },
+            : {
+                ok: true,
+                seq: (sealed[sealed.length - 1] as StoredEvent).seq,
+                events: sealed,
+                view: viewOf(p.submission, this.state, result.events),
+              },
         ]);
         if (performance.now() - started > this.#budgetMs) break;
       }
@@ -249,4 +262,17 @@ export class Writer {
     for (const resolve of this.#idle.splice(0)) resolve();
     this.options.onFatal(error);
   }
+}
+
+/** A view that fails is the answer's problem, not the state's: the command stands, the caller gets the error. */
+function viewOf(submission: Submission, state: State, events: readonly EventDraft[]): unknown {
+  try {
+    return submission.view?.(state, events);
+  } catch (error) {
+    return new ViewFailed(error);
+  }
+}
+
+export class ViewFailed {
+  constructor(readonly cause: unknown) {}
 }

@@ -222,7 +222,7 @@ async function waitReady(proc: Proc, port: number, timeoutMs = READY_TIMEOUT_MS)
 
 async function serveReady(ctx: TestContext, dir: string, extra: string[] = []): Promise<{ proc: Proc; port: number }> {
   const port = await freePort();
-  const proc = start(ctx, ["serve", "--data", dir, "--port", String(port), ...extra]);
+  const proc = start(ctx, ["serve", "--no-demo", "--data", dir, "--port", String(port), ...extra]);
   await waitReady(proc, port);
   return { proc, port };
 }
@@ -262,7 +262,7 @@ describe("propnet serve: a running node", () => {
   test("listens, answers health, readiness, 404 and time; stops on SIGTERM with a snapshot; verifies; restarts at the same seq", async (ctx) => {
     const dir = tempDir();
     const port = await freePort();
-    const proc = start(ctx, ["serve", "--data", dir, "--port", String(port)]);
+    const proc = start(ctx, ["serve", "--no-demo", "--data", dir, "--port", String(port)]);
 
     await waitForStderr(proc, new RegExp(`http://127\\.0\\.0\\.1:${port}\\b`));
     await waitReady(proc, port);
@@ -353,7 +353,7 @@ describe("propnet serve: a running node", () => {
     const dir = tempDir();
     const busy = await holdPort();
     try {
-      const result = await run(["serve", "--data", dir, "--port", String(busy.port)], { killOn: /ready at seq/ });
+      const result = await run(["serve", "--no-demo", "--data", dir, "--port", String(busy.port)], { killOn: /ready at seq/ });
       expect(result.code, result.stderr).not.toBe(0);
       expect(result.code).not.toBeNull();
       expect(result.stderr).toMatch(new RegExp(`${busy.port}`));
@@ -379,7 +379,7 @@ describe.concurrent("propnet serve: flags are checked before anything starts", (
     test(`serve ${args.join(" ")} is refused`, async () => {
       const dir = tempDir();
       // Whatever happens, the child could only ever bind loopback; killed the moment it listens.
-      const result = await run(["serve", "--data", dir, "--port", String(await freePort()), ...args], {
+      const result = await run(["serve", "--no-demo", "--data", dir, "--port", String(await freePort()), ...args], {
         killOn: /listening on/,
       });
       expect(result.code, result.stderr).not.toBe(0);
@@ -396,7 +396,7 @@ describe.concurrent("propnet serve: flags are checked before anything starts", (
     // rather than expose the node, and the child is killed the moment it claims to listen.
     const busy = await holdPort();
     try {
-      const result = await run(["serve", "--data", dir, "--host", "0.0.0.0", "--port", String(busy.port)], {
+      const result = await run(["serve", "--no-demo", "--data", dir, "--host", "0.0.0.0", "--port", String(busy.port)], {
         killOn: /listening on/,
       });
       expect(result.code, result.stderr).not.toBe(0);
@@ -430,7 +430,7 @@ describe("propnet serve --key", () => {
     const keyFile = join(keys, "validator.key");
     writeFileSync(keyFile, `${seed}\n`);
     chmodSync(keyFile, 0o644);
-    const result = await run(["serve", "--data", tempDir(), "--port", String(await freePort()), "--key", keyFile], {
+    const result = await run(["serve", "--no-demo", "--data", tempDir(), "--port", String(await freePort()), "--key", keyFile], {
       killOn: /listening on/,
     });
     expect(result.code, result.stderr).not.toBe(0);
@@ -468,7 +468,7 @@ describe("a tampered log is refused", () => {
   beforeAll(async () => {
     clean = tempDir("propnet-clean-");
     const port = await freePort();
-    const proc = start(null, ["serve", "--data", clean, "--port", String(port)]);
+    const proc = start(null, ["serve", "--no-demo", "--data", clean, "--port", String(port)]);
     try {
       await waitReady(proc, port);
       const stopped = await stop(proc);
@@ -513,7 +513,7 @@ describe("a tampered log is refused", () => {
   }
 
   function serveOn(dir: string): Promise<Ran> {
-    return freePort().then((port) => run(["serve", "--data", dir, "--port", String(port)], { killOn: /ready at seq/ }));
+    return freePort().then((port) => run(["serve", "--no-demo", "--data", dir, "--port", String(port)], { killOn: /ready at seq/ }));
   }
 
   function verifyFull(dir: string): Promise<Ran> {

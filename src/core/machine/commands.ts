@@ -4,7 +4,25 @@ import { MAX_ISSUANCE } from "../ledger/ledger.ts";
 import { type BlockCommand, type BlockRangeCommand, produceBlock, produceBlockRange } from "../chain/block.ts";
 import { type ChainGenesis, decodeChainParams, encodeChainGenesis } from "../chain/chain-state.ts";
 import { applyEffect, type Effect } from "../chain/effects.ts";
-import type { EventDraft } from "./event.ts";
+import {
+  createSubaccount,
+  type CreateSubaccount,
+  eliminateSubaccount,
+  type EliminateSubaccount,
+  registerEntity,
+  type RegisterEntity,
+  reinstateSubaccount,
+  type ReinstateSubaccount,
+} from "../entities/entity-commands.ts";
+import {
+  type PlaceOrder,
+  placeOrderCommand,
+  type PostPrices,
+  postPricesCommand,
+  type ResolveHeldPrice,
+  resolveHeldPriceCommand,
+} from "../trading/trading-commands.ts";
+import type { EventDraft, JsonObject } from "./event.ts";
 import type { State } from "./state.ts";
 
 export interface Endowment {
@@ -18,7 +36,69 @@ export type Command =
   | BlockCommand
   | BlockRangeCommand
   | { kind: "transfer"; asset: AssetId; from: string; to: string; amount_rao: bigint }
-  | { kind: "batch_transfer"; asset: AssetId; from: string; to: Endowment[] };
+  | { kind: "batch_transfer"; asset: AssetId; from: string; to: Endowment[] }
+  | OffChain<RegisterEntity>
+  | OffChain<CreateSubaccount>
+  | OffChain<EliminateSubaccount>
+  | OffChain<ReinstateSubaccount>
+  | OffChain<PlaceOrder>
+  | OffChain<PostPrices>
+  | OffChain<ResolveHeldPrice>;
+
+/** The signed request a command came from: its uuid is kept with the event, so a replay is refused even after a restart. */
+export interface RequestMeta {
+  signer: string;
+  uuid: string;
+  /** Idempotency-Key and the fingerprint (hash) of the request it came with. */
+  idempotency?: { key: string; fingerprint: string };
+}
+
+type OffChain<C> = C & { request?: RequestMeta };
+
+/** Idempotency keys are remembered this long (API.md "Conventions"). */
+export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
+
+export function idempotencyKey(signer: string, key: string): string {
+  return `${signer}|${key}`;
+}
+
+/**
+ * Every off-chain command: a repeated Idempotency-Key is refused before anything runs (the API
+ * answers a same-body repeat with the first response, rebuilt from `ref`); the request's identity
+ * goes into the event, where `applyRequest` records it, on the live path and on replay alike.
+ */
+function offChain<C extends OffChain<{ ts: number }>>(handler: (state: State, command: C) => EventDraft): (state: State, command: C) => EventDraft {
+  return (state, command) => {
+    const req = command.request;
+    if (req?.idempotency) {
+      const prior = state.idempotency.get(idempotencyKey(req.signer, req.idempotency.key));
+      if (prior && prior.ts_ms + IDEMPOTENCY_TTL_MS > command.ts) {
+        const same = prior.fingerprint === req.idempotency.fingerprint;
+        throw new DomainError("IDEMPOTENCY_KEY_REUSED", same ? "this Idempotency-Key was already used with this body" : "this Idempotency-Key was already used with another body", {
+          same_body: same,
+        });
+      }
+    }
+    const draft = handler(state, command);
+    if (!req) return draft;
+    const request: JsonObject = { signer: req.signer, uuid: req.uuid };
+    if (req.idempotency) Object.assign(request, { idempotency_key: req.idempotency.key, fingerprint: req.idempotency.fingerprint });
+    const payload = { ...draft.payload, request };
+    applyRequest(state, payload);
+    return { ...draft, payload };
+  };
+}
+
+/** Remembers an Idempotency-Key with the resource its event made (`ref`: ids, never whole bodies). */
+export function applyRequest(state: State, payload: JsonObject): void {
+  const request = payload.request as JsonObject | undefined;
+  if (typeof request?.idempotency_key !== "string") return;
+  state.idempotency.set(idempotencyKey(request.signer as string, request.idempotency_key), {
+    fingerprint: request.fingerprint as string,
+    ts_ms: payload.ts as number,
+    ref: (payload.ref ?? {}) as Record<string, string | number>,
+  });
+}
 
 export type CommandKind = Command["kind"];
 
@@ -41,6 +121,13 @@ export function applyChainGenesis(state: State, chain: { params: Record<string, 
 }
 
 export const HANDLERS: Handlers = {
+  register_entity: offChain(registerEntity),
+  create_subaccount: offChain(createSubaccount),
+  eliminate_subaccount: offChain(eliminateSubaccount),
+  reinstate_subaccount: offChain(reinstateSubaccount),
+  place_order: offChain(placeOrderCommand),
+  post_prices: offChain(postPricesCommand),
+  resolve_held_price: offChain(resolveHeldPriceCommand),
   block: (state, command) => produceBlock(state, command),
   block_range: (state, command) => produceBlockRange(state, command),
 

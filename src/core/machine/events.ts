@@ -3,6 +3,14 @@ import { type AssetId, parseAsset, TAO } from "../ledger/asset.ts";
 import { produceBlock } from "../chain/block.ts";
 import { head } from "../chain/chain-state.ts";
 import { applyEffect, type Effect, setViolations } from "../chain/effects.ts";
+import {
+  applyEntityRegistered,
+  applyEntityViolations,
+  applySubaccountCreated,
+  applySubaccountEliminated,
+  applySubaccountReinstated,
+} from "../entities/entity-commands.ts";
+import { applyHeldPriceResolved, applyOrderPlaced, applyPricesPosted } from "../trading/trading-commands.ts";
 import { applyChainGenesis } from "./commands.ts";
 import type { JsonObject } from "./event.ts";
 import type { State } from "./state.ts";
@@ -107,6 +115,14 @@ export const EVENTS: Record<string, EventDefinition> = {
     },
   },
 
+  EntityRegistered: { version: 1, apply: applyEntityRegistered },
+  SubaccountCreated: { version: 1, apply: entityScoped(applySubaccountCreated) },
+  SubaccountEliminated: { version: 1, apply: entityScoped(applySubaccountEliminated) },
+  SubaccountReinstated: { version: 1, apply: entityScoped(applySubaccountReinstated) },
+  OrderPlaced: { version: 1, apply: applyOrderPlaced },
+  PricesPosted: { version: 1, apply: applyPricesPosted },
+  HeldPriceResolved: { version: 1, apply: applyHeldPriceResolved },
+
   CriticalInvariantViolation: {
     version: 1,
     apply(state, p) {
@@ -117,6 +133,15 @@ export const EVENTS: Record<string, EventDefinition> = {
     },
   },
 };
+
+/** An entity event that found its entity's invariants broken records the violations; replay freezes the entity again. */
+function entityScoped(apply: (state: State, p: JsonObject) => void): (state: State, p: JsonObject) => void {
+  return (state, p) => {
+    apply(state, p);
+    const v = p.violations as Array<{ scope: string; invariant: string; expected: string; actual: string }> | undefined;
+    if (v && v.length > 0) applyEntityViolations(state, (v[0] as { scope: string }).scope.slice("entity:".length), v);
+  };
+}
 
 /** Brings a stored payload of any known version up to the current version of its type. */
 export function upcast(type: string, version: number, payload: JsonObject): JsonObject {

@@ -1,6 +1,6 @@
 import { AssertionFailure, DomainError } from "../errors/errors.ts";
 import { assetName } from "../ledger/asset.ts";
-import { type Command, HANDLERS, type Handlers } from "./commands.ts";
+import { applyRequest, type Command, HANDLERS, type Handlers } from "./commands.ts";
 import type { EventDraft, JsonObject } from "./event.ts";
 import { EVENTS, upcast } from "./events.ts";
 import type { State } from "./state.ts";
@@ -115,6 +115,7 @@ export function applyEvent(state: State, event: EventDraft, options: { journal?:
   const { ledger } = state;
   ledger.beginScope(event.type, { journal: options.journal ?? false });
   def.apply(state, payload);
+  if (payload.request !== undefined) applyRequest(state, payload);
   const left = ledger.endScope({ allowRemainders: true });
   if (left.length === 0 && payload.remainders === undefined) return;
   const recorded = remaindersOf(payload);

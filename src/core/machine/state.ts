@@ -1,7 +1,9 @@
 import { createHash } from "node:crypto";
 import { type ChainState, createChainState, exportChain, importChain } from "../chain/chain-state.ts";
+import { createEntitiesState, type EncodedEntities, type EntitiesState, exportEntities, importEntities } from "../entities/entity-state.ts";
 import { Ledger, type LedgerSnapshot } from "../ledger/ledger.ts";
-import { Journal } from "./journal.ts";
+import { createTradingState, type EncodedTrading, exportTrading, importTrading, type TradingState } from "../trading/trading-state.ts";
+import { Journal, JournaledMap } from "./journal.ts";
 
 export interface ViolationRecord {
   /** What was being checked: a command kind, `block`, `subnet:N`, `entity:HOTKEY`. */
@@ -17,8 +19,19 @@ export interface State {
   /** Undo journal for everything outside the ledger (the chain's maps). */
   journal: Journal;
   chain: ChainState;
+  entities: EntitiesState;
+  trading: TradingState;
+  /** `${signer}|${Idempotency-Key}` -> what the first request did (API.md "Conventions"). */
+  idempotency: JournaledMap<string, IdempotencyRecord>;
   /** CriticalInvariantViolations recorded and not yet resolved by root. */
   violations: ViolationRecord[];
+}
+
+/** The resource a request made, so a retry with the same key answers with it (not the whole body). */
+export interface IdempotencyRecord {
+  fingerprint: string;
+  ts_ms: number;
+  ref: Record<string, string | number>;
 }
 
 export interface StateSnapshot {
@@ -26,17 +39,35 @@ export interface StateSnapshot {
   violations: ViolationRecord[];
   /** Present once the chain has a genesis. */
   chain?: unknown;
+  /** Present once anything off-chain happened. */
+  entities?: EncodedEntities;
+  trading?: EncodedTrading;
+  idempotency?: Array<[string, IdempotencyRecord]>;
 }
 
 export function createState(options: { strict?: boolean } = {}): State {
   const journal = new Journal();
-  return { ledger: new Ledger(options), journal, chain: createChainState(journal), violations: [] };
+  return {
+    ledger: new Ledger(options),
+    journal,
+    chain: createChainState(journal),
+    entities: createEntitiesState(journal),
+    trading: createTradingState(journal),
+    idempotency: new JournaledMap(journal),
+    violations: [],
+  };
 }
 
 /** Canonical by construction: every list is sorted or in log order, every key in fixed order. */
 export function exportState(state: State): StateSnapshot {
   const snapshot: StateSnapshot = { ledger: state.ledger.exportSnapshot(), violations: state.violations.map((v) => ({ ...v })) };
   if (state.chain.params.size > 0) snapshot.chain = exportChain(state.chain);
+  // Only present once used, so logs without off-chain events keep their recorded state hashes.
+  if (state.entities.entities.size > 0 || state.trading.traders.size > 0 || state.trading.prices.size > 0 || state.trading.held.size > 0) {
+    snapshot.entities = exportEntities(state.entities);
+    snapshot.trading = exportTrading(state.trading);
+  }
+  if (state.idempotency.size > 0) snapshot.idempotency = state.idempotency.sortedEntries();
   return snapshot;
 }
 
@@ -46,6 +77,9 @@ export function importState(snapshot: StateSnapshot, options: { strict?: boolean
     ledger: Ledger.fromSnapshot(snapshot.ledger, options),
     journal,
     chain: snapshot.chain === undefined ? createChainState(journal) : importChain(snapshot.chain as never, journal),
+    entities: snapshot.entities === undefined ? createEntitiesState(journal) : importEntities(snapshot.entities, journal),
+    trading: snapshot.trading === undefined ? createTradingState(journal) : importTrading(snapshot.trading, journal),
+    idempotency: importIdempotency(snapshot.idempotency ?? [], journal),
     violations: snapshot.violations.map((v) => ({ ...v })),
   };
 }
@@ -57,4 +91,10 @@ export function hashSnapshot(snapshot: StateSnapshot): string {
 /** sha256 over the canonical encoding of the state: equal states, equal hashes, on any machine. */
 export function stateHash(state: State): string {
   return hashSnapshot(exportState(state));
+}
+
+function importIdempotency(entries: Array<[string, IdempotencyRecord]>, journal: Journal): JournaledMap<string, IdempotencyRecord> {
+  const map = new JournaledMap<string, IdempotencyRecord>(journal);
+  for (const [k, v] of entries) map.set(k, v);
+  return map;
 }

@@ -1,0 +1,342 @@
+import type { FastifyPluginAsync, FastifyRequest } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { z } from "zod";
+import { DomainError } from "../../core/errors/errors.ts";
+import { MAX_ACCOUNT_SIZE_USD, MAX_ACTIVE_SUBACCOUNTS, MIN_ACCOUNT_SIZE_USD } from "../../core/entities/entity-commands.ts";
+import type { EntityRecord, SubaccountRecord } from "../../core/entities/entity-state.ts";
+import { syntheticHotkey } from "../../core/entities/synthetic-hotkey.ts";
+import type { State } from "../../core/machine/state.ts";
+import { traderOf } from "../../core/trading/trader.ts";
+import { type Access, hotkeyParam, requireSigner, signedRead, signedWrite, syntheticParam, write } from "../access.ts";
+import { signerOf } from "../epistula.ts";
+import {
+  EliminationSchema,
+  EntitySchema,
+  entityView,
+  eliminationView,
+  openCheckpoint,
+  PerfCheckpointSchema,
+  PerfSummarySchema,
+  perfSummary,
+  PositionSchema,
+  positionsOf,
+  SubaccountSchema,
+  subaccountView,
+} from "../views.ts";
+
+const HotkeyParams = z.strictObject({ hotkey: z.string() });
+const SyntheticParams = z.strictObject({ synthetic: z.string() });
+const Limit = z
+  .string()
+  .regex(/^[1-9][0-9]{0,3}$/, "must be an integer from 1 to 1000")
+  .transform(Number)
+  .pipe(z.number().max(1_000));
+const Cursor = z.string().regex(/^(0|[1-9][0-9]{0,8})$/, "must be a cursor from a previous page");
+
+const DebtCheckpointSchema = z.strictObject({
+  ts_ms: z.number().int(),
+  emission_alpha_rao: z.string(),
+  emission_tao_rao: z.string(),
+  portfolio_return: z.number(),
+  max_drawdown: z.number(),
+  total_penalty: z.number(),
+  status: z.string(),
+});
+
+function entityOrNotFound(state: State, hotkey: string): EntityRecord {
+  const e = state.entities.entities.get(hotkey);
+  if (!e) throw new DomainError("ENTITY_NOT_FOUND", `${hotkey} is not a registered entity`, { entity_hotkey: hotkey });
+  return e;
+}
+
+function subaccountOrNotFound(state: State, synthetic: string): SubaccountRecord {
+  const sub = state.entities.subaccounts.get(synthetic);
+  if (!sub) throw new DomainError("SUBACCOUNT_NOT_FOUND", `subaccount ${synthetic} was never created`, { synthetic_hotkey: synthetic });
+  return sub;
+}
+
+/** Entities and their subaccounts (API.md "Entities and subaccounts"). */
+export const entityRoutes: FastifyPluginAsync<{ access: Access }> = async (instance, { access }) => {
+  const app = instance.withTypeProvider<ZodTypeProvider>();
+  const { node } = access;
+  const now = () => node().clock.now();
+  const writeSigned = signedWrite(access);
+  const readSigned = signedRead(access);
+
+  /** The entity named in the path, or root. */
+  const entityOrRoot = async (request: FastifyRequest) => {
+    const hotkey = hotkeyParam((request.params as { hotkey: string }).hotkey);
+    requireSigner(request, [hotkey, access.root()], "the entity or root");
+  };
+  /** The entity that owns the subaccount in the path, or root. */
+  const ownerOrRoot = async (request: FastifyRequest) => {
+    const { entity } = syntheticParam((request.params as { synthetic: string }).synthetic);
+    requireSigner(request, [entity, access.root()], "the owning entity or root");
+  };
+
+  app.post(
+    "/v1/entities",
+    {
+      preValidation: [writeSigned],
+      schema: {
+        summary: "Register the signing hotkey as an entity (it must be a neuron on subnet 1)",
+        tags: ["entities"],
+        body: z.strictObject({ max_subaccounts: z.number().int().min(1).max(MAX_ACTIVE_SUBACCOUNTS).optional() }).nullish(),
+        response: { 201: z.strictObject({ entity: EntitySchema }) },
+      },
+    },
+    async (request, reply) => {
+      const hotkey = signerOf(request);
+      return write(access, request, reply, {
+        command: { kind: "register_entity", hotkey, max_subaccounts: request.body?.max_subaccounts },
+        status: 201,
+        view: (state) => ({ entity: entityView(state, entityOrNotFound(state, hotkey), now()) }),
+      });
+    },
+  );
+
+  app.get(
+    "/v1/entities",
+    {
+      preValidation: [readSigned, async (request) => void requireSigner(request, [access.root()], "root")],
+      schema: {
+        summary: "Every entity (root)",
+        tags: ["entities"],
+        querystring: z.strictObject({ cursor: z.string().max(64).optional(), limit: Limit.optional() }),
+        response: { 200: z.strictObject({ entities: z.array(EntitySchema), next_cursor: z.string().nullable() }) },
+      },
+    },
+    async (request) =>
+      node().read((state) => {
+        const limit = request.query.limit ?? 100;
+        const keys = state.entities.entities.sortedKeys();
+        const cursor = request.query.cursor;
+        let start = 0;
+        if (cursor !== undefined) while (start < keys.length && (keys[start] as string) <= cursor) start++;
+        const page = keys.slice(start, start + limit);
+        return {
+          entities: page.map((k) => entityView(state, state.entities.entities.get(k) as EntityRecord, now())),
+          next_cursor: start + limit < keys.length ? (page[page.length - 1] ?? null) : null,
+        };
+      }),
+  );
+
+  app.get(
+    "/v1/entities/:hotkey",
+    {
+      preValidation: [readSigned, entityOrRoot],
+      schema: { summary: "One entity (the entity or root)", tags: ["entities"], params: HotkeyParams, response: { 200: z.strictObject({ entity: EntitySchema }) } },
+    },
+    async (request) => node().read((state) => ({ entity: entityView(state, entityOrNotFound(state, request.params.hotkey), now()) })),
+  );
+
+  app.post(
+    "/v1/entities/:hotkey/subaccounts",
+    {
+      preValidation: [
+        writeSigned,
+        async (request) => {
+          const hotkey = hotkeyParam((request.params as { hotkey: string }).hotkey);
+          requireSigner(request, [hotkey], "the entity itself");
+        },
+      ],
+      schema: {
+        summary: "Create a subaccount (that entity)",
+        description: "Checks, in order: entity registered (404), active < max_subaccounts (409), free collateral for the reserve (422).",
+        tags: ["entities"],
+        params: HotkeyParams,
+        body: z.strictObject({ account_size_usd: z.number().int().min(MIN_ACCOUNT_SIZE_USD).max(MAX_ACCOUNT_SIZE_USD).optional() }).nullish(),
+        response: { 201: z.strictObject({ subaccount: SubaccountSchema }) },
+      },
+    },
+    async (request, reply) =>
+      write(access, request, reply, {
+        command: { kind: "create_subaccount", entity: request.params.hotkey, account_size_usd: request.body?.account_size_usd, uuid: crypto.randomUUID() },
+        status: 201,
+        view: (state, ref) => ({ subaccount: subaccountView(state, subaccountOrNotFound(state, String(ref.synthetic_hotkey)), now()) }),
+      }),
+  );
+
+  app.get(
+    "/v1/entities/:hotkey/subaccounts",
+    {
+      preValidation: [readSigned, entityOrRoot],
+      schema: {
+        summary: "An entity's subaccounts by id, filtered and paged (the entity or root)",
+        tags: ["entities"],
+        params: HotkeyParams,
+        querystring: z.strictObject({
+          status: z.enum(["active", "eliminated"]).optional(),
+          challenge_state: z.enum(["in_challenge", "passed", "failed"]).optional(),
+          cursor: Cursor.optional(),
+          limit: Limit.optional(),
+        }),
+        response: { 200: z.strictObject({ subaccounts: z.array(SubaccountSchema), next_cursor: z.string().nullable() }) },
+      },
+    },
+    async (request) =>
+      node().read((state) => {
+        const e = entityOrNotFound(state, request.params.hotkey);
+        const { status, challenge_state, cursor } = request.query;
+        const limit = request.query.limit ?? 100;
+        const out = [];
+        let id = cursor === undefined ? 0 : Number(cursor) + 1;
+        for (; id < e.nextId && out.length < limit; id++) {
+          const sub = state.entities.subaccounts.get(syntheticHotkey(e.hotkey, id));
+          if (!sub || (status !== undefined && sub.status !== status)) continue;
+          const view = subaccountView(state, sub, now());
+          if (challenge_state !== undefined && view.challenge.state !== challenge_state) continue;
+          out.push(view);
+        }
+        return { subaccounts: out, next_cursor: id < e.nextId ? String(id - 1) : null };
+      }),
+  );
+
+  app.get(
+    "/v1/subaccounts/:synthetic/status",
+    {
+      schema: {
+        summary: "A subaccount's status: active, eliminated or unknown (anyone)",
+        tags: ["entities"],
+        params: SyntheticParams,
+        response: { 200: z.strictObject({ synthetic_hotkey: z.string(), status: z.enum(["active", "eliminated", "unknown"]) }) },
+      },
+    },
+    async (request) => {
+      const { synthetic } = syntheticParam(request.params.synthetic);
+      return node().read((state) => ({ synthetic_hotkey: synthetic, status: state.entities.subaccounts.get(synthetic)?.status ?? "unknown" }));
+    },
+  );
+
+  app.get(
+    "/v1/subaccounts/:synthetic",
+    {
+      preValidation: [readSigned, ownerOrRoot],
+      schema: {
+        summary: "A subaccount with its positions, performance and elimination (owner or root)",
+        tags: ["entities"],
+        params: SyntheticParams,
+        response: {
+          200: z.strictObject({
+            subaccount: SubaccountSchema,
+            positions: z.array(PositionSchema),
+            ledger: PerfSummarySchema,
+            elimination: EliminationSchema.nullable(),
+          }),
+        },
+      },
+    },
+    async (request) =>
+      node().read((state) => {
+        const sub = subaccountOrNotFound(state, request.params.synthetic);
+        const t = traderOf(state, request.params.synthetic, now());
+        return {
+          subaccount: subaccountView(state, sub, now()),
+          positions: positionsOf(state, request.params.synthetic, now()),
+          ledger: perfSummary(t),
+          elimination: eliminationView(state.trading.traders.get(request.params.synthetic)),
+        };
+      }),
+  );
+
+  app.post(
+    "/v1/subaccounts/:synthetic/eliminate",
+    {
+      preValidation: [writeSigned, ownerOrRoot],
+      schema: {
+        summary: "Eliminate a subaccount: closes its positions, slashes by drawdown, frees the rest (owner or root)",
+        description: "Idempotent: on an eliminated subaccount it answers 200 with it, unchanged.",
+        tags: ["entities"],
+        params: SyntheticParams,
+        body: z.strictObject({ reason: z.string().min(1).max(200).optional() }).nullish(),
+        response: { 200: z.strictObject({ subaccount: SubaccountSchema }) },
+      },
+    },
+    async (request, reply) => {
+      const synthetic = request.params.synthetic;
+      const view = (state: State) => ({ subaccount: subaccountView(state, subaccountOrNotFound(state, synthetic), now()) });
+      try {
+        return await write(access, request, reply, {
+          command: { kind: "eliminate_subaccount", synthetic, reason: request.body?.reason, by: signerOf(request) },
+          status: 200,
+          view,
+        });
+      } catch (error) {
+        if (error instanceof DomainError && error.details.unchanged === true) return node().read(view);
+        throw error;
+      }
+    },
+  );
+
+  app.post(
+    "/v1/subaccounts/:synthetic/reinstate",
+    {
+      preValidation: [
+        writeSigned,
+        async (request) => {
+          syntheticParam((request.params as { synthetic: string }).synthetic);
+          requireSigner(request, [access.root()], "root");
+        },
+      ],
+      schema: {
+        summary: "Reinstate an eliminated subaccount, reversing its slash (root, audited)",
+        tags: ["entities"],
+        params: SyntheticParams,
+        body: z.strictObject({ reason: z.string().min(1).max(500) }),
+        response: { 200: z.strictObject({ subaccount: SubaccountSchema }) },
+      },
+    },
+    async (request, reply) => {
+      const synthetic = request.params.synthetic;
+      const view = (state: State) => ({ subaccount: subaccountView(state, subaccountOrNotFound(state, synthetic), now()) });
+      try {
+        return await write(access, request, reply, {
+          command: { kind: "reinstate_subaccount", synthetic, reason: request.body.reason, by: signerOf(request) },
+          status: 200,
+          view,
+        });
+      } catch (error) {
+        if (error instanceof DomainError && error.details.unchanged === true) return node().read(view);
+        throw error;
+      }
+    },
+  );
+
+  app.get(
+    "/v1/subaccounts/:synthetic/ledger",
+    {
+      preValidation: [readSigned, ownerOrRoot],
+      schema: {
+        summary: "A subaccount's performance checkpoints (owner or root)",
+        description: "Today only the open 12-hour checkpoint, from the running state; debt checkpoints are not built yet.",
+        tags: ["entities"],
+        params: SyntheticParams,
+        response: { 200: z.strictObject({ perf: z.array(PerfCheckpointSchema), debt: z.array(DebtCheckpointSchema) }) },
+      },
+    },
+    async (request) =>
+      node().read((state) => {
+        subaccountOrNotFound(state, request.params.synthetic);
+        return { perf: [openCheckpoint(traderOf(state, request.params.synthetic, now()), now())], debt: [] };
+      }),
+  );
+
+  app.get(
+    "/v1/entities/:hotkey/ledger",
+    {
+      preValidation: [readSigned, entityOrRoot],
+      schema: {
+        summary: "The entity's debt ledger over its active subaccounts (the entity or root)",
+        description: "Debt checkpoints are not built yet: the list is empty.",
+        tags: ["entities"],
+        params: HotkeyParams,
+        response: { 200: z.strictObject({ debt: z.array(DebtCheckpointSchema) }) },
+      },
+    },
+    async (request) =>
+      node().read((state) => {
+        entityOrNotFound(state, request.params.hotkey);
+        return { debt: [] };
+      }),
+  );
+};

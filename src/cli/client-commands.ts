@@ -1,0 +1,331 @@
+import type { KeyringPair } from "@polkadot/keyring/types";
+import { type Command, InvalidArgumentError, Option } from "commander";
+import {
+  ClientError,
+  type ClientResponse,
+  type Entity,
+  type OrderType,
+  PropnetClient,
+  type Subaccount,
+} from "../client/propnet-client.ts";
+import { cryptoReady, isSs58, KeyError, loadKey } from "../keys/keys.ts";
+
+/**
+ * The user-facing commands over the HTTP API: `entity register`, `subaccount create|list|eliminate`,
+ * `order`, `status`. Exit codes: 0 done, 1 refused (by the server, or locally before sending),
+ * 2 the node could not be reached.
+ */
+
+export const DEFAULT_URL = "http://127.0.0.1:8091";
+const SUBACCOUNT_ID = /^(0|[1-9][0-9]{0,8})$/;
+
+interface CommonOptions {
+  url: string;
+  key?: string;
+  json: boolean;
+}
+
+/** A refusal before anything is sent (or after a refusal was printed); carries the exit code. */
+class CommandFailed extends Error {
+  override readonly name = "CommandFailed";
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
+// ---- argument parsers (commander prints their message and exits 1) --------------------------------
+
+function parseUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError("must be a URL such as http://127.0.0.1:8091");
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new InvalidArgumentError("must be an http:// or https:// URL");
+  return value;
+}
+
+function integerIn(min: number, max: number): (value: string) => number {
+  return (value) => {
+    if (!/^-?[0-9]+$/.test(value)) throw new InvalidArgumentError("must be an integer");
+    const n = Number(value);
+    if (n < min || n > max) throw new InvalidArgumentError(`must be between ${min} and ${max}`);
+    return n;
+  };
+}
+
+function parseLeverage(value: string): number {
+  // Decimal notation only: Number() would also take "", "0x10" and "Infinity".
+  if (!/^([0-9]+\.?[0-9]*|\.[0-9]+)(e[+-]?[0-9]+)?$/i.test(value)) throw new InvalidArgumentError("must be a positive number");
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("must be a positive finite number");
+  return n;
+}
+
+function parseSubaccountId(value: string): number {
+  if (!SUBACCOUNT_ID.test(value)) throw new InvalidArgumentError("must be a subaccount id (0, 1, 2, ...)");
+  return Number(value);
+}
+
+// ---- shared plumbing ---------------------------------------------------------------------------------
+
+function withCommon(command: Command, key: "required" | "optional"): Command {
+  const keyOption = new Option("--key <file-or-uri>", "signing key: a key file (mode 0600) or //Uri (devnet)").env("PROPNET_KEY");
+  if (key === "required") keyOption.makeOptionMandatory();
+  return command
+    .addOption(keyOption)
+    .addOption(new Option("--url <url>", "the node's URL").env("PROPNET_URL").default(DEFAULT_URL).argParser(parseUrl))
+    .option("--json", "print the raw response body", false);
+}
+
+interface Context {
+  client: PropnetClient;
+  pair: KeyringPair | undefined;
+  json: boolean;
+}
+
+/** Runs a command body with a client; maps every failure to its message and exit code. */
+async function run(options: CommonOptions, body: (ctx: Context) => Promise<void>): Promise<number> {
+  try {
+    let pair: KeyringPair | undefined;
+    if (options.key !== undefined) {
+      await cryptoReady();
+      pair = loadKey(options.key);
+    }
+    await body({ client: new PropnetClient({ baseUrl: options.url, signer: pair }), pair, json: options.json });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommandFailed) {
+      if (error.message) process.stderr.write(`${error.message}\n`);
+      return error.exitCode;
+    }
+    if (error instanceof KeyError) {
+      process.stderr.write(`propnet: ${error.message}\n`);
+      return 1;
+    }
+    if (error instanceof ClientError) {
+      process.stderr.write(`propnet: ${error.message}; is the node running? (--url or PROPNET_URL)\n`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+/** The body of a success; on an error answer prints `error CODE: message` and fails with exit 1. */
+function unwrap<T>(response: ClientResponse<T>): T {
+  if (response.ok) return response.body;
+  const { code, message, details } = response.error;
+  let text = `error ${code}: ${message}`;
+  if (details && Object.keys(details).length > 0) text += `\n  details: ${JSON.stringify(details)}`;
+  throw new CommandFailed(text, 1);
+}
+
+function printJson(body: unknown): void {
+  process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+}
+
+function needKey(ctx: Context, what: string): KeyringPair {
+  if (!ctx.pair) throw new CommandFailed(`propnet: ${what} needs --key (a key file or //Uri)`, 1);
+  return ctx.pair;
+}
+
+/** `<entity>_<id>` from an id (of the signer's entity) or a synthetic hotkey given whole. */
+function syntheticOf(value: string, pair: KeyringPair | undefined): string {
+  if (SUBACCOUNT_ID.test(value)) {
+    if (!pair) throw new CommandFailed(`propnet: a bare subaccount id needs --key (the entity's key)`, 1);
+    return `${pair.address}_${value}`;
+  }
+  if (!isSynthetic(value)) throw new CommandFailed(`propnet: ${value} is neither a subaccount id nor a synthetic hotkey (<entity SS58>_<id>)`, 1);
+  return value;
+}
+
+function isSynthetic(value: string): boolean {
+  const at = value.lastIndexOf("_");
+  return at > 0 && isSs58(value.slice(0, at)) && SUBACCOUNT_ID.test(value.slice(at + 1));
+}
+
+// ---- formatting --------------------------------------------------------------------------------------
+
+/** "4000000000" rao -> "4 TAO"; exact, whatever the size. */
+export function formatRao(rao: string): string {
+  const n = BigInt(rao);
+  const sign = n < 0n ? "-" : "";
+  const abs = n < 0n ? -n : n;
+  const frac = (abs % 1_000_000_000n).toString().padStart(9, "0").replace(/0+$/, "");
+  return `${sign}${abs / 1_000_000_000n}${frac ? `.${frac}` : ""} TAO`;
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+const usd = (x: number) => `$${x.toFixed(2)}`;
+const when = (ms: number | null) => (ms === null ? "-" : new Date(ms).toISOString());
+
+function entityLines(e: Entity): string {
+  const lines = [
+    `entity ${e.entity_hotkey}${e.frozen ? " (FROZEN: its hotkey lost its uid)" : ""}, registered ${when(e.registered_at_ms)}`,
+    `  subaccounts: ${e.active_subaccounts} active, ${e.eliminated_subaccounts} eliminated, at most ${e.max_subaccounts} active, next id ${e.next_subaccount_id}`,
+  ];
+  const c = e.collateral;
+  if (c) {
+    lines.push(
+      `  collateral: ${formatRao(c.deposited_rao)} deposited, ${formatRao(c.free_rao)} free, ${formatRao(c.reserved_rao)} reserved, ${formatRao(c.slashed_rao)} slashed`,
+    );
+  }
+  return lines.join("\n");
+}
+
+function subaccountLine(s: Subaccount): string {
+  const c = s.challenge;
+  return `${s.synthetic_hotkey}  ${s.status}  ${c.state}  return ${pct(c.return)}  max drawdown ${pct(c.max_drawdown)}  account ${usd(s.account_size_usd)}`;
+}
+
+// ---- commands ----------------------------------------------------------------------------------------
+
+export function registerClientCommands(program: Command): void {
+  const entity = program.command("entity").description("entity miners");
+  withCommon(entity.command("register"), "required")
+    .description("register the key's hotkey as an entity (it must be a neuron on subnet 1)")
+    .option("--max-subaccounts <n>", "the entity's own limit of active subaccounts (1..500)", integerIn(1, 500))
+    .action(async (options: CommonOptions & { maxSubaccounts?: number }) => {
+      process.exitCode = await run(options, async (ctx) => {
+        const body = unwrap(await ctx.client.registerEntity(options.maxSubaccounts));
+        if (ctx.json) return printJson(body);
+        process.stdout.write(`registered\n${entityLines(body.entity)}\n`);
+      });
+    });
+
+  const subaccount = program.command("subaccount").description("an entity's subaccounts");
+  withCommon(subaccount.command("create"), "required")
+    .description("create a subaccount of the key's entity; reserves collateral")
+    .option("--account-size <usd>", "account size in USD (1000..100000; default 10000)", integerIn(1, Number.MAX_SAFE_INTEGER))
+    .action(async (options: CommonOptions & { accountSize?: number }) => {
+      process.exitCode = await run(options, async (ctx) => {
+        const pair = needKey(ctx, "subaccount create");
+        const body = unwrap(await ctx.client.createSubaccount(pair.address, options.accountSize));
+        if (ctx.json) return printJson(body);
+        const s = body.subaccount;
+        process.stdout.write(
+          `created ${s.synthetic_hotkey} (id ${s.subaccount_id}): account ${usd(s.account_size_usd)}, ` +
+            `reserved ${formatRao(s.collateral_reserved_rao)}, challenge ends ${when(s.challenge.ends_at_ms)}\n`,
+        );
+      });
+    });
+
+  withCommon(subaccount.command("list"), "required")
+    .description("list an entity's subaccounts (every page)")
+    .addOption(new Option("--status <status>", "only these").choices(["active", "eliminated"]))
+    .option("--entity <ss58>", "another entity's (root only); default: the key's")
+    .action(async (options: CommonOptions & { status?: string; entity?: string }) => {
+      process.exitCode = await run(options, async (ctx) => {
+        const pair = needKey(ctx, "subaccount list");
+        const hotkey = options.entity ?? pair.address;
+        if (!isSs58(hotkey)) throw new CommandFailed(`propnet: --entity ${hotkey} is not an SS58 address`, 1);
+        const all: Subaccount[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = unwrap(await ctx.client.listSubaccounts(hotkey, { status: options.status, cursor }));
+          all.push(...page.subaccounts);
+          // A cursor that does not move would loop forever; stop rather than trust it.
+          cursor = page.next_cursor !== null && page.next_cursor !== cursor ? page.next_cursor : undefined;
+        } while (cursor !== undefined);
+        if (ctx.json) return printJson({ subaccounts: all, next_cursor: null });
+        for (const s of all) process.stdout.write(`${subaccountLine(s)}\n`);
+        process.stdout.write(`${all.length} subaccount(s)\n`);
+      });
+    });
+
+  withCommon(subaccount.command("eliminate"), "required")
+    .description("eliminate a subaccount: closes its positions and releases its reserve")
+    .argument("<subaccount>", "an id of the key's entity, or a synthetic hotkey <entity>_<id>")
+    .option("--reason <text>", "why (recorded)")
+    .action(async (target: string, options: CommonOptions & { reason?: string }) => {
+      process.exitCode = await run(options, async (ctx) => {
+        const body = unwrap(await ctx.client.eliminate(syntheticOf(target, ctx.pair), options.reason));
+        if (ctx.json) return printJson(body);
+        process.stdout.write(`${body.subaccount.synthetic_hotkey} ${body.subaccount.status} at ${when(body.subaccount.eliminated_at_ms)}\n`);
+      });
+    });
+
+  withCommon(program.command("order"), "required")
+    .description("place an order: an entity for one of its subaccounts (--subaccount), a regular miner for itself")
+    .argument("<trade_pair>", "e.g. BTCUSD")
+    .argument("<order_type>", "LONG, SHORT or FLAT")
+    .option("--leverage <x>", "leverage (LONG and SHORT)", parseLeverage)
+    .option("--subaccount <id>", "the entity's subaccount id", parseSubaccountId)
+    .action(async (pair: string, type: string, options: CommonOptions & { leverage?: number; subaccount?: number }) => {
+      process.exitCode = await run(options, async (ctx) => {
+        const orderType = type.toUpperCase();
+        if (orderType !== "LONG" && orderType !== "SHORT" && orderType !== "FLAT") {
+          throw new CommandFailed(`propnet: order type must be LONG, SHORT or FLAT, not ${type}`, 1);
+        }
+        if (orderType !== "FLAT" && options.leverage === undefined) throw new CommandFailed(`propnet: ${orderType} needs --leverage`, 1);
+        const body = unwrap(
+          await ctx.client.placeOrder({
+            subaccount_id: options.subaccount,
+            trade_pair: pair.toUpperCase(),
+            order_type: orderType as OrderType,
+            leverage: options.leverage,
+          }),
+        );
+        if (ctx.json) return printJson(body);
+        const { order: o, position: p } = body;
+        process.stdout.write(
+          `order ${o.order_uuid}${body.duplicate ? " (duplicate: the original order)" : ""}: ${o.order_type} ${o.trade_pair} ` +
+            `leverage ${o.leverage} at ${o.price} for ${o.synthetic_hotkey}\n` +
+            `position ${p.trade_pair}: ${p.is_closed ? "closed" : `net leverage ${p.net_leverage}, average entry ${p.average_entry_price}`}, ` +
+            `realized ${usd(p.realized_pnl_usd)}, unrealized ${usd(p.unrealized_pnl_usd)}, return ${pct(p.return)}\n`,
+        );
+      });
+    });
+
+  withCommon(program.command("status"), "optional")
+    .description("no argument: the node's health and chain head; a synthetic hotkey: its status (details with --key); an entity hotkey: the entity (with --key)")
+    .argument("[hotkey]", "a synthetic hotkey <entity>_<id> or an entity hotkey")
+    .action(async (target: string | undefined, options: CommonOptions) => {
+      process.exitCode = await run(options, async (ctx) => {
+        if (target === undefined) return nodeStatus(ctx);
+        if (isSynthetic(target)) return subaccountStatus(ctx, target);
+        if (!isSs58(target)) throw new CommandFailed(`propnet: ${target} is neither an SS58 hotkey nor a synthetic hotkey (<entity SS58>_<id>)`, 1);
+        needKey(ctx, "reading an entity (the entity's or root's key)");
+        const body = unwrap(await ctx.client.getEntity(target));
+        if (ctx.json) return printJson(body);
+        process.stdout.write(`${entityLines(body.entity)}\n`);
+        for (const s of body.entity.subaccounts) process.stdout.write(`  ${subaccountLine(s)}\n`);
+      });
+    });
+}
+
+async function nodeStatus(ctx: Context): Promise<void> {
+  const [health, head] = await Promise.all([ctx.client.health(), ctx.client.chainHead()]);
+  const h = unwrap(health);
+  const c = unwrap(head);
+  if (ctx.json) return printJson({ health: h, chain_head: c });
+  process.stdout.write(
+    `node ${ctx.client.baseUrl}: ${h.status}, version ${h.version}, seq ${h.seq}, stream seq ${h.stream_seq}\n` +
+      `chain: block ${c.block}${c.block > 0 ? ` at ${when(c.timestamp_ms)}` : " (genesis)"}, issuance ${formatRao(c.total_issuance_rao)}, block emission ${formatRao(c.block_emission_rao)}\n`,
+  );
+  for (const p of h.problems) process.stdout.write(`problem: ${typeof p === "string" ? p : JSON.stringify(p)}\n`);
+}
+
+async function subaccountStatus(ctx: Context, synthetic: string): Promise<void> {
+  if (!ctx.pair) {
+    // Without a key only the public status can be read.
+    const body = unwrap(await ctx.client.subaccountStatus(synthetic));
+    if (ctx.json) return printJson(body);
+    process.stdout.write(`${body.synthetic_hotkey} ${body.status}\n`);
+    return;
+  }
+  const body = unwrap(await ctx.client.getSubaccount(synthetic));
+  if (ctx.json) return printJson(body);
+  process.stdout.write(`${subaccountLine(body.subaccount)}\n`);
+  for (const p of body.positions.filter((p) => !p.is_closed)) {
+    process.stdout.write(
+      `  ${p.trade_pair}: net leverage ${p.net_leverage}, average entry ${p.average_entry_price}, unrealized ${usd(p.unrealized_pnl_usd)}, return ${pct(p.return)}\n`,
+    );
+  }
+  const e = body.elimination;
+  if (e) process.stdout.write(`  eliminated ${when(e.at_ms)}: ${e.reason}; max drawdown ${pct(e.max_drawdown)}, slashed ${formatRao(e.slashed_rao)}\n`);
+}

@@ -1,0 +1,224 @@
+import { DomainError, ValidationError } from "../errors/errors.ts";
+import { account, key } from "../chain/chain-state.ts";
+import { setViolations } from "../chain/effects.ts";
+import { TAO } from "../ledger/asset.ts";
+import type { EventDraft, JsonObject } from "../machine/event.ts";
+import type { State } from "../machine/state.ts";
+import { eliminateTrader, enqueueChallenge, traderOf } from "../trading/trader.ts";
+import { type EntityRecord, reservedAccount, type SubaccountRecord } from "./entity-state.ts";
+import { parseSyntheticHotkey, syntheticHotkey } from "./synthetic-hotkey.ts";
+
+/** The prop-trading subnet: entities and regular miners are its neurons. */
+export const PROP_NETUID = 1;
+export const MAX_ACTIVE_SUBACCOUNTS = 500;
+export const DEFAULT_ACCOUNT_SIZE_USD = 10_000;
+export const MIN_ACCOUNT_SIZE_USD = 1_000;
+export const MAX_ACCOUNT_SIZE_USD = 100_000;
+
+export type RegisterEntity = { kind: "register_entity"; ts: number; hotkey: string; max_subaccounts?: number };
+export type CreateSubaccount = { kind: "create_subaccount"; ts: number; entity: string; account_size_usd?: number; uuid: string };
+export type EliminateSubaccount = { kind: "eliminate_subaccount"; ts: number; synthetic: string; reason?: string; by: string };
+export type ReinstateSubaccount = { kind: "reinstate_subaccount"; ts: number; synthetic: string; reason: string; by: string };
+
+export function isNeuron(state: State, hotkey: string): boolean {
+  return state.chain.uids.has(key.hotkey(PROP_NETUID, hotkey));
+}
+
+/** Frozen while its hotkey holds no uid on the subnet, or after an entity-scoped violation. */
+export function isFrozen(state: State, e: EntityRecord): boolean {
+  return e.frozenByViolation || !isNeuron(state, e.hotkey);
+}
+
+/** ceil(account_size_usd * 1e9 / cost_per_theta_usd), cost 2,500 USD up to 10,000 USD and 5,000 above. */
+export function reserveFor(accountSizeUsd: number): bigint {
+  const cost = accountSizeUsd <= 10_000 ? 2_500n : 5_000n;
+  const size = BigInt(accountSizeUsd);
+  return (size * 1_000_000_000n + cost - 1n) / cost;
+}
+
+function entityOf(state: State, hotkey: string): EntityRecord {
+  const e = state.entities.entities.get(hotkey);
+  if (!e) throw new DomainError("ENTITY_NOT_FOUND", `${hotkey} is not a registered entity`, { entity_hotkey: hotkey });
+  return e;
+}
+
+export function subaccountOf(state: State, synthetic: string): SubaccountRecord {
+  const parsed = parseSyntheticHotkey(synthetic);
+  if (!parsed) throw new DomainError("INVALID_SYNTHETIC_HOTKEY", `${synthetic} is not <entity>_<id>`);
+  const sub = state.entities.subaccounts.get(synthetic);
+  if (!sub) throw new DomainError("SUBACCOUNT_NOT_FOUND", `subaccount ${synthetic} was never created`, { synthetic_hotkey: synthetic });
+  return sub;
+}
+
+/**
+ * The entity invariants (DESIGN.md §3.6), O(1) per entity: active <= limit, every id below next
+ * id, and the reserve account holding exactly the sum of the active subaccounts' reserves.
+ */
+export function entityViolations(state: State, hotkey: string): Array<{ invariant: string; expected: string; actual: string }> {
+  const e = state.entities.entities.get(hotkey);
+  if (!e) return [];
+  const out = [];
+  if (e.active > e.maxSubaccounts) out.push({ invariant: "active_within_limit", expected: `<= ${e.maxSubaccounts}`, actual: String(e.active) });
+  if (e.active + e.eliminated !== e.nextId) out.push({ invariant: "ids_below_next_id", expected: String(e.nextId), actual: String(e.active + e.eliminated) });
+  const held = state.ledger.balanceOf(TAO, reservedAccount(hotkey));
+  if (held !== e.reservedRao) out.push({ invariant: "reserve_equals_sum_of_reserves", expected: e.reservedRao.toString(), actual: held.toString() });
+  return out;
+}
+
+/** Adds the entity's violations (if any) to the event; apply then records them and freezes the entity. */
+function checked(state: State, hotkey: string, draft: EventDraft): EventDraft {
+  const v = entityViolations(state, hotkey);
+  if (v.length === 0) return draft;
+  const violations = v.map((x) => ({ scope: `entity:${hotkey}`, ...x }));
+  applyEntityViolations(state, hotkey, violations);
+  return { ...draft, payload: { ...draft.payload, violations } };
+}
+
+export function applyEntityViolations(state: State, hotkey: string, violations: Array<{ scope: string; invariant: string; expected: string; actual: string }>): void {
+  const e = state.entities.entities.get(hotkey);
+  if (e && !e.frozenByViolation) state.entities.entities.set(hotkey, { ...e, frozenByViolation: true });
+  setViolations(state, [...state.violations, ...violations]);
+}
+
+// ---- transitions shared by handlers and replay ---------------------------------------------------
+
+export function applyEntityRegistered(state: State, p: JsonObject): void {
+  state.entities.entities.set(p.hotkey as string, {
+    hotkey: p.hotkey as string,
+    registeredAtMs: p.ts as number,
+    maxSubaccounts: p.max_subaccounts as number,
+    nextId: 0,
+    active: 0,
+    eliminated: 0,
+    reservedRao: 0n,
+    slashedRao: 0n,
+    frozenByViolation: false,
+  });
+}
+
+export function applySubaccountCreated(state: State, p: JsonObject): void {
+  const entity = p.entity as string;
+  const id = p.id as number;
+  const reserved = BigInt(p.reserved_rao as string);
+  const e = state.entities.entities.get(entity) as EntityRecord;
+  const synthetic = syntheticHotkey(entity, id);
+  if (reserved > 0n) {
+    const { ledger } = state;
+    ledger.transfer(ledger.account(TAO, account.collateral(entity)), ledger.account(TAO, reservedAccount(entity)), reserved);
+  }
+  state.entities.subaccounts.set(synthetic, {
+    entity,
+    id,
+    uuid: p.uuid as string,
+    createdAtMs: p.ts as number,
+    eliminatedAtMs: null,
+    accountSizeUsd: p.account_size_usd as number,
+    reservedRao: reserved,
+    status: "active",
+  });
+  state.entities.entities.set(entity, { ...e, nextId: id + 1, active: e.active + 1, reservedRao: e.reservedRao + reserved });
+  enqueueChallenge(state, synthetic);
+}
+
+export function applySubaccountEliminated(state: State, p: JsonObject): void {
+  const synthetic = p.synthetic_hotkey as string;
+  eliminateTrader(state, traderOf(state, synthetic, p.ts as number), p.reason as string, p.ts as number);
+}
+
+export function applySubaccountReinstated(state: State, p: JsonObject): void {
+  const synthetic = p.synthetic_hotkey as string;
+  const { entities, trading, ledger } = state;
+  const sub = entities.subaccounts.get(synthetic) as SubaccountRecord;
+  const e = entities.entities.get(sub.entity) as EntityRecord;
+  const restored = BigInt(p.restored_rao as string);
+  const reserve = BigInt(p.reserved_rao as string);
+  // The slash was recycled: reversing it mints it back into the reserve, counted like any mint.
+  if (restored > 0n) ledger.deposit(ledger.account(TAO, reservedAccount(sub.entity)), ledger.mint(TAO, restored));
+  const fromFree = reserve - restored;
+  if (fromFree > 0n) ledger.transfer(ledger.account(TAO, account.collateral(sub.entity)), ledger.account(TAO, reservedAccount(sub.entity)), fromFree);
+  entities.subaccounts.set(synthetic, { ...sub, status: "active", eliminatedAtMs: null, reservedRao: reserve });
+  entities.entities.set(sub.entity, {
+    ...e,
+    active: e.active + 1,
+    eliminated: e.eliminated - 1,
+    reservedRao: e.reservedRao + reserve,
+    slashedRao: e.slashedRao - restored,
+  });
+  const t = trading.traders.get(synthetic);
+  if (t?.elimination) {
+    // Reinstated with a clean drawdown: the peak restarts at today's value.
+    trading.traders.set(synthetic, { ...t, challenge: t.elimination.challenge_before, elimination: null, peak: t.value, maxDrawdown: 0 });
+  }
+}
+
+// ---- handlers -------------------------------------------------------------------------------------
+
+export function registerEntity(state: State, c: RegisterEntity): EventDraft {
+  if (!isNeuron(state, c.hotkey)) throw new DomainError("NOT_A_NEURON", `${c.hotkey} is not a neuron on subnet ${PROP_NETUID}`, { hotkey: c.hotkey });
+  if (state.entities.entities.has(c.hotkey)) throw new DomainError("ENTITY_EXISTS", `${c.hotkey} is already a registered entity`, { entity_hotkey: c.hotkey });
+  const max = c.max_subaccounts ?? MAX_ACTIVE_SUBACCOUNTS;
+  if (!Number.isInteger(max) || max < 1 || max > MAX_ACTIVE_SUBACCOUNTS) {
+    throw new ValidationError(`max_subaccounts must be an integer in [1, ${MAX_ACTIVE_SUBACCOUNTS}]`);
+  }
+  const payload = { hotkey: c.hotkey, max_subaccounts: max, ts: c.ts };
+  applyEntityRegistered(state, payload);
+  return { type: "EntityRegistered", version: 1, payload: { ...payload, ref: { entity: c.hotkey } } };
+}
+
+export function createSubaccount(state: State, c: CreateSubaccount): EventDraft {
+  const e = entityOf(state, c.entity);
+  if (e.active >= e.maxSubaccounts) {
+    throw new DomainError("SUBACCOUNT_LIMIT_REACHED", `${c.entity} has ${e.active} active subaccounts, its limit is ${e.maxSubaccounts}`, {
+      active_subaccounts: e.active,
+      max_subaccounts: e.maxSubaccounts,
+    });
+  }
+  const size = c.account_size_usd ?? DEFAULT_ACCOUNT_SIZE_USD;
+  if (!Number.isInteger(size) || size < MIN_ACCOUNT_SIZE_USD || size > MAX_ACCOUNT_SIZE_USD) {
+    throw new ValidationError(`account_size_usd must be an integer in [${MIN_ACCOUNT_SIZE_USD}, ${MAX_ACCOUNT_SIZE_USD}]`);
+  }
+  const reserve = reserveFor(size);
+  const free = state.ledger.balanceOf(TAO, account.collateral(c.entity));
+  if (free < reserve) {
+    throw new DomainError("INSUFFICIENT_COLLATERAL", `${c.entity} has ${free} rao of free collateral, a ${size} USD subaccount reserves ${reserve}`, {
+      free_rao: free.toString(),
+      required_rao: reserve.toString(),
+    });
+  }
+  const payload = { entity: c.entity, id: e.nextId, uuid: c.uuid, account_size_usd: size, reserved_rao: reserve.toString(), ts: c.ts };
+  applySubaccountCreated(state, payload);
+  return checked(state, c.entity, { type: "SubaccountCreated", version: 1, payload: { ...payload, ref: { synthetic_hotkey: syntheticHotkey(c.entity, e.nextId) } } });
+}
+
+/** Idempotent: eliminating an eliminated subaccount changes nothing (and records nothing). */
+export function eliminateSubaccount(state: State, c: EliminateSubaccount): EventDraft {
+  const sub = subaccountOf(state, c.synthetic);
+  const payload = { synthetic_hotkey: c.synthetic, reason: c.reason ?? "MANUAL", by: c.by, ts: c.ts };
+  if (sub.status === "eliminated") throw new DomainError("NOT_FOUND", "already eliminated", { unchanged: true });
+  applySubaccountEliminated(state, payload);
+  const slashed = state.trading.traders.get(c.synthetic)?.elimination?.slashed_rao ?? "0";
+  return checked(state, sub.entity, { type: "SubaccountEliminated", version: 1, payload: { ...payload, slashed_rao: slashed, ref: { synthetic_hotkey: c.synthetic } } });
+}
+
+export function reinstateSubaccount(state: State, c: ReinstateSubaccount): EventDraft {
+  const sub = subaccountOf(state, c.synthetic);
+  if (sub.status === "active") throw new DomainError("NOT_FOUND", "not eliminated", { unchanged: true });
+  const e = entityOf(state, sub.entity);
+  if (e.active >= e.maxSubaccounts) {
+    throw new DomainError("SUBACCOUNT_LIMIT_REACHED", `${sub.entity} is at its limit of ${e.maxSubaccounts} active subaccounts`);
+  }
+  const reserve = reserveFor(sub.accountSizeUsd);
+  const t = state.trading.traders.get(c.synthetic);
+  const restored = BigInt(t?.elimination?.slashed_rao ?? "0");
+  const free = state.ledger.balanceOf(TAO, account.collateral(sub.entity));
+  if (free < reserve - restored) {
+    throw new DomainError("INSUFFICIENT_COLLATERAL", `${sub.entity} needs ${reserve - restored} rao of free collateral to reinstate`, {
+      free_rao: free.toString(),
+      required_rao: (reserve - restored).toString(),
+    });
+  }
+  const payload = { synthetic_hotkey: c.synthetic, reason: c.reason, by: c.by, ts: c.ts, restored_rao: restored.toString(), reserved_rao: reserve.toString() };
+  applySubaccountReinstated(state, payload);
+  return checked(state, sub.entity, { type: "SubaccountReinstated", version: 1, payload: { ...payload, ref: { synthetic_hotkey: c.synthetic } } });
+}
+

@@ -1,0 +1,213 @@
+import { AssertionFailure } from "../errors/errors.ts";
+import { reservedAccount } from "../entities/entity-state.ts";
+import { account } from "../chain/chain-state.ts";
+import { TAO } from "../ledger/asset.ts";
+import type { State } from "../machine/state.ts";
+import { accrueCarry, applyOrder, type OrderInput, type Position, round9, unrealizedPnl } from "./position.ts";
+import { tradePair } from "./trade-pairs.ts";
+import { type ChallengeState, type Elimination, nthKey, positionKey, type TraderRecord } from "./trading-state.ts";
+
+/**
+ * A trader's life: orders move its positions, prices mark it, and the challenge and drawdown rules
+ * (DESIGN.md §3.4) pass or eliminate it. The rules decide in the command's handler and the event
+ * records the decision; these transitions are shared by handler and replay, and use only + - * /.
+ */
+export const CHALLENGE_MS = 90 * 86_400_000;
+export const PASS_RETURN = 0.03;
+export const CHALLENGE_MAX_DRAWDOWN = 0.06;
+export const PASSED_MAX_DRAWDOWN = 0.1;
+export const REGULAR_ACCOUNT_SIZE_USD = 10_000;
+
+export function newTrader(hotkey: string, entity: string | null, accountSizeUsd: number, startedAtMs: number): TraderRecord {
+  return {
+    hotkey,
+    entity,
+    accountSizeUsd,
+    startedAtMs,
+    endsAtMs: startedAtMs + CHALLENGE_MS,
+    challenge: "in_challenge",
+    passedAtMs: null,
+    realizedUsd: 0,
+    spreadFeeUsd: 0,
+    carryFeeUsd: 0,
+    unrealizedUsd: 0,
+    value: 1,
+    peak: 1,
+    maxDrawdown: 0,
+    openPairs: [],
+    closedCount: 0,
+    orderCount: 0,
+    elimination: null,
+  };
+}
+
+/** The trader's record; a subaccount that has not traded yet gets its fresh record (not stored). */
+export function traderOf(state: State, hotkey: string, now: number): TraderRecord {
+  const t = state.trading.traders.get(hotkey);
+  if (t) return t;
+  const sub = state.entities.subaccounts.get(hotkey);
+  if (sub) return newTrader(hotkey, sub.entity, sub.accountSizeUsd, sub.createdAtMs);
+  return newTrader(hotkey, null, REGULAR_ACCOUNT_SIZE_USD, now);
+}
+
+export function enqueueChallenge(state: State, trader: string): void {
+  const q = state.trading.queue.get("q") ?? { head: 0, tail: 0 };
+  state.trading.challengeQueue.set(q.tail, trader);
+  state.trading.queue.set("q", { head: q.head, tail: q.tail + 1 });
+}
+
+export function traderReturn(t: TraderRecord): number {
+  return t.value - 1;
+}
+
+/** Accrues carry on every open position and marks the trader to the latest prices. */
+export function markTrader(state: State, t: TraderRecord, now: number): TraderRecord {
+  const { trading } = state;
+  let unrealized = 0;
+  let carry = t.carryFeeUsd;
+  for (const pairId of t.openPairs) {
+    const key = positionKey(t.hotkey, pairId);
+    const p = trading.open.get(key) as Position;
+    const pair = tradePair(pairId);
+    const price = trading.prices.get(pairId);
+    if (!pair || !price) throw new AssertionFailure(`open ${pairId} position without a pair or a price`);
+    const accrued = accrueCarry(p, pair, now, t.accountSizeUsd);
+    if (accrued !== p) {
+      carry += accrued.carry_fee_usd - p.carry_fee_usd;
+      trading.open.set(key, accrued);
+    }
+    unrealized += unrealizedPnl(accrued, price.price, t.accountSizeUsd);
+  }
+  return withValue({ ...t, carryFeeUsd: carry, unrealizedUsd: unrealized });
+}
+
+function withValue(t: TraderRecord): TraderRecord {
+  const value = 1 + (t.realizedUsd + t.unrealizedUsd - t.spreadFeeUsd - t.carryFeeUsd) / t.accountSizeUsd;
+  const peak = value > t.peak ? value : t.peak;
+  const drawdown = 1 - value / peak;
+  return { ...t, value, peak, maxDrawdown: drawdown > t.maxDrawdown ? drawdown : t.maxDrawdown };
+}
+
+export type Verdict = { kind: "pass" } | { kind: "eliminate"; reason: string } | null;
+
+/** The challenge and drawdown rules, on values rounded to 1e-9. */
+export function judge(t: TraderRecord, now: number): Verdict {
+  if (t.elimination) return null;
+  const dd = round9(t.maxDrawdown);
+  if (t.challenge === "in_challenge") {
+    if (dd >= CHALLENGE_MAX_DRAWDOWN) return { kind: "eliminate", reason: "FAILED_CHALLENGE_PERIOD_DRAWDOWN" };
+    if (round9(traderReturn(t)) >= PASS_RETURN) return { kind: "pass" };
+    if (now >= t.endsAtMs) return { kind: "eliminate", reason: "FAILED_CHALLENGE_PERIOD_TIME" };
+    return null;
+  }
+  if (t.challenge === "passed" && dd >= PASSED_MAX_DRAWDOWN) return { kind: "eliminate", reason: "MAX_TOTAL_DRAWDOWN" };
+  return null;
+}
+
+export function passChallenge(state: State, hotkey: string, now: number): void {
+  const t = state.trading.traders.get(hotkey) as TraderRecord;
+  state.trading.traders.set(hotkey, { ...t, challenge: "passed", passedAtMs: now });
+}
+
+/** Records an order on the trader's position (opening, growing, reducing or closing it). */
+export function placeOrder(state: State, t: TraderRecord, pairId: string, delta: number, input: OrderInput): TraderRecord {
+  const { trading } = state;
+  const pair = tradePair(pairId);
+  if (!pair) throw new AssertionFailure(`unknown pair ${pairId}`);
+  const key = positionKey(t.hotkey, pairId);
+  const open = trading.open.get(key) ?? null;
+  const outcome = applyOrder(open, pair, delta, input, t.accountSizeUsd);
+  let next: TraderRecord = {
+    ...t,
+    realizedUsd: t.realizedUsd + outcome.realized_delta,
+    spreadFeeUsd: t.spreadFeeUsd + (outcome.position.spread_fee_usd - (open?.spread_fee_usd ?? 0)),
+    carryFeeUsd: t.carryFeeUsd + (outcome.position.carry_fee_usd - (open?.carry_fee_usd ?? 0)),
+    orderCount: t.orderCount + 1,
+  };
+  trading.orders.set(nthKey(t.hotkey, t.orderCount), outcome.order);
+  const byPair = trading.openByPair.get(pairId);
+  if (outcome.position.is_closed) {
+    trading.open.delete(key);
+    byPair?.delete(t.hotkey);
+    trading.closed.set(nthKey(t.hotkey, next.closedCount), outcome.position);
+    next = { ...next, closedCount: next.closedCount + 1, openPairs: next.openPairs.filter((p) => p !== pairId) };
+  } else {
+    trading.open.set(key, outcome.position);
+    if (!open) {
+      byPair?.set(t.hotkey, true);
+      next = { ...next, openPairs: [...next.openPairs, pairId].sort() };
+    }
+  }
+  return next;
+}
+
+/**
+ * The share of a reserve an elimination slashes (Vanta §5.3): 10% drawdown slashes all of it,
+ * 5% half, none at 0; in billionths so the rao amount is exact.
+ */
+export function slashOf(reservedRao: bigint, maxDrawdown: number): bigint {
+  const ppb = Math.min(1_000_000_000, Math.max(0, Math.round(maxDrawdown * 10 * 1e9)));
+  return (reservedRao * BigInt(ppb)) / 1_000_000_000n;
+}
+
+/**
+ * Eliminates a trader: every open position is closed at its pair's latest price by a FLAT order
+ * (src "elimination", order uuid = the position uuid reversed, as Vanta does), the elimination is
+ * recorded and, for a subaccount, part of its reserve is slashed (recycled) and the rest freed.
+ */
+export function eliminateTrader(state: State, trader: TraderRecord, reason: string, now: number): Elimination {
+  const { trading, entities, ledger } = state;
+  const hotkey = trader.hotkey;
+  let t = trader;
+  if (t.openPairs.length > 0) t = markTrader(state, t, now);
+  let lastPrice: number | null = null;
+  for (const pairId of [...t.openPairs]) {
+    const p = trading.open.get(positionKey(hotkey, pairId)) as Position;
+    const price = (trading.prices.get(pairId) as { price: number }).price;
+    lastPrice = price;
+    t = placeOrder(state, t, pairId, -p.net_leverage, {
+      order_uuid: [...p.position_uuid].reverse().join(""),
+      trader: hotkey,
+      order_type: "FLAT",
+      leverage: 0,
+      price,
+      now,
+      src: "elimination",
+      new_position_uuid: p.position_uuid,
+    });
+  }
+  t = withValue({ ...t, unrealizedUsd: 0 });
+  let slashed = 0n;
+  const sub = entities.subaccounts.get(hotkey);
+  if (sub) {
+    const e = entities.entities.get(sub.entity);
+    if (!e) throw new AssertionFailure(`subaccount ${hotkey} of an unknown entity`);
+    slashed = slashOf(sub.reservedRao, t.maxDrawdown);
+    if (sub.reservedRao > 0n) {
+      const reserve = ledger.withdraw(ledger.account(TAO, reservedAccount(sub.entity)), sub.reservedRao);
+      const [slash, rest] = reserve.split(slashed);
+      ledger.recycle(slash);
+      ledger.deposit(ledger.account(TAO, account.collateral(sub.entity)), rest);
+    }
+    entities.subaccounts.set(hotkey, { ...sub, status: "eliminated", eliminatedAtMs: now, reservedRao: 0n });
+    entities.entities.set(sub.entity, {
+      ...e,
+      active: e.active - 1,
+      eliminated: e.eliminated + 1,
+      reservedRao: e.reservedRao - sub.reservedRao,
+      slashedRao: e.slashedRao + slashed,
+    });
+  }
+  const challengeBefore: ChallengeState = t.challenge;
+  const elimination: Elimination = {
+    reason,
+    max_drawdown: t.maxDrawdown,
+    return: traderReturn(t),
+    price: lastPrice,
+    at_ms: now,
+    slashed_rao: slashed.toString(),
+    challenge_before: challengeBefore,
+  };
+  trading.traders.set(hotkey, { ...t, challenge: t.challenge === "in_challenge" ? "failed" : t.challenge, elimination });
+  return elimination;
+}
