@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Extrinsic } from "../../src/core/chain/block.ts";
 import { TAO } from "../../src/core/ledger/asset.ts";
-import { HANDLERS } from "../../src/core/machine/commands.ts";
+import { type Command, HANDLERS } from "../../src/core/machine/commands.ts";
 import { stateHash } from "../../src/core/machine/state.ts";
 import { NodeClock } from "../../src/node/clock.ts";
 import { PropnetNode } from "../../src/node/node.ts";
@@ -39,6 +39,80 @@ function chainCall(random: () => number, pick: () => string): Extrinsic {
     default:
       return { call: "subtensor.remove_stake", signer: pick(), args: { netuid, hotkey, amount_alpha: "1000000" } };
   }
+}
+
+/**
+ * Entities, subaccounts, orders and prices after the chain part (so the chain prefix stays byte
+ * for byte): creations, an order through a challenge pass, drawdown and time eliminations with
+ * slashes, a manual elimination, a reinstatement, a held price applied and one discarded, and
+ * requests carrying Epistula uuids and Idempotency-Keys.
+ */
+async function entityMiners(node: PropnetNode, now: () => number, random: () => number): Promise<void> {
+  const root = OWNERS[0] as string;
+  const entities = ["5entityone", "5entitytwo"].map((e) => e.padEnd(48, "e"));
+  const miner = "5regularminer".padEnd(48, "m");
+  const run = async (command: Command): Promise<void> => {
+    const outcome = await node.submit({ command });
+    if (!outcome.ok) throw new Error(`golden: ${command.kind} refused: ${outcome.error.message}`);
+  };
+  const block = (extrinsics: Extrinsic[]) => run({ kind: "block", ts: now(), extrinsics });
+  await block([...entities, miner].map((hotkey) => ({ call: "subtensor.burned_register", signer: root, args: { netuid: 1, hotkey } })));
+  await block(entities.map((hotkey) => ({ call: "collateral.deposit", signer: root, args: { hotkey, amount_rao: "100000000000" } })));
+  let price = 100_000;
+  const prices = async (p: number): Promise<number> => {
+    const ts = now();
+    await run({ kind: "post_prices", ts, prices: [{ trade_pair: "BTCUSD", price: p, ts_ms: ts }] });
+    return ts;
+  };
+  await prices(price);
+  for (const [i, hotkey] of entities.entries()) {
+    await run({ kind: "register_entity", ts: now(), hotkey, max_subaccounts: 5, request: { signer: hotkey, uuid: `00000000-0000-4000-8000-00000000000${i}` } });
+  }
+  for (let n = 0; n < 8; n++) {
+    const entity = entities[n % 2] as string;
+    await run({
+      kind: "create_subaccount",
+      ts: now(),
+      entity,
+      account_size_usd: n === 3 ? 50_000 : undefined,
+      uuid: `golden-sub-${n}`,
+      request: { signer: entity, uuid: `10000000-0000-4000-8000-00000000000${n}`, idempotency: { key: `create-${n}`, fingerprint: `fp-${n}` } },
+    });
+  }
+  let orders = 0;
+  const order = (signer: string, id: number, type: "LONG" | "SHORT" | "FLAT", leverage?: number) =>
+    run({
+      kind: "place_order",
+      ts: now(),
+      signer,
+      subaccount_id: id < 0 ? undefined : id,
+      trade_pair: "BTCUSD",
+      order_type: type,
+      leverage,
+      order_uuid: `golden-order-${orders++}`,
+      fingerprint: `${type}:${leverage}`,
+      position_uuid: `golden-position-${orders}`,
+    });
+  const [one, two] = entities as [string, string];
+  await order(one, 0, "LONG", 0.5);
+  await order(one, 1, "SHORT", 0.3);
+  await order(two, 0, "LONG", 0.2);
+  await order(miner, -1, "LONG", 0.1);
+  for (let k = 0; k < 12; k++) {
+    price = Math.round(price * (1 + (random() - 0.45) * 0.04));
+    await prices(price);
+  }
+  const discarded = await prices(price * 1.3); // held
+  await run({ kind: "resolve_held_price", ts: now(), trade_pair: "BTCUSD", ts_ms: discarded, action: "discard" });
+  await prices(price * 1.07); // passes the long
+  await order(one, 0, "SHORT", 0.2);
+  for (const p of [0.9, 0.82, 0.74]) await prices(Math.round(price * p)); // drawdown eliminations
+  const applied = await prices(Math.round(price * 0.74 * 1.25)); // held
+  await run({ kind: "resolve_held_price", ts: now(), trade_pair: "BTCUSD", ts_ms: applied, action: "apply" });
+  await run({ kind: "eliminate_subaccount", ts: now(), synthetic: `${two}_1`, reason: "golden", by: two });
+  await run({ kind: "reinstate_subaccount", ts: now(), synthetic: `${two}_1`, reason: "golden reinstatement", by: root });
+  const later = now() + 91 * 86_400_000;
+  await run({ kind: "post_prices", ts: later, prices: [{ trade_pair: "BTCUSD", price: Math.round(price * 0.925), ts_ms: later }] }); // 90-day failures
 }
 
 async function main(): Promise<void> {
@@ -92,6 +166,7 @@ async function main(): Promise<void> {
       await node.submit({ command: { kind: "batch_transfer", asset: TAO, from: pick(), to: legs } });
     }
   }
+  await entityMiners(node, () => t, random);
   const rows = node.store.read(0, 1_000_000);
   const expected = { last_seq: node.head.seq, head_hash: node.head.hash, state_hash: stateHash(node.state) };
   await node.close({ snapshot: false });
