@@ -59,6 +59,9 @@ export function buildServer(ctx: ApiContext, options: { logger?: boolean } = {})
   app.addHook("onRequest", async (request) => {
     limits.checkIp(request.ip);
   });
+  app.addHook("onResponse", async (request, reply) => {
+    ctx.node()?.metrics.request(request.routeOptions.url ?? "unmatched", request.method, reply.statusCode, reply.elapsedTime / 1000);
+  });
   app.addHook("onReady", async () => {
     await epistulaReady();
   });

@@ -1,6 +1,7 @@
 import type { KeyringPair } from "@polkadot/keyring/types";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import {
+  type ChainEvent,
   ClientError,
   type ClientResponse,
   type Entity,
@@ -12,8 +13,9 @@ import { cryptoReady, isSs58, KeyError, loadKey } from "../keys/keys.ts";
 
 /**
  * The user-facing commands over the HTTP API: `entity register`, `subaccount create|list|eliminate`,
- * `order`, `status`. Exit codes: 0 done, 1 refused (by the server, or locally before sending),
- * 2 the node could not be reached.
+ * `order`, `status`, and the devnet extrinsics a new entity needs first: `chain register`,
+ * `collateral deposit`, `transfer`. Exit codes: 0 done, 1 refused (by the server, or locally
+ * before sending), 2 the node could not be reached.
  */
 
 export const DEFAULT_URL = "http://127.0.0.1:8091";
@@ -64,6 +66,31 @@ function parseLeverage(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("must be a positive finite number");
   return n;
+}
+
+const RAO_PER_TAO = 1_000_000_000n;
+/** The most TAO there can ever be (21,000,000), in rao. */
+const MAX_RAO = 21_000_000n * RAO_PER_TAO;
+
+/**
+ * A decimal amount of TAO ("5000", "0.5", ".25") as a string of integer rao, exactly (no floats):
+ * at most 9 decimal places (1 rao = 0.000000001 TAO), more than 0, at most the 21,000,000 TAO supply.
+ */
+export function parseTao(value: string): string {
+  const m = /^([0-9]*)(?:\.([0-9]*))?$/.exec(value);
+  if (!m || !/[0-9]/.test(value)) throw new InvalidArgumentError("must be an amount of TAO such as 5000 or 0.5");
+  const whole = m[1] ?? "";
+  const frac = (m[2] ?? "").replace(/0+$/, "");
+  if (frac.length > 9) throw new InvalidArgumentError("must be a whole number of rao (at most 9 decimal places)");
+  const rao = BigInt(whole || "0") * RAO_PER_TAO + BigInt(frac.padEnd(9, "0"));
+  if (rao === 0n) throw new InvalidArgumentError("must be more than 0");
+  if (rao > MAX_RAO) throw new InvalidArgumentError("must be at most 21000000 (the TAO supply)");
+  return rao.toString();
+}
+
+function parseSs58(value: string): string {
+  if (!isSs58(value)) throw new InvalidArgumentError("must be an SS58 address (prefix 42)");
+  return value;
 }
 
 function parseSubaccountId(value: string): number {
@@ -294,6 +321,66 @@ export function registerClientCommands(program: Command): void {
         if (ctx.json) return printJson(body);
         process.stdout.write(`${entityLines(body.entity)}\n`);
         for (const s of body.entity.subaccounts) process.stdout.write(`  ${subaccountLine(s)}\n`);
+      });
+    });
+
+  registerChainCommands(program);
+}
+
+/** A devnet extrinsic signed by the key (the coldkey); prints `<what happened> in block N` or --json. */
+async function extrinsic(ctx: Context, call: string, args: Record<string, unknown>, describe: (events: ChainEvent[]) => string): Promise<void> {
+  const body = unwrap(await ctx.client.chainExtrinsic(call, args));
+  if (ctx.json) return printJson(body);
+  process.stdout.write(`${describe(body.events)} in block ${body.included_in_block}\n`);
+}
+
+/** The data of the first event of `type`, if the answer carries one. */
+function eventData(events: ChainEvent[], type: string): Record<string, unknown> | undefined {
+  const data = events.find((e) => e.type === type)?.data;
+  return data !== null && typeof data === "object" ? (data as Record<string, unknown>) : undefined;
+}
+
+function registerChainCommands(program: Command): void {
+  const chain = program.command("chain").description("the devnet chain");
+  withCommon(chain.command("register"), "required")
+    .description("register a hotkey as a neuron (subtensor.burned_register), signed by --key as its coldkey")
+    .option("--hotkey <ss58>", "the hotkey to register (default: the key's own address)", parseSs58)
+    .option("--netuid <n>", "the subnet", integerIn(0, 65_535), 1)
+    .action(async (options: CommonOptions & { hotkey?: string; netuid: number }) => {
+      process.exitCode = await run(options, async (ctx) => {
+        const pair = needKey(ctx, "chain register");
+        const hotkey = options.hotkey ?? pair.address;
+        await extrinsic(ctx, "subtensor.burned_register", { netuid: options.netuid, hotkey }, (events) => {
+          const r = eventData(events, "NeuronRegistered");
+          const uid = r?.uid === undefined ? "" : ` as uid ${String(r.uid)}`;
+          const burn = typeof r?.burn === "string" && r.burn !== "0" ? `, burned ${formatRao(r.burn)}` : "";
+          const replaced = typeof r?.replaced === "string" ? `, replacing ${r.replaced}` : "";
+          return `registered ${hotkey} on subnet ${options.netuid}${uid} (coldkey ${pair.address}${burn}${replaced})`;
+        });
+      });
+    });
+
+  const collateral = program.command("collateral").description("an entity's collateral");
+  withCommon(collateral.command("deposit"), "required")
+    .description("deposit collateral for a hotkey from the key's balance (collateral.deposit)")
+    .argument("<tao>", "amount in TAO, e.g. 5000 or 0.5", parseTao)
+    .option("--hotkey <ss58>", "the hotkey the collateral backs (default: the key's own address)", parseSs58)
+    .action(async (rao: string, options: CommonOptions & { hotkey?: string }) => {
+      process.exitCode = await run(options, async (ctx) => {
+        const pair = needKey(ctx, "collateral deposit");
+        const hotkey = options.hotkey ?? pair.address;
+        await extrinsic(ctx, "collateral.deposit", { hotkey, amount_rao: rao }, () => `deposited ${formatRao(rao)} of collateral for ${hotkey}`);
+      });
+    });
+
+  withCommon(program.command("transfer"), "required")
+    .description("transfer TAO from the key's balance to another account (balances.transfer)")
+    .argument("<dest>", "the receiving SS58 address", parseSs58)
+    .argument("<tao>", "amount in TAO, e.g. 100 or 0.5", parseTao)
+    .action(async (dest: string, rao: string, options: CommonOptions) => {
+      process.exitCode = await run(options, async (ctx) => {
+        const pair = needKey(ctx, "transfer");
+        await extrinsic(ctx, "balances.transfer", { dest, amount_rao: rao }, () => `transferred ${formatRao(rao)} from ${pair.address} to ${dest}`);
       });
     });
 }

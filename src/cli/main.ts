@@ -2,10 +2,10 @@ import { Command, Option } from "commander";
 import { CODE_VERSION } from "../version.ts";
 import { registerClientCommands } from "./client-commands.ts";
 import { registerKeysCommands } from "./keys-command.ts";
-import { runServe } from "./serve.ts";
-import { runSimulate } from "./simulate.ts";
 import { parseBlockTime, parseChoice, parsePeers, parsePort } from "./serve-options.ts";
-import { runVerify } from "./verify.ts";
+
+// serve, simulate and verify load the node, the store and the server: imported when run, so the
+// client commands start quickly.
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -39,6 +39,7 @@ program
   .option("--snapshot-every <events>", "write a snapshot after this many events", positiveInt, 100_000)
   .option("--genesis <file>", "devnet genesis JSON (endowments, root, tempo, subnets); used for an empty log only")
   .action(async (options) => {
+    const { runServe } = await import("./serve.ts");
     process.exit(await runServe(options));
   });
 
@@ -51,7 +52,8 @@ program
   .option("--seed <s>", "seed for staking, weights and registrations", positiveInt, 1)
   .option("--tempo <t>", "blocks per epoch", positiveInt, 360)
   .option("--out <dir>", "write a CSV per subnet into this directory")
-  .action((options) => {
+  .action(async (options) => {
+    const { runSimulate } = await import("./simulate.ts");
     process.exitCode = runSimulate(options);
   });
 
@@ -61,6 +63,7 @@ program
   .option("--data <dir>", "the node's data directory", "./data")
   .option("--full", "replay from genesis rather than from the last verified anchor", false)
   .action(async (options) => {
+    const { runVerify } = await import("./verify.ts");
     process.exitCode = await runVerify(options);
   });
 

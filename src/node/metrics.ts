@@ -46,6 +46,42 @@ export class NodeMetrics {
     registers: [this.registry],
   });
   readonly seq = new Gauge({ name: "propnet_log_seq", help: "Last committed seq", registers: [this.registry] });
+  readonly #orders = new Counter({ name: "propnet_orders_total", help: "Orders committed", registers: [this.registry] });
+  readonly #requests = new Histogram({
+    name: "propnet_http_request_seconds",
+    help: "HTTP requests by route, method and status code, with their latency",
+    labelNames: ["route", "method", "status"],
+    buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 2],
+    registers: [this.registry],
+  });
+
+  /** Gauges read from the state when scraped (subaccounts by status, held prices). */
+  observeState(read: () => { active: number; eliminated: number; held: number }): void {
+    // prom-client calls collect() on each scrape.
+    new Gauge({
+      name: "propnet_subaccounts",
+      help: "Subaccounts by status",
+      labelNames: ["status"],
+      registers: [this.registry],
+      collect() {
+        const s = read();
+        this.set({ status: "active" }, s.active);
+        this.set({ status: "eliminated" }, s.eliminated);
+      },
+    });
+    new Gauge({
+      name: "propnet_held_prices",
+      help: "Price ticks held by the 20% guard, awaiting root",
+      registers: [this.registry],
+      collect() {
+        this.set(read().held);
+      },
+    });
+  }
+
+  request(route: string, method: string, status: number, seconds: number): void {
+    this.#requests.observe({ route, method, status: String(status) }, seconds);
+  }
 
   committed(stats: CommitStats, rows: readonly StoredEvent[], refused: number): void {
     this.#commands.inc({ outcome: "ok" }, stats.commands - refused);
@@ -54,7 +90,8 @@ export class NodeMetrics {
     this.#batch.observe(stats.commands);
     this.#commit.observe(stats.commitMs / 1000);
     for (const row of rows) {
-      if (row.type.startsWith("CriticalInvariantViolation@")) {
+      if (row.type.startsWith("OrderPlaced@")) this.#orders.inc();
+      else if (row.type.startsWith("CriticalInvariantViolation@")) {
         this.#violations.inc({ invariant: String((JSON.parse(row.payload) as { invariant: string }).invariant) });
       } else if (row.payload.includes('"remainders":')) {
         const remainders = (JSON.parse(row.payload) as { remainders?: [string, string][] }).remainders ?? [];

@@ -73,6 +73,16 @@ export class PropnetNode {
     this.clock = clock;
     this.#lastSnapshotSeq = snapshotSeq;
     this.#lastSnapshotAt = Date.now();
+    this.metrics.observeState(() => {
+      let active = 0;
+      let eliminated = 0;
+      for (const key of state.entities.entities.sortedKeys()) {
+        const e = state.entities.entities.get(key);
+        active += e?.active ?? 0;
+        eliminated += e?.eliminated ?? 0;
+      }
+      return { active, eliminated, held: state.trading.held.size };
+    });
     this.writer = new Writer(state, log, {
       clock,
       block: () => 0,

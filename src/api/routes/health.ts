@@ -19,6 +19,9 @@ export const healthRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app,
         ...state.violations.map(
           (v) => `CriticalInvariantViolation in ${v.scope}: ${v.invariant} (expected ${v.expected}, actual ${v.actual})`,
         ),
+        ...state.trading.held
+          .sortedEntries()
+          .map(([, h]) => `price held: ${h.trade_pair} ${h.price} at ts_ms ${h.ts_ms} is more than 20% from ${h.last_price}; root resolves it with POST /v1/prices/held/resolve`),
       ];
       // `block` is the chain head's block number.
       const block = head(state.chain).block;
