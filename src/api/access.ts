@@ -26,6 +26,8 @@ declare module "fastify" {
 
 export interface Access {
   node(): PropnetNode;
+  /** Throws 409 NOT_MOTHERSHIP on a follower (entity facts are issued by the mothership only). */
+  mothershipOnly(): void;
   root(): string;
   oracle(): string;
   epistula: EpistulaVerifier;
@@ -40,7 +42,15 @@ export function makeAccess(ctx: ApiContext, epistula: EpistulaVerifier, sessions
     return n;
   };
   const root = (): string => ctx.root ?? "";
-  return { node, root, oracle: () => ctx.oracle ?? root(), epistula, sessions, limits };
+  const mothershipOnly = () => {
+    if (ctx.mothership) {
+      throw new DomainError("NOT_MOTHERSHIP", `this node follows the mothership ${ctx.mothership.hotkey}; send entity changes there`, {
+        mothership: ctx.mothership.hotkey,
+        url: ctx.mothership.url,
+      });
+    }
+  };
+  return { node, mothershipOnly, root, oracle: () => ctx.oracle ?? root(), epistula, sessions, limits };
 }
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;

@@ -7,6 +7,7 @@ import { EpistulaVerifier, epistulaReady, installRawJsonParser } from "./epistul
 import { makeAccess } from "./access.ts";
 import { installErrorEnvelope } from "./error-envelope.ts";
 import { RateLimits } from "./rate-limit.ts";
+import { auditRoutes } from "./routes/audit.ts";
 import { entityRoutes } from "./routes/entities.ts";
 import { sessionRoutes } from "./routes/sessions.ts";
 import { tradingRoutes } from "./routes/trading.ts";
@@ -28,6 +29,8 @@ export interface ApiContext {
   version: string;
   /** Epistula verification (one per process: it remembers consumed uuids); made here if absent. */
   epistula?: EpistulaVerifier;
+  /** Set on a follower: the mothership issues entity facts, so creation requests go there (409 NOT_MOTHERSHIP). */
+  mothership?: { hotkey: string; url: string | null };
   /** Rate limits (API.md numbers); on unless given disabled. */
   limits?: RateLimits;
 }
@@ -77,6 +80,7 @@ export function buildServer(ctx: ApiContext, options: { logger?: boolean } = {})
   app.register(entityRoutes, { access });
   app.register(tradingRoutes, { access });
   app.register(sessionRoutes, { access });
+  app.register(auditRoutes, { access });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

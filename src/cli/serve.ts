@@ -105,6 +105,8 @@ async function serve(options: ServeOptions): Promise<number> {
     version: CODE_VERSION,
     root,
     oracle,
+    // With --mothership naming another key this node follows it (peer sync is not built yet).
+    mothership: options.mothership !== undefined && options.mothership !== nodeKey.address ? { hotkey: options.mothership, url: null } : undefined,
     epistula,
     limits: new RateLimits({ enabled: options.rateLimit === "on" }),
   });

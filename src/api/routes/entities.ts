@@ -86,6 +86,7 @@ export const entityRoutes: FastifyPluginAsync<{ access: Access }> = async (insta
       },
     },
     async (request, reply) => {
+      access.mothershipOnly();
       const hotkey = signerOf(request);
       return write(access, request, reply, {
         command: { kind: "register_entity", hotkey, max_subaccounts: request.body?.max_subaccounts },
@@ -149,12 +150,14 @@ export const entityRoutes: FastifyPluginAsync<{ access: Access }> = async (insta
         response: { 201: z.strictObject({ subaccount: SubaccountSchema }) },
       },
     },
-    async (request, reply) =>
-      write(access, request, reply, {
+    async (request, reply) => {
+      access.mothershipOnly();
+      return write(access, request, reply, {
         command: { kind: "create_subaccount", entity: request.params.hotkey, account_size_usd: request.body?.account_size_usd, uuid: crypto.randomUUID() },
         status: 201,
         view: (state, ref) => ({ subaccount: subaccountView(state, subaccountOrNotFound(state, String(ref.synthetic_hotkey)), now()) }),
-      }),
+      });
+    },
   );
 
   app.get(
@@ -253,6 +256,7 @@ export const entityRoutes: FastifyPluginAsync<{ access: Access }> = async (insta
       },
     },
     async (request, reply) => {
+      access.mothershipOnly();
       const synthetic = request.params.synthetic;
       const view = (state: State) => ({ subaccount: subaccountView(state, subaccountOrNotFound(state, synthetic), now()) });
       try {
@@ -287,6 +291,7 @@ export const entityRoutes: FastifyPluginAsync<{ access: Access }> = async (insta
       },
     },
     async (request, reply) => {
+      access.mothershipOnly();
       const synthetic = request.params.synthetic;
       const view = (state: State) => ({ subaccount: subaccountView(state, subaccountOrNotFound(state, synthetic), now()) });
       try {

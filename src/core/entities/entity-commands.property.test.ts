@@ -170,21 +170,34 @@ function run(w: World, m: Model, op: Op, step: number) {
   }
 }
 
+/**
+ * Every invariant, as plain comparisons (thousands of steps: `expect` per comparison is too slow);
+ * the problems found are asserted at once.
+ */
 function checkInvariants(w: World, m: Model, where: string): void {
   const { state } = w;
-  expect(state.violations, `${where}: violations recorded`).toEqual([]);
-  expect(state.ledger.checkTotals(), `${where}: ledger totals`).toEqual([]);
+  const problems: string[] = [];
+  const same = (what: string, actual: unknown, expected: unknown) => {
+    if (actual !== expected) problems.push(`${what}: expected ${String(expected)}, got ${String(actual)}`);
+  };
+  if (state.violations.length > 0) problems.push(`violations recorded: ${JSON.stringify(state.violations)}`);
+  const totals = state.ledger.checkTotals();
+  if (totals.length > 0) problems.push(`ledger totals: ${totals.map((v) => v.invariant).join(", ")}`);
   let netSlashed = 0n;
   m.hotkeys.forEach((hotkey, i) => {
     const e = state.entities.entities.get(hotkey);
-    if (!e) throw new Error(`${where}: ${hotkey} vanished`);
+    if (!e) {
+      problems.push(`${hotkey} vanished`);
+      return;
+    }
     const uuids = m.uuids[i] as string[];
-    expect(entityViolations(state, hotkey), `${where}: entity invariants of ${hotkey}`).toEqual([]);
-    expect(e.frozenByViolation, `${where}: ${hotkey} frozen`).toBe(false);
-    expect(e.maxSubaccounts).toBe(m.limits[i]);
+    const v = entityViolations(state, hotkey);
+    if (v.length > 0) problems.push(`entity invariants of ${hotkey}: ${JSON.stringify(v)}`);
+    same(`${hotkey} frozen`, e.frozenByViolation, false);
+    same(`${hotkey} max_subaccounts`, e.maxSubaccounts, m.limits[i]);
     // Dense, never reused: ids 0..next_id-1 exist with the uuid they were created with, no others.
-    expect(e.nextId, `${where}: next_id of ${hotkey}`).toBe(uuids.length);
-    expect(state.entities.subaccounts.has(syntheticHotkey(hotkey, e.nextId)), `${where}: a subaccount at next_id`).toBe(false);
+    same(`${hotkey} next_id`, e.nextId, uuids.length);
+    same(`${hotkey} has a subaccount at next_id`, state.entities.subaccounts.has(syntheticHotkey(hotkey, e.nextId)), false);
     let active = 0;
     let eliminated = 0;
     let reserveSum = 0n;
@@ -192,35 +205,38 @@ function checkInvariants(w: World, m: Model, where: string): void {
     for (let id = 0; id < e.nextId; id++) {
       const synthetic = syntheticHotkey(hotkey, id);
       const sub = state.entities.subaccounts.get(synthetic);
-      expect(sub, `${where}: ${synthetic} missing`).toBeDefined();
-      if (!sub) continue;
-      expect(sub.id).toBe(id);
-      expect(sub.entity).toBe(hotkey);
-      expect(sub.uuid, `${where}: ${synthetic} uuid changed`).toBe(uuids[id]);
-      expect(sub.reservedRao).toBe(sub.status === "active" ? reserveFor(sub.accountSizeUsd) : 0n);
+      if (!sub) {
+        problems.push(`${synthetic} missing`);
+        continue;
+      }
+      same(`${synthetic} id`, sub.id, id);
+      same(`${synthetic} entity`, sub.entity, hotkey);
+      same(`${synthetic} uuid`, sub.uuid, uuids[id]);
+      same(`${synthetic} reserve`, sub.reservedRao, sub.status === "active" ? reserveFor(sub.accountSizeUsd) : 0n);
+      const elimination = state.trading.traders.get(synthetic)?.elimination ?? null;
       if (sub.status === "active") {
         active++;
         reserveSum += sub.reservedRao;
-        expect(state.trading.traders.get(synthetic)?.elimination ?? null).toBeNull();
+        same(`${synthetic} active with an elimination on record`, elimination, null);
       } else {
         eliminated++;
-        const elimination = state.trading.traders.get(synthetic)?.elimination;
-        expect(elimination, `${where}: ${synthetic} eliminated without a record`).toBeTruthy();
+        if (!elimination) problems.push(`${synthetic} eliminated without an elimination on record`);
         slashedOnRecord += BigInt(elimination?.slashed_rao ?? "0");
       }
     }
-    expect(active, `${where}: active of ${hotkey}`).toBe(e.active);
-    expect(eliminated, `${where}: eliminated of ${hotkey}`).toBe(e.eliminated);
-    expect(e.active).toBeLessThanOrEqual(e.maxSubaccounts);
-    expect(e.active + e.eliminated).toBe(e.nextId);
+    same(`${hotkey} active (counted)`, e.active, active);
+    same(`${hotkey} eliminated (counted)`, e.eliminated, eliminated);
+    if (e.active > e.maxSubaccounts) problems.push(`${hotkey}: active ${e.active} > limit ${e.maxSubaccounts}`);
+    same(`${hotkey} active + eliminated`, e.active + e.eliminated, e.nextId);
     // Collateral: free + reserved is the deposit, less what was slashed and not restored.
-    expect(e.slashedRao, `${where}: slashed of ${hotkey} vs the eliminations on record`).toBe(slashedOnRecord);
-    expect(reserved(w, hotkey)).toBe(reserveSum);
-    expect(e.reservedRao).toBe(reserveSum);
-    expect(free(w, hotkey) + reserved(w, hotkey) + e.slashedRao, `${where}: collateral of ${hotkey}`).toBe(m.deposit[i]);
+    same(`${hotkey} slashed vs the eliminations on record`, e.slashedRao, slashedOnRecord);
+    same(`${hotkey} reserve account`, reserved(w, hotkey), reserveSum);
+    same(`${hotkey} reservedRao`, e.reservedRao, reserveSum);
+    same(`${hotkey} free + reserved + slashed`, free(w, hotkey) + reserved(w, hotkey) + e.slashedRao, m.deposit[i]);
     netSlashed += e.slashedRao;
   });
-  expect(state.ledger.totals(TAO).issuance, `${where}: TAO issuance`).toBe(m.issuance - netSlashed);
+  same("TAO issuance", state.ledger.totals(TAO).issuance, m.issuance - netSlashed);
+  if (problems.length > 0) expect(problems, where).toEqual([]);
 }
 
 describe("entities: any interleaving of create, eliminate, reinstate and drawdown", () => {
