@@ -17,7 +17,8 @@ function script(orders: Array<[OrderInput["order_type"], number | undefined, num
   let p: Position | null = null;
   for (const [type, leverage, price, now] of orders) {
     const delta = checkOrder(p, pair, type, leverage);
-    p = applyOrder(p, pair, delta, input(type, price, now), SIZE).position;
+    const outcome = applyOrder(p, pair, delta, input(type, price, now), SIZE);
+    p = { ...outcome.position, orders: [...outcome.position.orders, outcome.order] };
   }
   return p as Position;
 }

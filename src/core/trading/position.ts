@@ -158,7 +158,8 @@ export function applyOrder(open: Position | null, pair: TradePair, delta: number
     spread_fee_usd: p.spread_fee_usd + spread,
     is_closed: closed,
     closed_at_ms: closed ? input.now : null,
-    orders: [...p.orders, order],
+    // The caller appends `order` (journaled, in place: a long-lived position must not copy its history per order).
+    orders: p.orders,
   };
   return { position, order, realized_delta: realized, fee_delta: spread + (p.carry_fee_usd - carryBefore) };
 }

@@ -117,6 +117,9 @@ export function placeOrder(state: State, t: TraderRecord, pairId: string, delta:
   const key = positionKey(t.hotkey, pairId);
   const open = trading.open.get(key) ?? null;
   const outcome = applyOrder(open, pair, delta, input, t.accountSizeUsd);
+  const orders = outcome.position.orders;
+  orders.push(outcome.order);
+  state.journal.record(() => orders.pop());
   let next: TraderRecord = {
     ...t,
     realizedUsd: t.realizedUsd + outcome.realized_delta,
