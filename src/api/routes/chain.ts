@@ -7,6 +7,7 @@ import { DomainError, ERROR_TABLE, type ErrorCode } from "../../core/errors/erro
 import { checkChainInvariants, type ChainViolation } from "../../core/invariants/chain-invariants.ts";
 import { alpha, TAO } from "../../core/ledger/asset.ts";
 import { MAX_ISSUANCE } from "../../core/ledger/ledger.ts";
+import { PROP_NETUID } from "../../core/entities/entity-commands.ts";
 import type { State } from "../../core/machine/state.ts";
 import { isSs58 } from "../../keys/keys.ts";
 import type { BlockProducer, Inclusion } from "../../node/block-producer.ts";
@@ -175,7 +176,7 @@ function neuronsView(state: State, s: SubnetInfo): Neuron[] {
       incentive: stats?.incentive[uid] ?? 0,
       dividends: stats?.dividends[uid] ?? 0,
       emission_rao: (stats?.emission[uid] ?? 0n).toString(),
-      is_entity: false,
+      is_entity: s.netuid === PROP_NETUID && state.entities.entities.has(n.hotkey),
     });
   }
   return out;
