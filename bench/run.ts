@@ -9,6 +9,8 @@ const BENCHES: Record<string, () => Promise<{ run: (args: Record<string, string>
   replay: () => import("./replay.ts"),
   chain: () => import("./chain.ts"),
   yuma: () => import("./yuma.ts"),
+  subaccounts: () => import("./subaccounts.ts"),
+  orders: () => import("./orders.ts"),
 };
 
 const [name, ...rest] = process.argv.slice(2);
