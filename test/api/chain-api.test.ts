@@ -105,12 +105,14 @@ async function request(method: string, path: string, init: { body?: string; head
 const get = (path: string) => request("GET", path);
 
 /** A signed POST of `body` (an object, sent as compact JSON) by `by`. */
-function post(path: string, by: KeyringPair, body: unknown, o: SignOptions = {}): Promise<Answer> {
+function post(path: string, by: KeyringPair, body: unknown, o: SignOptions & { idempotencyKey?: string } = {}): Promise<Answer> {
   const raw = body === undefined ? "" : JSON.stringify(body);
-  return request("POST", path, { body: raw === "" ? undefined : raw, headers: epistula(by, raw, o) });
+  const headers = epistula(by, raw, o);
+  if (o.idempotencyKey !== undefined) headers["Idempotency-Key"] = o.idempotencyKey;
+  return request("POST", path, { body: raw === "" ? undefined : raw, headers });
 }
 
-const extrinsic = (by: KeyringPair, call: string, args: Record<string, unknown>, o: SignOptions = {}) =>
+const extrinsic = (by: KeyringPair, call: string, args: Record<string, unknown>, o: SignOptions & { idempotencyKey?: string } = {}) =>
   post("/v1/chain/extrinsics", by, { call, args }, o);
 
 const balance = (address: string) => node.read((s) => s.ledger.balanceOf(TAO, address));
@@ -122,6 +124,21 @@ function expectError(a: Answer, status: number, code: string): void {
   expect(a.text).not.toMatch(STACK_LINE);
   expect(a.text).not.toMatch(/\/src\/|node_modules/);
 }
+
+describe("Idempotency-Key on extrinsics", () => {
+  it("a retry with the same key and body answers as the first time and moves nothing again; another body is 409", async () => {
+    const eve = key("Eve").address;
+    const before = await balance(eve);
+    const first = await extrinsic(key("Bob"), "balances.transfer", { dest: eve, amount_rao: "7" }, { idempotencyKey: "retry-7" });
+    expect(first.status, first.text).toBe(200);
+    const again = await extrinsic(key("Bob"), "balances.transfer", { dest: eve, amount_rao: "7" }, { idempotencyKey: "retry-7" });
+    expect(again.json).toEqual(first.json);
+    expect(await balance(eve)).toBe(before + 7n);
+    expectError(await extrinsic(key("Bob"), "balances.transfer", { dest: eve, amount_rao: "8" }, { idempotencyKey: "retry-7" }), 409, "IDEMPOTENCY_KEY_REUSED");
+    // Keys are per signer: Charlie's "retry-7" is his own.
+    expect((await extrinsic(key("Charlie"), "balances.transfer", { dest: eve, amount_rao: "8" }, { idempotencyKey: "retry-7" })).status).toBe(200);
+  });
+});
 
 describe("chain reads", () => {
   it("GET /v1/chain/head", async () => {

@@ -8,12 +8,13 @@ import { checkChainInvariants, type ChainViolation } from "../../core/invariants
 import { alpha, TAO } from "../../core/ledger/asset.ts";
 import { MAX_ISSUANCE } from "../../core/ledger/ledger.ts";
 import { PROP_NETUID } from "../../core/entities/entity-commands.ts";
+import { IDEMPOTENCY_TTL_MS } from "../../core/machine/commands.ts";
 import type { State } from "../../core/machine/state.ts";
 import { isSs58 } from "../../keys/keys.ts";
 import type { BlockProducer, Inclusion } from "../../node/block-producer.ts";
 import type { PropnetNode } from "../../node/node.ts";
 import { BLOCK_EVENT_TYPE, CHAIN_EVENT_TYPES, type ChainEvent, chainEventsOfPayload, toChainEvents } from "../chain-events.ts";
-import { type EpistulaVerifier, signerOf } from "../epistula.ts";
+import { type EpistulaVerifier, sha256hex, signerOf } from "../epistula.ts";
 import type { ApiContext } from "../server.ts";
 
 // ---- schemas --------------------------------------------------------------------------------------
@@ -263,6 +264,9 @@ export interface ChainRoutesOptions {
   epistula: EpistulaVerifier;
 }
 
+type ExtrinsicAnswer = { included_in_block: number; events: ChainEvent[] };
+const MAX_REMEMBERED_KEYS = 100_000;
+
 /** Reads scan at most this many log rows per request; `next` lets the client go on. */
 const MAX_SCANNED_ROWS = 10_000;
 const SCAN_CHUNK = 500;
@@ -304,6 +308,36 @@ export const chainRoutes: FastifyPluginAsync<ChainRoutesOptions> = async (instan
     if (body && typeof body === "object" && typeof body.call === "string" && body.call.startsWith("root.")) {
       if (signerOf(request) !== (await rootKey())) throw new DomainError("FORBIDDEN", `only root may call ${body.call}`);
     }
+  };
+
+  /**
+   * Idempotency-Key on extrinsics: the first answer (or refusal) is kept per signer and key for
+   * 24 hours, in memory (an extrinsic's block does not record its request, unlike off-chain
+   * commands, whose keys are in the log), at most MAX_REMEMBERED_KEYS of them.
+   */
+  const remembered = new Map<string, { fingerprint: string; at: number; answer: Promise<ExtrinsicAnswer> }>();
+  const idempotent = (request: FastifyRequest, run: () => Promise<ExtrinsicAnswer>): Promise<ExtrinsicAnswer> => {
+    const header = request.headers["idempotency-key"];
+    if (header === undefined) return run();
+    if (typeof header !== "string" || !/^[\x21-\x7e]{1,128}$/.test(header)) {
+      throw new DomainError("VALIDATION_FAILED", "Idempotency-Key must be 1 to 128 printable ASCII characters");
+    }
+    const now = Date.now();
+    for (const [k, v] of remembered) {
+      if (v.at > now - IDEMPOTENCY_TTL_MS && remembered.size < MAX_REMEMBERED_KEYS) break;
+      remembered.delete(k);
+    }
+    const id = `${signerOf(request)}|${header}`;
+    const fingerprint = sha256hex(request.rawBody ?? "");
+    const prior = remembered.get(id);
+    if (prior) {
+      if (prior.fingerprint !== fingerprint) throw new DomainError("IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was already used with another body");
+      return prior.answer;
+    }
+    const answer = run();
+    remembered.set(id, { fingerprint, at: now, answer });
+    answer.catch(() => {});
+    return answer;
   };
 
   /** A refused extrinsic answers with its own code, after its block. */
@@ -433,8 +467,10 @@ export const chainRoutes: FastifyPluginAsync<ChainRoutesOptions> = async (instan
       const body = request.body;
       const args = Object.fromEntries(Object.entries(body.args).filter(([, v]) => v !== undefined));
       const extrinsic: Extrinsic = { call: body.call, signer: signerOf(request), args };
-      const inclusion = await producer().include(extrinsic);
-      return { included_in_block: inclusion.includedInBlock, events: answer(inclusion) };
+      return idempotent(request, async () => {
+        const inclusion = await producer().include(extrinsic);
+        return { included_in_block: inclusion.includedInBlock, events: answer(inclusion) };
+      });
     },
   );
 
