@@ -55,13 +55,17 @@ export function makeAccess(ctx: ApiContext, epistula: EpistulaVerifier, sessions
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
 
-/** preValidation for writes: a verified Epistula signature (a replay goes on only with an Idempotency-Key). */
-export function signedWrite(access: Access) {
+/**
+ * preValidation for writes: a verified Epistula signature. On routes that answer through `write`
+ * (`idempotent`), a replayed uuid goes on when it carries an Idempotency-Key: `write` answers it
+ * with the stored response or refuses it.
+ */
+export function signedWrite(access: Access, options: { idempotent?: boolean } = {}) {
   return async (request: FastifyRequest) => {
     try {
       request.epistula = access.epistula.verify(request.headers, request.rawBody ?? "");
     } catch (error) {
-      if (!(error instanceof ReplayedRequest) || request.headers["idempotency-key"] === undefined) throw error;
+      if (!(error instanceof ReplayedRequest) || !options.idempotent || request.headers["idempotency-key"] === undefined) throw error;
       request.epistula = error.proof;
       request.replayed = true;
     }

@@ -220,6 +220,8 @@ export function signerOf(request: FastifyRequest): string {
  * is 400 VALIDATION_FAILED. Fastify checks the body limit (413) before this runs.
  */
 export function installRawJsonParser(app: FastifyInstance): void {
+  // JSON only: other bodies (text/plain, which fastify parses by default) are 400 VALIDATION_FAILED.
+  app.removeContentTypeParser("text/plain");
   app.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, body, done) => {
     const raw = body as Buffer;
     request.rawBody = raw;

@@ -60,7 +60,7 @@ export const entityRoutes: FastifyPluginAsync<{ access: Access }> = async (insta
   const app = instance.withTypeProvider<ZodTypeProvider>();
   const { node } = access;
   const now = () => node().clock.now();
-  const writeSigned = signedWrite(access);
+  const writeSigned = signedWrite(access, { idempotent: true });
   const readSigned = signedRead(access);
 
   /** The entity named in the path, or root. */

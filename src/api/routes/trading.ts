@@ -47,7 +47,7 @@ export const tradingRoutes: FastifyPluginAsync<{ access: Access }> = async (inst
   const app = instance.withTypeProvider<ZodTypeProvider>();
   const { node } = access;
   const now = () => node().clock.now();
-  const writeSigned = signedWrite(access);
+  const writeSigned = signedWrite(access, { idempotent: true });
   const readSigned = signedRead(access);
   const ownerOrRoot = async (request: FastifyRequest) => {
     const { owner } = traderParam((request.params as { synthetic: string }).synthetic);
