@@ -300,6 +300,14 @@ describe("entities on the chain view", () => {
     expect(neuron("Miner")).toMatchObject({ is_entity: false });
     expect(neuron("E1")).toMatchObject({ is_entity: true });
   });
+
+  it("GET /v1/chain/invariants reports each entity's reserve, limit and id invariants, all holding", async () => {
+    const a = await get("/v1/chain/invariants");
+    expectStatus(a, 200);
+    const rows = a.json.invariants.filter((r: { scope: string }) => r.scope === `entity:${addr("E1")}`);
+    expect(rows.map((r: { name: string }) => r.name).sort()).toEqual(["active_within_limit", "ids_below_next_id", "reserve_equals_sum_of_reserves"]);
+    expect(a.json.invariants.every((r: { ok: boolean }) => r.ok)).toBe(true);
+  });
 });
 
 describe("GET /v1/entities/{hotkey}", () => {

@@ -8,6 +8,7 @@ import { checkChainInvariants, type ChainViolation } from "../../core/invariants
 import { alpha, TAO } from "../../core/ledger/asset.ts";
 import { MAX_ISSUANCE } from "../../core/ledger/ledger.ts";
 import { PROP_NETUID } from "../../core/entities/entity-commands.ts";
+import { reservedAccount } from "../../core/entities/entity-state.ts";
 import { IDEMPOTENCY_TTL_MS } from "../../core/machine/commands.ts";
 import type { State } from "../../core/machine/state.ts";
 import { isSs58 } from "../../keys/keys.ts";
@@ -231,6 +232,16 @@ function invariantReport(state: State) {
     }
     add(scope, "staked_alpha_recount", s.stakedAlpha, poolValues);
     add(scope, "stake_pool_equals_ledger", poolValues, ledgerStake);
+  }
+
+  // Entities (DESIGN.md §3.6): the reserve account holds exactly the active subaccounts' reserves.
+  for (const hotkey of state.entities.entities.sortedKeys()) {
+    const e = state.entities.entities.get(hotkey);
+    if (!e) continue;
+    const scope = `entity:${hotkey}`;
+    add(scope, "reserve_equals_sum_of_reserves", e.reservedRao, ledger.balanceOf(TAO, reservedAccount(hotkey)));
+    add(scope, "active_within_limit", BigInt(e.maxSubaccounts), BigInt(e.active), e.active <= e.maxSubaccounts);
+    add(scope, "ids_below_next_id", BigInt(e.nextId), BigInt(e.active + e.eliminated));
   }
 
   // Core's verdict wins: a failure it reports marks the row (or adds one) with its values.
