@@ -129,6 +129,8 @@ function expectedRefusal(w: World, m: Model, op: Op): string | null {
   return "?";
 }
 
+const uuidOf = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`;
+
 /** Mostly an id that exists; one pick in six is next_id itself (never created). */
 function pickId(pick: number, nextId: number): number {
   return nextId === 0 || pick % 6 === 5 ? nextId : Math.floor(pick / 6) % nextId;
@@ -147,8 +149,7 @@ function run(w: World, m: Model, op: Op, step: number) {
   const synthetic = syntheticHotkey(hotkey, id);
   switch (op.t) {
     case "create": {
-      const uuid = `00000000-0000-4000-8000-${String(m.uuidCounter++).padStart(12, "0")}`;
-      return w.run({ kind: "create_subaccount", ts: w.now, entity: hotkey, account_size_usd: op.size, uuid });
+      return w.run({ kind: "create_subaccount", ts: w.now, entity: hotkey, account_size_usd: op.size, uuid: uuidOf(m.uuidCounter++) });
     }
     case "eliminate":
       return w.run({ kind: "eliminate_subaccount", ts: w.now, synthetic, by: op.byRoot ? ROOT : hotkey });
@@ -266,10 +267,11 @@ describe("entities: any interleaving of create, eliminate, reinstate and drawdow
               const hotkey = m.hotkeys[op.e % m.hotkeys.length] as string;
               const uuids = m.uuids[op.e % m.hotkeys.length] as string[];
               const event = r.events[0];
-              // The new id is exactly the previous next_id.
+              // The new id is exactly the previous next_id, and it carries the command's uuid.
               expect(event?.payload.id, where).toBe(uuids.length);
               expect(event?.payload.entity).toBe(hotkey);
-              uuids.push(event?.payload.uuid as string);
+              expect(event?.payload.uuid).toBe(uuidOf(m.uuidCounter - 1));
+              uuids.push(uuidOf(m.uuidCounter - 1));
               stats.created++;
             }
             if (op.t === "eliminate") stats.eliminated++;
@@ -285,7 +287,7 @@ describe("entities: any interleaving of create, eliminate, reinstate and drawdow
       }),
       { numRuns: NUM_RUNS, seed: Number(process.env.FC_SEED ?? 0x70726f70) },
     );
-    console.log(JSON.stringify({ ...stats, refused: Object.fromEntries(stats.refused) }));
+    console.log(`entity property test: ${JSON.stringify({ ...stats, refused: Object.fromEntries(stats.refused) })}`);
     // The runs must actually reach the interesting cases, or the property proves little.
     expect(stats.created).toBeGreaterThan(0);
     expect(stats.reinstated).toBeGreaterThan(0);
