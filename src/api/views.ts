@@ -139,7 +139,8 @@ export function entityView(state: State, e: EntityRecord, now: number) {
     eliminated_subaccounts: e.eliminated,
     frozen: isFrozen(state, e),
     collateral: {
-      deposited_rao: (free + reserved + e.slashedRao).toString(),
+      // Deposited less withdrawn, as the chain recorded them: free + reserved + slashed equals it while the invariant holds.
+      deposited_rao: netDeposited(state, e.hotkey).toString(),
       free_rao: free.toString(),
       reserved_rao: reserved.toString(),
       slashed_rao: e.slashedRao.toString(),
@@ -213,4 +214,9 @@ export function openCheckpoint(t: TraderRecord, now: number) {
     open_ms: t.openPairs.length > 0 ? now - start : 0,
     accum_ms: Math.max(0, now - start),
   };
+}
+
+export function netDeposited(state: State, hotkey: string): bigint {
+  const flows = state.chain.collateral.get(hotkey);
+  return flows ? flows.deposited - flows.withdrawn : 0n;
 }

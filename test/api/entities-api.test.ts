@@ -305,7 +305,12 @@ describe("entities on the chain view", () => {
     const a = await get("/v1/chain/invariants");
     expectStatus(a, 200);
     const rows = a.json.invariants.filter((r: { scope: string }) => r.scope === `entity:${addr("E1")}`);
-    expect(rows.map((r: { name: string }) => r.name).sort()).toEqual(["active_within_limit", "ids_below_next_id", "reserve_equals_sum_of_reserves"]);
+    expect(rows.map((r: { name: string }) => r.name).sort()).toEqual([
+      "active_within_limit",
+      "deposited_less_withdrawn_and_slashed_equals_free_plus_reserved",
+      "ids_below_next_id",
+      "reserve_equals_sum_of_reserves",
+    ]);
     expect(a.json.invariants.every((r: { ok: boolean }) => r.ok)).toBe(true);
   });
 });

@@ -9,6 +9,7 @@ import { alpha, TAO } from "../../core/ledger/asset.ts";
 import { MAX_ISSUANCE } from "../../core/ledger/ledger.ts";
 import { PROP_NETUID } from "../../core/entities/entity-commands.ts";
 import { reservedAccount } from "../../core/entities/entity-state.ts";
+import { netDeposited } from "../views.ts";
 import { IDEMPOTENCY_TTL_MS } from "../../core/machine/commands.ts";
 import type { State } from "../../core/machine/state.ts";
 import { isSs58 } from "../../keys/keys.ts";
@@ -242,6 +243,9 @@ function invariantReport(state: State) {
     add(scope, "reserve_equals_sum_of_reserves", e.reservedRao, ledger.balanceOf(TAO, reservedAccount(hotkey)));
     add(scope, "active_within_limit", BigInt(e.maxSubaccounts), BigInt(e.active), e.active <= e.maxSubaccounts);
     add(scope, "ids_below_next_id", BigInt(e.nextId), BigInt(e.active + e.eliminated));
+    const free = ledger.balanceOf(TAO, account.collateral(hotkey));
+    const reserved = ledger.balanceOf(TAO, reservedAccount(hotkey));
+    add(scope, "deposited_less_withdrawn_and_slashed_equals_free_plus_reserved", netDeposited(state, hotkey) - e.slashedRao, free + reserved);
   }
 
   // Core's verdict wins: a failure it reports marks the row (or adds one) with its values.

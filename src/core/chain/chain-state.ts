@@ -81,6 +81,13 @@ export interface ChainState {
   /** netuid -> bonds, n*n row-major, column max-upscaled to u16 as Subtensor stores them */
   bonds: JournaledMap<number, Uint16Array>;
   stats: JournaledMap<number, EpochStats>;
+  /** hotkey -> collateral ever deposited and withdrawn (the entity invariant compares them with the ledger) */
+  collateral: JournaledMap<string, CollateralFlows>;
+}
+
+export interface CollateralFlows {
+  deposited: bigint;
+  withdrawn: bigint;
 }
 
 export function createChainState(journal: Journal): ChainState {
@@ -96,6 +103,7 @@ export function createChainState(journal: Journal): ChainState {
     weights: new JournaledMap(journal),
     bonds: new JournaledMap(journal),
     stats: new JournaledMap(journal),
+    collateral: new JournaledMap(journal),
   };
 }
 
@@ -177,7 +185,7 @@ function encodeValue(v: unknown): Json {
   return v as Json;
 }
 
-const MAPS = ["params", "head", "subnets", "neurons", "uids", "owners", "pools", "weights", "bonds", "stats"] as const;
+const MAPS = ["params", "head", "subnets", "neurons", "uids", "owners", "pools", "weights", "bonds", "stats", "collateral"] as const;
 
 /** Every map in key order, every object's keys sorted: equal states, equal bytes. */
 export function exportChain(chain: ChainState): Json {
@@ -188,7 +196,7 @@ export function exportChain(chain: ChainState): Json {
   return out;
 }
 
-const BIG = new Set(["registrationBurnRao", "minStakeRao", "emission", "alphaOut", "stakedAlpha", "value", "shares"]);
+const BIG = new Set(["registrationBurnRao", "minStakeRao", "emission", "alphaOut", "stakedAlpha", "value", "shares", "deposited", "withdrawn"]);
 
 function decodeValue(name: string, v: Json): unknown {
   switch (name) {

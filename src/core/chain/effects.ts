@@ -290,9 +290,11 @@ export function applyEffect(state: State, e: Effect): void {
       ledger.transfer(ledger.account(TAO, e.coldkey), ledger.account(TAO, account.collateral(e.hotkey)), BigInt(e.amount));
       // The first coldkey to fund a hotkey owns it: nobody registering it later can take the collateral.
       if (!chain.owners.has(e.hotkey)) chain.owners.set(e.hotkey, e.coldkey);
+      addCollateralFlow(chain, e.hotkey, BigInt(e.amount), 0n);
       return;
     case "collateral_withdraw":
       ledger.transfer(ledger.account(TAO, account.collateral(e.hotkey)), ledger.account(TAO, e.coldkey), BigInt(e.amount));
+      addCollateralFlow(chain, e.hotkey, 0n, BigInt(e.amount));
       return;
     case "violation":
       setViolations(state, [...state.violations, { scope: e.scope, invariant: e.invariant, expected: e.expected, actual: e.actual }]);
@@ -326,4 +328,9 @@ export function applyEffect(state: State, e: Effect): void {
       chain.head.set("head", { block: e.block, timestampMs: e.ts, emission: BigInt(e.emission) });
       return;
   }
+}
+
+function addCollateralFlow(chain: ChainState, hotkey: string, deposited: bigint, withdrawn: bigint): void {
+  const f = chain.collateral.get(hotkey) ?? { deposited: 0n, withdrawn: 0n };
+  chain.collateral.set(hotkey, { deposited: f.deposited + deposited, withdrawn: f.withdrawn + withdrawn });
 }

@@ -52,7 +52,8 @@ export function subaccountOf(state: State, synthetic: string): SubaccountRecord 
 
 /**
  * The entity invariants (DESIGN.md §3.6), O(1) per entity: active <= limit, every id below next
- * id, and the reserve account holding exactly the sum of the active subaccounts' reserves.
+ * id, the reserve account holding exactly the sum of the active subaccounts' reserves, and
+ * deposited - withdrawn - slashed == free + reserved.
  */
 export function entityViolations(state: State, hotkey: string): Array<{ invariant: string; expected: string; actual: string }> {
   const e = state.entities.entities.get(hotkey);
@@ -62,6 +63,12 @@ export function entityViolations(state: State, hotkey: string): Array<{ invarian
   if (e.active + e.eliminated !== e.nextId) out.push({ invariant: "ids_below_next_id", expected: String(e.nextId), actual: String(e.active + e.eliminated) });
   const held = state.ledger.balanceOf(TAO, reservedAccount(hotkey));
   if (held !== e.reservedRao) out.push({ invariant: "reserve_equals_sum_of_reserves", expected: e.reservedRao.toString(), actual: held.toString() });
+  const flows = state.chain.collateral.get(hotkey) ?? { deposited: 0n, withdrawn: 0n };
+  const expected = flows.deposited - flows.withdrawn - e.slashedRao;
+  const free = state.ledger.balanceOf(TAO, account.collateral(hotkey));
+  if (free + held !== expected) {
+    out.push({ invariant: "deposited_less_withdrawn_and_slashed_equals_free_plus_reserved", expected: expected.toString(), actual: (free + held).toString() });
+  }
   return out;
 }
 
