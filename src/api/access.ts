@@ -63,7 +63,7 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
 export function signedWrite(access: Access, options: { idempotent?: boolean } = {}) {
   return async (request: FastifyRequest) => {
     try {
-      request.epistula = access.epistula.verify(request.headers, request.rawBody ?? "");
+      request.epistula = await access.epistula.verify(request.headers, request.rawBody ?? "");
     } catch (error) {
       if (!(error instanceof ReplayedRequest) || !options.idempotent || request.headers["idempotency-key"] === undefined) throw error;
       request.epistula = error.proof;
@@ -77,7 +77,7 @@ export function signedWrite(access: Access, options: { idempotent?: boolean } = 
 export function signedRead(access: Access) {
   return async (request: FastifyRequest) => {
     if (request.headers["epistula-signed-by"] !== undefined || request.headers["epistula-request-signature"] !== undefined) {
-      request.epistula = access.epistula.verify(request.headers, "");
+      request.epistula = await access.epistula.verify(request.headers, "");
     } else {
       const auth = request.headers.authorization;
       const token = auth?.startsWith("Bearer ") ? auth.slice(7) : sessionTokenFromCookie(request.headers.cookie);

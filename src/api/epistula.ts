@@ -4,6 +4,7 @@ import { sr25519Verify, waitReady } from "@polkadot/wasm-crypto";
 import { checkAddress, decodeAddress } from "@polkadot/util-crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { DomainError, ValidationError } from "../core/errors/errors.ts";
+import type { SignaturePool } from "./signature-pool.ts";
 
 /**
  * Epistula v2 (API.md "Authentication", DESIGN.md §6): sr25519 over
@@ -74,6 +75,9 @@ function required(headers: IncomingHttpHeaders, name: string, display: string): 
   return v;
 }
 
+const BYTES_OPEN = Buffer.from("<Bytes>");
+const BYTES_CLOSE = Buffer.from("</Bytes>");
+
 function verifySr25519(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
   try {
     return sr25519Verify(signature, message, publicKey);
@@ -88,6 +92,27 @@ export interface EpistulaOptions {
   now?: () => number;
   /** When this node started; defaults to construction time. */
   startedAt?: number;
+  /** Signature threads; without them signatures are checked on the calling thread. */
+  pool?: SignaturePool;
+}
+
+/** SS58 signer -> public key: signers repeat, and decoding and checksumming SS58 in JS is not free. */
+const publicKeys = new Map<string, Uint8Array | null>();
+const MAX_CACHED_SIGNERS = 100_000;
+
+function publicKeyOf(signer: string): Uint8Array | null {
+  let key = publicKeys.get(signer);
+  if (key !== undefined) return key;
+  try {
+    const [ok] = checkAddress(signer, SS58_PREFIX);
+    key = ok ? decodeAddress(signer) : null;
+  } catch {
+    key = null;
+  }
+  if (key !== null && key.length !== 32) key = null;
+  if (publicKeys.size >= MAX_CACHED_SIGNERS) publicKeys.clear();
+  publicKeys.set(signer, key);
+  return key;
 }
 
 /**
@@ -104,11 +129,13 @@ export interface EpistulaOptions {
 export class EpistulaVerifier {
   readonly startedAt: number;
   readonly #now: () => number;
+  readonly #pool: SignaturePool | undefined;
   /** uuid (lower case) -> its timestamp, in insertion order. */
   readonly #seen = new Map<string, number>();
 
   constructor(options: EpistulaOptions = {}) {
     this.#now = options.now ?? Date.now;
+    this.#pool = options.pool;
     this.startedAt = options.startedAt ?? this.#now();
   }
 
@@ -118,7 +145,7 @@ export class EpistulaVerifier {
   }
 
   /** Throws DomainError (401 codes) or returns what the signature proves. */
-  verify(headers: IncomingHttpHeaders, rawBody: Uint8Array | string = ""): EpistulaProof {
+  async verify(headers: IncomingHttpHeaders, rawBody: Uint8Array | string = ""): Promise<EpistulaProof> {
     const version = required(headers, "epistula-version", "Epistula-Version");
     const timestampText = required(headers, "epistula-timestamp", "Epistula-Timestamp");
     const uuid = required(headers, "epistula-uuid", "Epistula-Uuid");
@@ -147,28 +174,22 @@ export class EpistulaVerifier {
       });
     }
     if (!UUID.test(uuid)) throw new DomainError("SIGNATURE_INVALID", "Epistula-Uuid must be a UUID");
-    let publicKey: Uint8Array;
-    try {
-      const [ok] = checkAddress(signer, SS58_PREFIX);
-      publicKey = ok ? decodeAddress(signer) : new Uint8Array();
-    } catch {
-      publicKey = new Uint8Array();
-    }
-    if (publicKey.length !== 32) {
+    const publicKey = publicKeyOf(signer);
+    if (publicKey === null) {
       throw new DomainError("SIGNATURE_INVALID", "Epistula-Signed-By must be an SS58 address (prefix 42)");
     }
     if (!SIGNATURE.test(signatureHex)) {
       throw new DomainError("SIGNATURE_INVALID", "Epistula-Request-Signature must be 0x and 128 hex digits");
     }
     const signature = Buffer.from(signatureHex.slice(2), "hex");
-    const message = epistulaMessage(sha256hex(rawBody), uuid, timestampText, signedFor);
-    const valid =
-      verifySr25519(signature, Buffer.from(message, "utf8"), publicKey) ||
-      verifySr25519(signature, Buffer.from(`<Bytes>${message}</Bytes>`, "utf8"), publicKey);
+    const message = Buffer.from(epistulaMessage(sha256hex(rawBody), uuid, timestampText, signedFor), "utf8");
+    const valid = this.#pool
+      ? await this.#pool.verify(signature, message, publicKey)
+      : verifySr25519(signature, message, publicKey) || verifySr25519(signature, Buffer.concat([BYTES_OPEN, message, BYTES_CLOSE]), publicKey);
     if (!valid) throw new DomainError("SIGNATURE_INVALID", "the signature does not verify for Epistula-Signed-By");
 
-    // Verified: the uuid is consumed now, whatever the request's outcome.
-    this.#forgetExpired(now);
+    // Verified: the uuid is consumed now (on this thread, so two copies in flight cannot both pass), whatever the request's outcome.
+    this.#forgetExpired(this.#now());
     const id = uuid.toLowerCase();
     const proof = { signer, uuid: id, timestamp, signedFor };
     if (this.#seen.has(id)) throw new ReplayedRequest(proof);
@@ -196,7 +217,7 @@ export class EpistulaVerifier {
   /** A fastify preValidation hook: runs after body size and JSON syntax, before role and schema checks. */
   hook(): (request: FastifyRequest) => Promise<void> {
     return async (request) => {
-      request.epistula = this.verify(request.headers, request.rawBody ?? "");
+      request.epistula = await this.verify(request.headers, request.rawBody ?? "");
     };
   }
 }

@@ -1,7 +1,9 @@
 import { existsSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { EPISTULA_FUTURE_MS, EPISTULA_PAST_MS, EpistulaVerifier } from "../api/epistula.ts";
 import { RateLimits } from "../api/rate-limit.ts";
+import { SignaturePool } from "../api/signature-pool.ts";
 import { buildServer } from "../api/server.ts";
 import type { Endowment } from "../core/machine/commands.ts";
 import { cryptoReady, devAccounts, isSs58, KeyError, loadKey, loadOrCreateNodeKey } from "../keys/keys.ts";
@@ -37,6 +39,13 @@ const TAO_RAO = 1_000_000_000n;
 export const DEV_ENDOWMENT_RAO = 1_000_000n * TAO_RAO;
 
 class ServeRefused extends Error {}
+
+/** One thread per core beyond the event loop's (at least one); PROPNET_SIGNATURE_THREADS overrides. */
+function signatureThreads(): number {
+  const configured = Number(process.env.PROPNET_SIGNATURE_THREADS);
+  if (Number.isInteger(configured) && configured > 0) return configured;
+  return Math.max(1, availableParallelism() - 1);
+}
 
 function say(message: string): void {
   process.stderr.write(`propnet: ${message}\n`);
@@ -97,7 +106,9 @@ async function serve(options: ServeOptions): Promise<number> {
   let node: PropnetNode | null = null;
   let producer: BlockProducer | null = null;
   let status = "replaying the event log";
-  const epistula = new EpistulaVerifier();
+  // Signatures are checked on threads of their own: the event loop keeps the rest of each request.
+  const signatures = await SignaturePool.start(signatureThreads());
+  const epistula = new EpistulaVerifier({ pool: signatures });
   const app = buildServer({
     node: () => node,
     producer: () => producer,
@@ -173,6 +184,7 @@ async function serve(options: ServeOptions): Promise<number> {
         await demo?.stop();
         await producer?.stop();
         await opened.close();
+        await signatures.close();
         clearTimeout(deadline);
         say(`stopped at seq ${opened.head.seq}`);
         resolve(0);

@@ -32,9 +32,9 @@ function lower(headers: Record<string, string>): IncomingHttpHeaders {
   return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
 }
 
-function codeOf(f: () => unknown): string {
+async function codeOf(f: () => unknown): Promise<string> {
   try {
-    f();
+    await f();
     return "OK";
   } catch (error) {
     if (error instanceof DomainError) return error.code;
@@ -43,28 +43,28 @@ function codeOf(f: () => unknown): string {
 }
 
 describe("epistulaHeaders", () => {
-  it("verifies with the server's verifier, for a body and for an empty one", () => {
+  it("verifies with the server's verifier, for a body and for an empty one", async () => {
     const v = new EpistulaVerifier({ startedAt: 0 });
     const body = JSON.stringify({ trade_pair: "BTCUSD", order_type: "LONG", leverage: 0.5 });
     const headers = epistulaHeaders(alice, body);
-    expect(v.verify(lower(headers), body)).toMatchObject({ signer: alice.address, signedFor: "" });
-    expect(v.verify(lower(epistulaHeaders(bob, "")), "").signer).toBe(bob.address);
+    expect(await v.verify(lower(headers), body)).toMatchObject({ signer: alice.address, signedFor: "" });
+    expect((await v.verify(lower(epistulaHeaders(bob, "")), "")).signer).toBe(bob.address);
     expect(headers["Epistula-Version"]).toBe("2");
     expect(headers["Epistula-Request-Signature"]).toMatch(/^0x[0-9a-f]{128}$/);
   });
 
-  it("covers the body, the timestamp and the uuid", () => {
+  it("covers the body, the timestamp and the uuid", async () => {
     const v = new EpistulaVerifier({ startedAt: 0 });
-    expect(codeOf(() => v.verify(lower(epistulaHeaders(alice, '{"a":1}')), '{"a": 1}'))).toBe("SIGNATURE_INVALID");
+    expect(await codeOf(() => v.verify(lower(epistulaHeaders(alice, '{"a":1}')), '{"a": 1}'))).toBe("SIGNATURE_INVALID");
     const h = epistulaHeaders(alice, "");
-    expect(codeOf(() => v.verify({ ...lower(h), "epistula-timestamp": String(Number(h["Epistula-Timestamp"]) - 1) }))).toBe(
+    expect(await codeOf(() => v.verify({ ...lower(h), "epistula-timestamp": String(Number(h["Epistula-Timestamp"]) - 1) }))).toBe(
       "SIGNATURE_INVALID",
     );
-    expect(codeOf(() => v.verify({ ...lower(h), "epistula-uuid": randomUUID() }))).toBe("SIGNATURE_INVALID");
-    expect(codeOf(() => v.verify(lower(h)))).toBe("OK");
+    expect(await codeOf(() => v.verify({ ...lower(h), "epistula-uuid": randomUUID() }))).toBe("SIGNATURE_INVALID");
+    expect(await codeOf(() => v.verify(lower(h)))).toBe("OK");
   });
 
-  it("uses the given time and a fresh uuid each call", () => {
+  it("uses the given time and a fresh uuid each call", async () => {
     const a = epistulaHeaders(alice, "", 1_700_000_000_123);
     const b = epistulaHeaders(alice, "", 1_700_000_000_123);
     expect(a["Epistula-Timestamp"]).toBe("1700000000123");
@@ -91,13 +91,13 @@ async function stub(
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
+    req.on("end", async () => {
       const raw = Buffer.concat(chunks).toString("utf8");
       const s: Seen = { method: req.method ?? "", url: req.url ?? "", headers: req.headers, raw, signer: null };
       seen.push(s);
       let answer: { status: number; body: unknown };
       try {
-        if (req.headers["epistula-signed-by"] !== undefined) s.signer = verifier.verify(req.headers, raw).signer;
+        if (req.headers["epistula-signed-by"] !== undefined) s.signer = (await verifier.verify(req.headers, raw)).signer;
         answer = reply(s);
       } catch (error) {
         const e = error as DomainError;

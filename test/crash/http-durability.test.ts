@@ -371,7 +371,7 @@ describe("durability through HTTP: SIGKILL the server while subaccounts are bein
         const lower = Object.fromEntries(Object.entries(c.headers).map(([k, v]) => [k.toLowerCase(), v]));
         let code: string | null = null;
         try {
-          verifier.verify(lower, c.body);
+          await verifier.verify(lower, c.body);
         } catch (error) {
           code = error instanceof DomainError ? error.code : String(error);
         }
