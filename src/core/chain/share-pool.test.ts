@@ -123,6 +123,20 @@ describe("share pool by hand", () => {
     expect(pool).toEqual(createSharePool());
   });
 
+  it("a stake after a share came to cost over 1 rao still loses under 1 rao (found by the property test)", () => {
+    const pool = createSharePool();
+    stake(pool, "dave", 1n);
+    distribute(pool, 116_272n);
+    stake(pool, "alice", 1n); // bought at ~116,273 rao per 2^64 shares: few shares
+    unstake(pool, "dave", valueOf(pool, "dave"));
+    distribute(pool, 186_689_471_260_881n); // now alice's few shares cost over 1 rao each
+    const before = valueOf(pool, "alice");
+    stake(pool, "bob", 274_789n);
+    expect(valueOf(pool, "bob")).toBeGreaterThanOrEqual(274_788n);
+    expect(valueOf(pool, "alice")).toBeGreaterThanOrEqual(before);
+    expect(pool.shares).toBe([...pool.holders.values()].reduce((a, b) => a + b, 0n));
+  });
+
   it("does not depend on the order holders were inserted", () => {
     const a = createSharePool();
     stake(a, "alice", 300n);

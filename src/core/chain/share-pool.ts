@@ -14,12 +14,14 @@
  * Shares are fixed-point: the first stake into an empty pool mints amount * 2^64 shares (the 64
  * fractional bits of upstream's U64F64), so a share starts at 2^-64 rao. Its price rises only
  * through payments into the pool and sub-rao roundings; even the whole 21M supply paid into a
- * 1 rao position leaves it at 2.1e16 / 2^64 ≈ 0.001 rao. Flooring newly minted shares therefore
- * costs a staker under 1 rao. bigint has no width limit, so upstream's "precision would break"
+ * 1 rao position leaves it at 2.1e16 / 2^64 ≈ 0.001 rao; a position bought later, at a higher
+ * price, holds fewer shares, so a stake first splits every share when a share has come to cost
+ * 1 rao or more. Flooring newly minted shares therefore costs a staker under 1 rao. bigint has no width limit, so upstream's "precision would break"
  * escape hatch is not needed.
  *
- * Every operation touches at most `value`, `shares` and one holder entry, so callers can journal
- * the pool key by key; nothing iterates `holders`, so Map insertion order cannot affect a result.
+ * Every operation touches `value`, `shares` and one holder entry, except the rare split of every
+ * share before a stake at a price of 1 rao or more; callers copy the pool before changing it.
+ * Map insertion order cannot affect a result (the split multiplies each entry alike).
  */
 import { assert } from "../errors/errors.ts";
 
@@ -66,6 +68,13 @@ export function stake(pool: SharePool, coldkey: string, amount: bigint): void {
     assert(pool.value === 0n, `share pool has value ${pool.value} but no shares`);
     minted = amount * SHARE_SCALE;
   } else {
+    // A share can come to cost a rao or more: a position bought at a high price is left alone and
+    // then paid into. Flooring could then cost the staker more than 1 rao, so first split every
+    // share into 2^64 (each holder's value is unchanged: both sides of value * s_c / shares scale).
+    if (pool.shares <= pool.value) {
+      for (const [c, s] of pool.holders) pool.holders.set(c, s * SHARE_SCALE);
+      pool.shares *= SHARE_SCALE;
+    }
     // value > 0 whenever shares > 0 (an unstake never takes the last rao from other holders).
     minted = (amount * pool.shares) / pool.value;
     assert(minted > 0n, `stake of ${amount} rao buys no shares (share price too high)`);
