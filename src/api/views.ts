@@ -6,7 +6,7 @@ import { syntheticHotkey } from "../core/entities/synthetic-hotkey.ts";
 import { TAO } from "../core/ledger/asset.ts";
 import type { State } from "../core/machine/state.ts";
 import { type OrderRecord, type Position, unrealizedPnl } from "../core/trading/position.ts";
-import { traderOf, traderReturn } from "../core/trading/trader.ts";
+import { checkpointEnd, traderOf, traderReturn } from "../core/trading/trader.ts";
 import { nthKey, positionKey, type TraderRecord } from "../core/trading/trading-state.ts";
 
 /** The resources of API.md "Entities and subaccounts" and "Orders, positions, prices": schemas and views. */
@@ -193,26 +193,30 @@ export function eliminationView(t: TraderRecord | undefined) {
   return e;
 }
 
-export function perfSummary(t: TraderRecord) {
-  return { return: traderReturn(t), max_drawdown: t.maxDrawdown, checkpoints: 1 };
+/** `checkpoints`: the closed ones kept (120 days) plus the open one. */
+export function perfSummary(t: TraderRecord, closed: number) {
+  return { return: traderReturn(t), max_drawdown: t.maxDrawdown, checkpoints: closed + 1 };
 }
 
-const CHECKPOINT_MS = 12 * 3_600_000;
-
-/** The open 12-hour checkpoint (aligned to 00:00 and 12:00 UTC), from the running state. */
+/**
+ * The open 12-hour checkpoint, from the running state as of the trader's last mark (periods since
+ * then close when the next price or order marks it).
+ */
 export function openCheckpoint(t: TraderRecord, now: number) {
-  const start = Math.max(t.startedAtMs, now - (now % CHECKPOINT_MS));
+  const cp = t.cp;
+  const end = checkpointEnd(cp.startMs);
+  const until = Math.min(now, end);
   return {
-    ts_ms: now - (now % CHECKPOINT_MS) + CHECKPOINT_MS,
+    ts_ms: end,
     return: traderReturn(t),
-    max_drawdown: t.maxDrawdown,
-    max_portfolio_value: t.peak,
-    realized_pnl_usd: t.realizedUsd,
-    unrealized_pnl_usd: t.unrealizedUsd,
-    spread_fee_loss: t.spreadFeeUsd,
-    carry_fee_loss: t.carryFeeUsd,
-    open_ms: t.openPairs.length > 0 ? now - start : 0,
-    accum_ms: Math.max(0, now - start),
+    max_drawdown: cp.maxDrawdown,
+    max_portfolio_value: cp.maxValue,
+    realized_pnl_usd: t.realizedUsd - cp.realized0,
+    unrealized_pnl_usd: t.unrealizedUsd - cp.unrealized0,
+    spread_fee_loss: t.spreadFeeUsd - cp.spread0,
+    carry_fee_loss: t.carryFeeUsd - cp.carry0,
+    open_ms: cp.openMs + (t.openPairs.length > 0 ? Math.max(0, until - cp.lastMs) : 0),
+    accum_ms: Math.max(0, until - cp.startMs),
   };
 }
 

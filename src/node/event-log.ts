@@ -1,6 +1,6 @@
 import { type EventDraft, encodePayload, formatEventType } from "../core/machine/event.ts";
 import { hashEventFields } from "../store/event-hash.mjs";
-import type { AppendReceipt, LogHead, Store } from "../store/store.ts";
+import type { AppendReceipt, CheckpointRow, LogHead, Store } from "../store/store.ts";
 import type { StoredEvent } from "../store/stored-event.ts";
 
 export interface Seal {
@@ -39,7 +39,7 @@ export class EventLog {
   }
 
   /** One transaction, one fsync for the whole batch; resolves once durable. A rejection is fatal. */
-  append(rows: readonly StoredEvent[]): Promise<AppendReceipt> {
-    return this.store.append(rows);
+  append(rows: readonly StoredEvent[], checkpoints: readonly CheckpointRow[] = []): Promise<AppendReceipt> {
+    return this.store.append(rows, checkpoints);
   }
 }

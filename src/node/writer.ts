@@ -3,6 +3,7 @@ import { type Command, HANDLERS, type Handlers } from "../core/machine/commands.
 import type { EventDraft } from "../core/machine/event.ts";
 import { execute } from "../core/machine/execute.ts";
 import type { State } from "../core/machine/state.ts";
+import type { CheckpointRow } from "../store/store.ts";
 import type { StoredEvent } from "../store/stored-event.ts";
 import type { NodeClock } from "./clock.ts";
 import type { EventLog } from "./event-log.ts";
@@ -91,6 +92,8 @@ export class Writer {
     this.#budgetMs = options.budgetMs ?? 8;
     this.#maxInFlight = options.maxInFlight ?? 2;
     this.#handlers = options.handlers ?? HANDLERS;
+    // Checkpoints closed by live commands are stored with their events (replay makes none).
+    state.trading.closedCheckpoints = [];
   }
 
   get writable(): boolean {
@@ -175,6 +178,8 @@ export class Writer {
     if (this.#inFlight >= this.#maxInFlight || (this.#readers.length > 0 && this.#inFlight > 0)) return;
     const started = performance.now();
     const rows: StoredEvent[] = [];
+    const checkpoints: CheckpointRow[] = [];
+    const closed = this.state.trading.closedCheckpoints ?? [];
     const done: Array<[Pending, Outcome]> = [];
     const { clock, block } = this.options;
     try {
@@ -182,6 +187,8 @@ export class Writer {
         const p = this.#queue[this.#next++] as Pending;
         const { command, signer, signature } = p.submission;
         const result = execute(this.state, command, this.#handlers);
+        for (const c of closed) checkpoints.push({ trader: c.trader, ts_ms: c.checkpoint.ts_ms, data: JSON.stringify(c.checkpoint) });
+        closed.length = 0;
         const seal = { block: block(), ts: clock.now(), signer: signer ?? null, signature: signature ?? null };
         const sealed = result.events.map((draft) => this.log.seal(draft, seal));
         for (const row of sealed) rows.push(row);
@@ -205,7 +212,7 @@ export class Writer {
     this.#compactQueue();
     this.#inFlight++;
     const handedOver = performance.now();
-    this.log.append(rows).then(
+    this.log.append(rows, checkpoints).then(
       (receipt) => {
         this.#inFlight--;
         const now = performance.now();

@@ -16,9 +16,19 @@ const insertMany = db.prepare(
   workerData.insertSql.replace(/VALUES \((.*)\)$/, (_, one) => `VALUES ${Array(MANY).fill(`(${one})`).join(", ")}`),
 );
 const setHead = db.prepare(workerData.setHeadSql);
+const insertCheckpoint = db.prepare(workerData.insertCheckpointSql);
 // A batch is one string: rows end with \u0002, fields are separated by \u0001 (see
 // threaded-sqlite-store.ts); an empty signer or signature is NULL.
-const appendBatch = db.transaction((batch) => {
+const appendBatch = db.transaction((batch, checkpoints) => {
+  // Closed perf checkpoints (trader \u0001 ts_ms \u0001 json \u0002) commit with the events that closed them.
+  if (checkpoints) {
+    const closed = checkpoints.split("\u0002");
+    closed.pop();
+    for (const c of closed) {
+      const f = c.split("\u0001");
+      insertCheckpoint.run(f[0], Number(f[1]), f[2]);
+    }
+  }
   const rows = batch.split("\u0002");
   rows.pop();
   let values = [];
@@ -39,7 +49,7 @@ parentPort.on("message", (message) => {
   if (message.type === "append") {
     try {
       const started = performance.now();
-      appendBatch(message.batch);
+      appendBatch(message.batch, message.checkpoints);
       parentPort.postMessage({ type: "committed", id: message.id, ms: performance.now() - started });
     } catch (error) {
       parentPort.postMessage({ type: "failed", id: message.id, message: String(error?.message ?? error) });

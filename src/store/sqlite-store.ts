@@ -1,7 +1,7 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
-import type { AppendReceipt, LogHead, Store } from "./store.ts";
+import type { AppendReceipt, CheckpointRow, LogHead, Store } from "./store.ts";
 import { GENESIS_HASH, LogIntegrityError, type StoredEvent } from "./stored-event.ts";
 
 const SCHEMA = `
@@ -15,6 +15,12 @@ CREATE TABLE IF NOT EXISTS events (
   signature TEXT,
   hash TEXT NOT NULL
 ) STRICT;
+CREATE TABLE IF NOT EXISTS perf_checkpoints (
+  trader TEXT NOT NULL,
+  ts_ms INTEGER NOT NULL,
+  data TEXT NOT NULL,
+  PRIMARY KEY (trader, ts_ms)
+) STRICT, WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS head (
   id INTEGER PRIMARY KEY CHECK (id = 1),
   seq INTEGER NOT NULL,
@@ -25,6 +31,8 @@ CREATE TABLE IF NOT EXISTS head (
 // prev_hash is not stored: it always equals the previous row's hash, which replay recomputes.
 const COLUMNS = "seq, block, ts, type, payload, signer, signature, hash";
 export const INSERT_EVENT_SQL = `INSERT INTO events (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`;
+/** Replay after a crash may close a checkpoint again: the same row, so replacing it is idempotent. */
+export const INSERT_CHECKPOINT_SQL = "INSERT OR REPLACE INTO perf_checkpoints (trader, ts_ms, data) VALUES (?, ?, ?)";
 export const SET_HEAD_SQL =
   "INSERT INTO head (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash";
 
@@ -43,7 +51,9 @@ export class SqliteStore implements Store {
   readonly #selectPage: Database.Statement;
   readonly #selectHash: Database.Statement;
   readonly #selectPayloads: Database.Statement;
-  readonly #appendTx: (rows: readonly StoredEvent[]) => void;
+  readonly #appendTx: (rows: readonly StoredEvent[], checkpoints: readonly CheckpointRow[]) => void;
+  readonly #insertCheckpoint: Database.Statement;
+  readonly #selectCheckpoints: Database.Statement;
 
   /** Takes an open better-sqlite3 database (the client is injected, as kysely's drivers do). */
   constructor(db: Database.Database) {
@@ -56,10 +66,13 @@ export class SqliteStore implements Store {
     this.#selectPage = db.prepare(`SELECT ${COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?`).raw(true);
     this.#selectHash = db.prepare("SELECT hash FROM events WHERE seq = ?");
     this.#selectPayloads = db.prepare("SELECT seq, type, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?").raw(true);
-    this.#appendTx = db.transaction((rows: readonly StoredEvent[]) => {
+    this.#insertCheckpoint = db.prepare(INSERT_CHECKPOINT_SQL);
+    this.#selectCheckpoints = db.prepare("SELECT trader, ts_ms, data FROM perf_checkpoints WHERE trader = ? AND ts_ms > ? ORDER BY ts_ms LIMIT ?");
+    this.#appendTx = db.transaction((rows: readonly StoredEvent[], checkpoints: readonly CheckpointRow[]) => {
       for (const e of rows) {
         this.#insert.run(e.seq, e.block, e.ts, e.type, e.payload, e.signer, e.signature, e.hash);
       }
+      for (const c of checkpoints) this.#insertCheckpoint.run(c.trader, c.ts_ms, c.data);
       const last = rows[rows.length - 1] as StoredEvent;
       this.#setHead.run(last.seq, last.hash);
     });
@@ -99,14 +112,18 @@ export class SqliteStore implements Store {
   }
 
   /** Commits on the calling thread (tests, tools, the commit thread itself). */
-  appendSync(rows: readonly StoredEvent[]): void {
-    if (rows.length > 0) this.#appendTx(rows);
+  appendSync(rows: readonly StoredEvent[], checkpoints: readonly CheckpointRow[] = []): void {
+    if (rows.length > 0) this.#appendTx(rows, checkpoints);
   }
 
-  append(rows: readonly StoredEvent[]): Promise<AppendReceipt> {
+  append(rows: readonly StoredEvent[], checkpoints: readonly CheckpointRow[] = []): Promise<AppendReceipt> {
     const started = performance.now();
-    this.appendSync(rows);
+    this.appendSync(rows, checkpoints);
     return Promise.resolve({ transactionMs: performance.now() - started });
+  }
+
+  readCheckpoints(trader: string, after: number, limit: number): CheckpointRow[] {
+    return this.#selectCheckpoints.all(trader, after, limit) as CheckpointRow[];
   }
 
   read(after: number, limit: number): StoredEvent[] {

@@ -1,5 +1,16 @@
 import type { StoredEvent } from "./stored-event.ts";
 
+/**
+ * A closed performance checkpoint of one trader (DESIGN.md §5: "closed perf checkpoints live in
+ * their own append-only table keyed by (trader, ts)"). Derived from the events it is committed
+ * with, so replay would make it again; `data` is its JSON.
+ */
+export interface CheckpointRow {
+  trader: string;
+  ts_ms: number;
+  data: string;
+}
+
 /** What a durable append reports. */
 export interface AppendReceipt {
   /** The transaction itself: inserts, commit and fsync, without any wait before it. */
@@ -27,7 +38,9 @@ export interface Store {
    * Appends rows in one transaction and records the new head with them. Resolves once durable;
    * batches commit in the order they were appended. Rows must continue the chain.
    */
-  append(rows: readonly StoredEvent[]): Promise<AppendReceipt>;
+  append(rows: readonly StoredEvent[], checkpoints?: readonly CheckpointRow[]): Promise<AppendReceipt>;
+  /** A trader's closed checkpoints with ts_ms > after, oldest first, at most `limit`. */
+  readCheckpoints(trader: string, after: number, limit: number): CheckpointRow[];
   /** Rows with seq > after, ascending, at most `limit`. */
   read(after: number, limit: number): StoredEvent[];
   /** Just (seq, type, payload) of rows with seq > after: what replay applies. */

@@ -1,6 +1,6 @@
 import { Worker } from "node:worker_threads";
-import { INSERT_EVENT_SQL, SET_HEAD_SQL, SqliteStore } from "./sqlite-store.ts";
-import type { AppendReceipt, LogHead, Store } from "./store.ts";
+import { INSERT_CHECKPOINT_SQL, INSERT_EVENT_SQL, SET_HEAD_SQL, SqliteStore } from "./sqlite-store.ts";
+import type { AppendReceipt, CheckpointRow, LogHead, Store } from "./store.ts";
 import type { StoredEvent } from "./stored-event.ts";
 
 function started(worker: Worker, name: string): Promise<void> {
@@ -51,7 +51,7 @@ export class ThreadedSqliteStore implements Store {
   static async open(path: string): Promise<ThreadedSqliteStore> {
     const reader = SqliteStore.open(path);
     const worker = new Worker(new URL("./sqlite-commit-worker.mjs", import.meta.url), {
-      workerData: { path, insertSql: INSERT_EVENT_SQL, setHeadSql: SET_HEAD_SQL },
+      workerData: { path, insertSql: INSERT_EVENT_SQL, setHeadSql: SET_HEAD_SQL, insertCheckpointSql: INSERT_CHECKPOINT_SQL },
     });
     const checkpointer = new Worker(new URL("./sqlite-checkpoint-worker.mjs", import.meta.url), {
       workerData: { path, intervalMs: 100 },
@@ -76,6 +76,10 @@ export class ThreadedSqliteStore implements Store {
     return this.#reader.read(after, limit);
   }
 
+  readCheckpoints(trader: string, after: number, limit: number): CheckpointRow[] {
+    return this.#reader.readCheckpoints(trader, after, limit);
+  }
+
   readPayloads(after: number, limit: number): Array<[number, string, string]> {
     return this.#reader.readPayloads(after, limit);
   }
@@ -84,7 +88,7 @@ export class ThreadedSqliteStore implements Store {
     return this.#reader.checkChain(from, until, onProgress);
   }
 
-  append(rows: readonly StoredEvent[]): Promise<AppendReceipt> {
+  append(rows: readonly StoredEvent[], checkpoints: readonly CheckpointRow[] = []): Promise<AppendReceipt> {
     if (this.#failure) return Promise.reject(this.#failure);
     if (rows.length === 0) return Promise.resolve({ transactionMs: 0 });
     const id = this.#nextId++;
@@ -94,9 +98,11 @@ export class ThreadedSqliteStore implements Store {
     for (const e of rows) {
       batch += `${e.seq}\u0001${e.block}\u0001${e.ts}\u0001${e.type}\u0001${e.payload}\u0001${e.signer ?? ""}\u0001${e.signature ?? ""}\u0001${e.hash}\u0002`;
     }
+    let closed = "";
+    for (const c of checkpoints) closed += `${c.trader}\u0001${c.ts_ms}\u0001${c.data}\u0002`;
     const receipt = new Promise<AppendReceipt>((resolve, reject) => {
       this.#pending.set(id, { resolve: (ms) => resolve({ transactionMs: ms }), reject });
-      this.#worker.postMessage({ type: "append", id, batch });
+      this.#worker.postMessage({ type: "append", id, batch, checkpoints: closed });
     });
     this.#last = receipt.then(() => {});
     return receipt;

@@ -6,7 +6,8 @@ import { MAX_ACCOUNT_SIZE_USD, MAX_ACTIVE_SUBACCOUNTS, MIN_ACCOUNT_SIZE_USD } fr
 import type { EntityRecord, SubaccountRecord } from "../../core/entities/entity-state.ts";
 import { syntheticHotkey } from "../../core/entities/synthetic-hotkey.ts";
 import type { State } from "../../core/machine/state.ts";
-import { traderOf } from "../../core/trading/trader.ts";
+import { CHECKPOINT_WINDOW_MS, traderOf } from "../../core/trading/trader.ts";
+import type { PerfCheckpoint } from "../../core/trading/trading-state.ts";
 import { type Access, hotkeyParam, requireSigner, signedRead, signedWrite, syntheticParam, write } from "../access.ts";
 import { signerOf } from "../epistula.ts";
 import {
@@ -25,6 +26,8 @@ import {
 } from "../views.ts";
 
 const HotkeyParams = z.strictObject({ hotkey: z.string() });
+/** 120 days of 12-hour checkpoints, and room to spare. */
+const MAX_CHECKPOINTS = 250;
 const SyntheticParams = z.strictObject({ synthetic: z.string() });
 const Limit = z
   .string()
@@ -62,6 +65,12 @@ export const entityRoutes: FastifyPluginAsync<{ access: Access }> = async (insta
   const now = () => node().clock.now();
   const writeSigned = signedWrite(access, { idempotent: true });
   const readSigned = signedRead(access);
+
+  /** Closed perf checkpoints of the last 120 days, from the store (committed rows only). */
+  const closedCheckpoints = (trader: string): PerfCheckpoint[] =>
+    node()
+      .store.readCheckpoints(trader, now() - CHECKPOINT_WINDOW_MS, MAX_CHECKPOINTS)
+      .map((row) => JSON.parse(row.data) as PerfCheckpoint);
 
   /** The entity named in the path, or root. */
   const entityOrRoot = async (request: FastifyRequest) => {
@@ -231,13 +240,14 @@ export const entityRoutes: FastifyPluginAsync<{ access: Access }> = async (insta
     },
     async (request) =>
       node().read((state) => {
-        const sub = subaccountOrNotFound(state, request.params.synthetic);
-        const t = traderOf(state, request.params.synthetic, now());
+        const synthetic = request.params.synthetic;
+        const sub = subaccountOrNotFound(state, synthetic);
+        const t = traderOf(state, synthetic, now());
         return {
           subaccount: subaccountView(state, sub, now()),
-          positions: positionsOf(state, request.params.synthetic, now()),
-          ledger: perfSummary(t),
-          elimination: eliminationView(state.trading.traders.get(request.params.synthetic)),
+          positions: positionsOf(state, synthetic, now()),
+          ledger: perfSummary(t, closedCheckpoints(synthetic).length),
+          elimination: eliminationView(state.trading.traders.get(synthetic)),
         };
       }),
   );
@@ -313,7 +323,8 @@ export const entityRoutes: FastifyPluginAsync<{ access: Access }> = async (insta
       preValidation: [readSigned, ownerOrRoot],
       schema: {
         summary: "A subaccount's performance checkpoints (owner or root)",
-        description: "Today only the open 12-hour checkpoint, from the running state; debt checkpoints are not built yet.",
+        description:
+          "The closed 12-hour checkpoints of the last 120 days (aligned to 00:00 and 12:00 UTC; periods without marks close flat), then the open one. Debt checkpoints are not built yet.",
         tags: ["entities"],
         params: SyntheticParams,
         response: { 200: z.strictObject({ perf: z.array(PerfCheckpointSchema), debt: z.array(DebtCheckpointSchema) }) },
@@ -321,8 +332,9 @@ export const entityRoutes: FastifyPluginAsync<{ access: Access }> = async (insta
     },
     async (request) =>
       node().read((state) => {
-        subaccountOrNotFound(state, request.params.synthetic);
-        return { perf: [openCheckpoint(traderOf(state, request.params.synthetic, now()), now())], debt: [] };
+        const synthetic = request.params.synthetic;
+        subaccountOrNotFound(state, synthetic);
+        return { perf: [...closedCheckpoints(synthetic), openCheckpoint(traderOf(state, synthetic, now()), now())], debt: [] };
       }),
   );
 

@@ -38,6 +38,66 @@ export function newTrader(hotkey: string, entity: string | null, accountSizeUsd:
     closedCount: 0,
     orderCount: 0,
     elimination: null,
+    cp: { startMs: startedAtMs, lastMs: startedAtMs, realized0: 0, unrealized0: 0, spread0: 0, carry0: 0, maxDrawdown: 0, maxValue: 1, openMs: 0 },
+  };
+}
+
+export const CHECKPOINT_MS = 12 * 3_600_000;
+/** Checkpoints older than this are not kept (DESIGN.md §3.4). */
+export const CHECKPOINT_WINDOW_MS = 120 * 86_400_000;
+
+/** The end of the 12-hour checkpoint holding `ms`. */
+export function checkpointEnd(ms: number): number {
+  return ms - (ms % CHECKPOINT_MS) + CHECKPOINT_MS;
+}
+
+/**
+ * Closes every checkpoint that ended by `now` with the values of the trader's last mark (periods
+ * without marks close flat, as Vanta fills void periods), and opens the one holding `now`.
+ */
+function rollCheckpoints(state: State, t: TraderRecord, now: number): TraderRecord {
+  let cp = t.cp;
+  if (now < checkpointEnd(cp.startMs)) return t;
+  const open = t.openPairs.length > 0;
+  const sink = state.trading.closedCheckpoints;
+  // Only the window's worth of void checkpoints is worth writing.
+  const oldest = checkpointEnd(now) - CHECKPOINT_WINDOW_MS;
+  for (let end = checkpointEnd(cp.startMs); end <= now; end += CHECKPOINT_MS) {
+    if (sink && end >= oldest) {
+      const checkpoint = {
+        ts_ms: end,
+        return: t.value - 1,
+        max_drawdown: cp.maxDrawdown,
+        max_portfolio_value: cp.maxValue,
+        realized_pnl_usd: t.realizedUsd - cp.realized0,
+        unrealized_pnl_usd: t.unrealizedUsd - cp.unrealized0,
+        spread_fee_loss: t.spreadFeeUsd - cp.spread0,
+        carry_fee_loss: t.carryFeeUsd - cp.carry0,
+        open_ms: cp.openMs + (open ? end - cp.lastMs : 0),
+        accum_ms: end - cp.startMs,
+      };
+      sink.push({ trader: t.hotkey, checkpoint });
+      state.journal.record(() => sink.pop());
+    }
+    cp = { startMs: end, lastMs: end, realized0: t.realizedUsd, unrealized0: t.unrealizedUsd, spread0: t.spreadFeeUsd, carry0: t.carryFeeUsd, maxDrawdown: 0, maxValue: t.value, openMs: 0 };
+    if (end < oldest - CHECKPOINT_MS) end = oldest - CHECKPOINT_MS;
+  }
+  return { ...t, cp };
+}
+
+/** Folds a new mark into the open checkpoint: time open since the last mark, best value, worst drawdown. */
+function trackCheckpoint(t: TraderRecord, wasOpen: boolean, now: number): TraderRecord {
+  const cp = t.cp;
+  const drawdown = 1 - t.value / t.peak;
+  return {
+    ...t,
+    cp: {
+      ...cp,
+      lastMs: now,
+      openMs: cp.openMs + (wasOpen ? now - cp.lastMs : 0),
+      maxValue: t.value > cp.maxValue ? t.value : cp.maxValue,
+      maxDrawdown: drawdown > cp.maxDrawdown ? drawdown : cp.maxDrawdown,
+    },
   };
 }
 
@@ -61,8 +121,9 @@ export function traderReturn(t: TraderRecord): number {
 }
 
 /** Accrues carry on every open position and marks the trader to the latest prices. */
-export function markTrader(state: State, t: TraderRecord, now: number): TraderRecord {
+export function markTrader(state: State, trader: TraderRecord, now: number): TraderRecord {
   const { trading } = state;
+  const t = rollCheckpoints(state, trader, now);
   let unrealized = 0;
   let carry = t.carryFeeUsd;
   for (const pairId of t.openPairs) {
@@ -78,7 +139,7 @@ export function markTrader(state: State, t: TraderRecord, now: number): TraderRe
     }
     unrealized += unrealizedPnl(accrued, price.price, t.accountSizeUsd);
   }
-  return withValue({ ...t, carryFeeUsd: carry, unrealizedUsd: unrealized });
+  return trackCheckpoint(withValue({ ...t, carryFeeUsd: carry, unrealizedUsd: unrealized }), t.openPairs.length > 0, now);
 }
 
 function withValue(t: TraderRecord): TraderRecord {

@@ -41,6 +41,38 @@ export interface TraderRecord {
   closedCount: number;
   orderCount: number;
   elimination: Elimination | null;
+  /** The open 12-hour performance checkpoint. */
+  cp: OpenCheckpoint;
+}
+
+/**
+ * The running part of a 12-hour checkpoint (aligned to 00:00 and 12:00 UTC): the totals at its
+ * start, its worst drawdown and best value so far, and time with positions open.
+ */
+export interface OpenCheckpoint {
+  startMs: number;
+  lastMs: number;
+  realized0: number;
+  unrealized0: number;
+  spread0: number;
+  carry0: number;
+  maxDrawdown: number;
+  maxValue: number;
+  openMs: number;
+}
+
+/** A closed checkpoint (API.md PerfCheckpoint), kept in the store, not in the state. */
+export interface PerfCheckpoint {
+  ts_ms: number;
+  return: number;
+  max_drawdown: number;
+  max_portfolio_value: number;
+  realized_pnl_usd: number;
+  unrealized_pnl_usd: number;
+  spread_fee_loss: number;
+  carry_fee_loss: number;
+  open_ms: number;
+  accum_ms: number;
 }
 
 export interface PriceRecord {
@@ -73,6 +105,11 @@ export interface TradingState {
   /** Challenges in the order they end (creation order): n -> trader; `head`/`tail` in `queue`. */
   challengeQueue: JournaledMap<number, string>;
   queue: JournaledMap<"q", { head: number; tail: number }>;
+  /**
+   * Checkpoints closed by the command executing now, for the writer to store with its events (not
+   * state: replay makes them again, and the store already holds them). Null while replaying.
+   */
+  closedCheckpoints: Array<{ trader: string; checkpoint: PerfCheckpoint }> | null;
 }
 
 export function createTradingState(journal: Journal): TradingState {
@@ -87,6 +124,7 @@ export function createTradingState(journal: Journal): TradingState {
     openByPair: new Map(TRADE_PAIRS.map((p) => [p.id, new JournaledMap<string, true>(journal)])),
     challengeQueue: new JournaledMap(journal),
     queue: new JournaledMap(journal),
+    closedCheckpoints: null,
   };
 }
 
