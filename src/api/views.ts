@@ -6,7 +6,7 @@ import { syntheticHotkey } from "../core/entities/synthetic-hotkey.ts";
 import { TAO } from "../core/ledger/asset.ts";
 import type { State } from "../core/machine/state.ts";
 import { type OrderRecord, type Position, unrealizedPnl } from "../core/trading/position.ts";
-import { checkpointEnd, traderOf, traderReturn } from "../core/trading/trader.ts";
+import { checkpointAt, checkpointEnd, traderOf, traderReturn } from "../core/trading/trader.ts";
 import { nthKey, positionKey, type TraderRecord } from "../core/trading/trading-state.ts";
 
 /** The resources of API.md "Entities and subaccounts" and "Orders, positions, prices": schemas and views. */
@@ -198,26 +198,9 @@ export function perfSummary(t: TraderRecord, closed: number) {
   return { return: traderReturn(t), max_drawdown: t.maxDrawdown, checkpoints: closed + 1 };
 }
 
-/**
- * The open 12-hour checkpoint, from the running state as of the trader's last mark (periods since
- * then close when the next price or order marks it).
- */
+/** The open 12-hour checkpoint, as of now (periods since the last mark close at the next one). */
 export function openCheckpoint(t: TraderRecord, now: number) {
-  const cp = t.cp;
-  const end = checkpointEnd(cp.startMs);
-  const until = Math.min(now, end);
-  return {
-    ts_ms: end,
-    return: traderReturn(t),
-    max_drawdown: cp.maxDrawdown,
-    max_portfolio_value: cp.maxValue,
-    realized_pnl_usd: t.realizedUsd - cp.realized0,
-    unrealized_pnl_usd: t.unrealizedUsd - cp.unrealized0,
-    spread_fee_loss: t.spreadFeeUsd - cp.spread0,
-    carry_fee_loss: t.carryFeeUsd - cp.carry0,
-    open_ms: cp.openMs + (t.openPairs.length > 0 ? Math.max(0, until - cp.lastMs) : 0),
-    accum_ms: Math.max(0, until - cp.startMs),
-  };
+  return checkpointAt(t, Math.min(now, checkpointEnd(t.cp.startMs)));
 }
 
 export function netDeposited(state: State, hotkey: string): bigint {

@@ -1,8 +1,14 @@
-import type { FastifyPluginAsync, FastifyRequest } from "fastify";
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { DomainError } from "../../core/errors/errors.ts";
-import { MAX_ACCOUNT_SIZE_USD, MAX_ACTIVE_SUBACCOUNTS, MIN_ACCOUNT_SIZE_USD } from "../../core/entities/entity-commands.ts";
+import {
+  type EliminateSubaccount,
+  MAX_ACCOUNT_SIZE_USD,
+  MAX_ACTIVE_SUBACCOUNTS,
+  MIN_ACCOUNT_SIZE_USD,
+  type ReinstateSubaccount,
+} from "../../core/entities/entity-commands.ts";
 import type { EntityRecord, SubaccountRecord } from "../../core/entities/entity-state.ts";
 import { syntheticHotkey } from "../../core/entities/synthetic-hotkey.ts";
 import type { State } from "../../core/machine/state.ts";
@@ -71,6 +77,22 @@ export const entityRoutes: FastifyPluginAsync<{ access: Access }> = async (insta
     node()
       .store.readCheckpoints(trader, now() - CHECKPOINT_WINDOW_MS, MAX_CHECKPOINTS)
       .map((row) => JSON.parse(row.data) as PerfCheckpoint);
+
+  /** Eliminate and reinstate: a subaccount already in the status asked for answers 200 with itself, unchanged. */
+  const changeStatus = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    command: Omit<EliminateSubaccount, "ts"> | Omit<ReinstateSubaccount, "ts">,
+  ) => {
+    access.mothershipOnly();
+    const view = (state: State) => ({ subaccount: subaccountView(state, subaccountOrNotFound(state, command.synthetic), now()) });
+    try {
+      return await write(access, request, reply, { command, status: 200, view });
+    } catch (error) {
+      if (error instanceof DomainError && error.details.unchanged === true) return node().read(view);
+      throw error;
+    }
+  };
 
   /** The entity named in the path, or root. */
   const entityOrRoot = async (request: FastifyRequest) => {
@@ -265,21 +287,8 @@ export const entityRoutes: FastifyPluginAsync<{ access: Access }> = async (insta
         response: { 200: z.strictObject({ subaccount: SubaccountSchema }) },
       },
     },
-    async (request, reply) => {
-      access.mothershipOnly();
-      const synthetic = request.params.synthetic;
-      const view = (state: State) => ({ subaccount: subaccountView(state, subaccountOrNotFound(state, synthetic), now()) });
-      try {
-        return await write(access, request, reply, {
-          command: { kind: "eliminate_subaccount", synthetic, reason: request.body?.reason, by: signerOf(request) },
-          status: 200,
-          view,
-        });
-      } catch (error) {
-        if (error instanceof DomainError && error.details.unchanged === true) return node().read(view);
-        throw error;
-      }
-    },
+    async (request, reply) =>
+      changeStatus(request, reply, { kind: "eliminate_subaccount", synthetic: request.params.synthetic, reason: request.body?.reason, by: signerOf(request) }),
   );
 
   app.post(
@@ -300,21 +309,8 @@ export const entityRoutes: FastifyPluginAsync<{ access: Access }> = async (insta
         response: { 200: z.strictObject({ subaccount: SubaccountSchema }) },
       },
     },
-    async (request, reply) => {
-      access.mothershipOnly();
-      const synthetic = request.params.synthetic;
-      const view = (state: State) => ({ subaccount: subaccountView(state, subaccountOrNotFound(state, synthetic), now()) });
-      try {
-        return await write(access, request, reply, {
-          command: { kind: "reinstate_subaccount", synthetic, reason: request.body.reason, by: signerOf(request) },
-          status: 200,
-          view,
-        });
-      } catch (error) {
-        if (error instanceof DomainError && error.details.unchanged === true) return node().read(view);
-        throw error;
-      }
-    },
+    async (request, reply) =>
+      changeStatus(request, reply, { kind: "reinstate_subaccount", synthetic: request.params.synthetic, reason: request.body.reason, by: signerOf(request) }),
   );
 
   app.get(

@@ -5,7 +5,7 @@ import { TAO } from "../ledger/asset.ts";
 import type { State } from "../machine/state.ts";
 import { accrueCarry, applyOrder, type OrderInput, type Position, round9, unrealizedPnl } from "./position.ts";
 import { tradePair } from "./trade-pairs.ts";
-import { type ChallengeState, type Elimination, nthKey, positionKey, type TraderRecord } from "./trading-state.ts";
+import { type ChallengeState, type Elimination, nthKey, type PerfCheckpoint, positionKey, type TraderRecord } from "./trading-state.ts";
 
 /**
  * A trader's life: orders move its positions, prices mark it, and the challenge and drawdown rules
@@ -52,35 +52,57 @@ export function checkpointEnd(ms: number): number {
 }
 
 /**
+ * The trader's open checkpoint as it stands at `until` (its end, when it closes): the values of
+ * the last mark, with time open counted on to `until` while positions are open.
+ */
+export function checkpointAt(t: TraderRecord, until: number): PerfCheckpoint {
+  const cp = t.cp;
+  return {
+    ts_ms: checkpointEnd(cp.startMs),
+    return: t.value - 1,
+    max_drawdown: cp.maxDrawdown,
+    max_portfolio_value: cp.maxValue,
+    realized_pnl_usd: t.realizedUsd - cp.realized0,
+    unrealized_pnl_usd: t.unrealizedUsd - cp.unrealized0,
+    spread_fee_loss: t.spreadFeeUsd - cp.spread0,
+    carry_fee_loss: t.carryFeeUsd - cp.carry0,
+    open_ms: cp.openMs + (t.openPairs.length > 0 ? Math.max(0, until - cp.lastMs) : 0),
+    accum_ms: Math.max(0, until - cp.startMs),
+  };
+}
+
+/**
  * Closes every checkpoint that ended by `now` with the values of the trader's last mark (periods
  * without marks close flat, as Vanta fills void periods), and opens the one holding `now`.
  */
 function rollCheckpoints(state: State, t: TraderRecord, now: number): TraderRecord {
   let cp = t.cp;
-  if (now < checkpointEnd(cp.startMs)) return t;
-  const open = t.openPairs.length > 0;
+  let end = checkpointEnd(cp.startMs);
+  if (now < end) return t;
   const sink = state.trading.closedCheckpoints;
-  // Only the window's worth of void checkpoints is worth writing.
+  const fresh = (startMs: number) => ({
+    startMs,
+    lastMs: startMs,
+    realized0: t.realizedUsd,
+    unrealized0: t.unrealizedUsd,
+    spread0: t.spreadFeeUsd,
+    carry0: t.carryFeeUsd,
+    maxDrawdown: 0,
+    maxValue: t.value,
+    openMs: 0,
+  });
+  // Checkpoints older than the window are never written: a long silence starts at its edge.
   const oldest = checkpointEnd(now) - CHECKPOINT_WINDOW_MS;
-  for (let end = checkpointEnd(cp.startMs); end <= now; end += CHECKPOINT_MS) {
-    if (sink && end >= oldest) {
-      const checkpoint = {
-        ts_ms: end,
-        return: t.value - 1,
-        max_drawdown: cp.maxDrawdown,
-        max_portfolio_value: cp.maxValue,
-        realized_pnl_usd: t.realizedUsd - cp.realized0,
-        unrealized_pnl_usd: t.unrealizedUsd - cp.unrealized0,
-        spread_fee_loss: t.spreadFeeUsd - cp.spread0,
-        carry_fee_loss: t.carryFeeUsd - cp.carry0,
-        open_ms: cp.openMs + (open ? end - cp.lastMs : 0),
-        accum_ms: end - cp.startMs,
-      };
-      sink.push({ trader: t.hotkey, checkpoint });
+  if (end < oldest) {
+    cp = fresh(oldest - CHECKPOINT_MS);
+    end = oldest;
+  }
+  for (; end <= now; end += CHECKPOINT_MS) {
+    if (sink) {
+      sink.push({ trader: t.hotkey, checkpoint: checkpointAt({ ...t, cp }, end) });
       state.journal.record(() => sink.pop());
     }
-    cp = { startMs: end, lastMs: end, realized0: t.realizedUsd, unrealized0: t.unrealizedUsd, spread0: t.spreadFeeUsd, carry0: t.carryFeeUsd, maxDrawdown: 0, maxValue: t.value, openMs: 0 };
-    if (end < oldest - CHECKPOINT_MS) end = oldest - CHECKPOINT_MS;
+    cp = fresh(end);
   }
   return { ...t, cp };
 }
