@@ -13,6 +13,7 @@ import { sessionRoutes } from "./routes/sessions.ts";
 import { tradingRoutes } from "./routes/trading.ts";
 import { Sessions } from "./sessions.ts";
 import { chainRoutes } from "./routes/chain.ts";
+import { dashboardRoutes } from "./routes/dashboard.ts";
 import { healthRoutes } from "./routes/health.ts";
 
 export interface ApiContext {
@@ -76,6 +77,7 @@ export function buildServer(ctx: ApiContext, options: { logger?: boolean } = {})
     transform: jsonSchemaTransform,
   });
   app.register(healthRoutes, { ctx });
+  app.register(dashboardRoutes);
   app.register(chainRoutes, { ctx, epistula });
   app.register(entityRoutes, { access });
   app.register(tradingRoutes, { access });
