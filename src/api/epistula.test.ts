@@ -2,29 +2,17 @@ import { randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import { Keyring } from "@polkadot/keyring";
 import type { KeyringPair } from "@polkadot/keyring/types";
-import { u8aToHex } from "@polkadot/util";
-import { cryptoWaitReady } from "@polkadot/util-crypto";
 import { beforeAll, describe, expect, it } from "vitest";
+import { codeOf, devPairs, epistula, lowerHeaders, type SignOptions as EpistulaOptions } from "../../test/support/http.ts";
 import { DomainError } from "../core/errors/errors.ts";
-import {
-  EPISTULA_FUTURE_MS,
-  EPISTULA_PAST_MS,
-  EPISTULA_STARTUP_GUARD_MS,
-  EpistulaVerifier,
-  epistulaMessage,
-  epistulaReady,
-  sha256hex,
-} from "./epistula.ts";
+import { EPISTULA_FUTURE_MS, EPISTULA_PAST_MS, EPISTULA_STARTUP_GUARD_MS, EpistulaVerifier, epistulaReady } from "./epistula.ts";
 
 let alice: KeyringPair;
 let bob: KeyringPair;
 
 beforeAll(async () => {
-  await cryptoWaitReady();
+  ({ Alice: alice, Bob: bob } = await devPairs(["Alice", "Bob"]));
   await epistulaReady();
-  const keyring = new Keyring({ type: "sr25519", ss58Format: 42 });
-  alice = keyring.addFromUri("//Alice");
-  bob = keyring.addFromUri("//Bob");
 });
 
 const T0 = 1_700_000_000_000;
@@ -33,40 +21,14 @@ function verifier(clock: { now: number }, startedAt = T0 - 60_000): EpistulaVeri
   return new EpistulaVerifier({ now: () => clock.now, startedAt });
 }
 
-interface SignOptions {
+interface SignOptions extends EpistulaOptions {
+  /** The body signed (none unless given). */
   body?: string;
-  ts?: number;
-  uuid?: string;
-  signedFor?: string;
-  /** Who signs (defaults to `by`). */
-  key?: KeyringPair;
-  wrap?: boolean;
 }
 
+/** Epistula headers as the verifier gets them (lower-case names), timestamped T0 unless told. */
 function sign(by: KeyringPair, o: SignOptions = {}): IncomingHttpHeaders {
-  const ts = String(o.ts ?? T0);
-  const uuid = o.uuid ?? randomUUID();
-  const message = epistulaMessage(sha256hex(o.body ?? ""), uuid, ts, o.signedFor ?? "");
-  const signed = o.wrap ? `<Bytes>${message}</Bytes>` : message;
-  const headers: IncomingHttpHeaders = {
-    "epistula-version": "2",
-    "epistula-timestamp": ts,
-    "epistula-uuid": uuid,
-    "epistula-signed-by": by.address,
-    "epistula-request-signature": u8aToHex((o.key ?? by).sign(signed)),
-  };
-  if (o.signedFor !== undefined) headers["epistula-signed-for"] = o.signedFor;
-  return headers;
-}
-
-async function codeOf(fn: () => unknown): Promise<string> {
-  try {
-    await fn();
-  } catch (error) {
-    if (error instanceof DomainError) return error.code;
-    throw error;
-  }
-  return "OK";
+  return lowerHeaders(epistula(by, o.body ?? "", { ...o, ts: o.ts ?? T0 }));
 }
 
 describe("Epistula v2 verification", () => {

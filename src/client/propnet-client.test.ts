@@ -6,10 +6,9 @@ import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Keyring } from "@polkadot/keyring";
 import type { KeyringPair } from "@polkadot/keyring/types";
-import { cryptoWaitReady } from "@polkadot/util-crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { codeOf, devPairs, listen, lowerHeaders as lower } from "../../test/support/http.ts";
 import { EpistulaVerifier, epistulaReady } from "../api/epistula.ts";
 import { buildServer } from "../api/server.ts";
 import { DomainError } from "../core/errors/errors.ts";
@@ -21,26 +20,9 @@ let alice: KeyringPair;
 let bob: KeyringPair;
 
 beforeAll(async () => {
-  await cryptoWaitReady();
+  ({ Alice: alice, Bob: bob } = await devPairs(["Alice", "Bob"]));
   await epistulaReady();
-  const keyring = new Keyring({ type: "sr25519", ss58Format: 42 });
-  alice = keyring.addFromUri("//Alice");
-  bob = keyring.addFromUri("//Bob");
 });
-
-function lower(headers: Record<string, string>): IncomingHttpHeaders {
-  return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
-}
-
-async function codeOf(f: () => unknown): Promise<string> {
-  try {
-    await f();
-    return "OK";
-  } catch (error) {
-    if (error instanceof DomainError) return error.code;
-    throw error;
-  }
-}
 
 describe("epistulaHeaders", () => {
   it("verifies with the server's verifier, for a body and for an empty one", async () => {
@@ -230,8 +212,7 @@ describe("PropnetClient against the real API", () => {
     producer = new BlockProducer(node, 0);
     producer.start();
     app = buildServer({ node: () => node, producer: () => producer, root: alice.address, startupStatus: () => "starting", version: "test" });
-    await app.listen({ port: 0, host: "127.0.0.1" });
-    base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    base = await listen(app);
   });
 
   afterAll(async () => {

@@ -5,22 +5,18 @@ import { mkdtempSync, rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Keyring } from "@polkadot/keyring";
 import type { KeyringPair } from "@polkadot/keyring/types";
-import { u8aToHex } from "@polkadot/util";
-import { cryptoWaitReady } from "@polkadot/util-crypto";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { epistulaMessage, sha256hex } from "../../src/api/epistula.ts";
 import { buildServer } from "../../src/api/server.ts";
 import { head } from "../../src/core/chain/chain-state.ts";
 import { TAO } from "../../src/core/ledger/asset.ts";
 import { BlockProducer } from "../../src/node/block-producer.ts";
 import { PropnetNode } from "../../src/node/node.ts";
+import { api, devKeyring, epistula, expectError, listen, type SignOptions } from "../support/http.ts";
 
 const TAO_RAO = 1_000_000_000n;
 const ENDOWMENT_RAO = 1_000_000n * TAO_RAO;
-const STACK_LINE = /\n\s+at .+[(:]\d+/;
 
 let dir: string;
 let node: PropnetNode;
@@ -30,8 +26,7 @@ let base: string;
 const keys: Record<string, KeyringPair> = {};
 
 beforeAll(async () => {
-  await cryptoWaitReady();
-  const keyring = new Keyring({ type: "sr25519", ss58Format: 42 });
+  const keyring = await devKeyring();
   for (const name of ["Alice", "Bob", "Charlie", "Dave", "Eve", "Ferdie"]) keys[name] = keyring.addFromUri(`//${name}`);
   keys.BobHot = keyring.addFromUri("//Bob//hot");
   keys.Pauper = keyring.addFromUri("//Pauper");
@@ -45,8 +40,7 @@ beforeAll(async () => {
   producer = new BlockProducer(node, 0);
   producer.start();
   app = buildServer({ node: () => node, producer: () => producer, root: alice, startupStatus: () => "starting", version: "test" });
-  await app.listen({ port: 0, host: "127.0.0.1" });
-  base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  base = await listen(app);
 });
 
 afterAll(async () => {
@@ -60,70 +54,12 @@ function key(name: string): KeyringPair {
   return keys[name] as KeyringPair;
 }
 
-interface SignOptions {
-  ts?: number;
-  uuid?: string;
-  /** Sign with this key while claiming `by`. */
-  key?: KeyringPair;
-  wrap?: boolean;
-}
+const { request, get, post } = api(() => base);
 
-function epistula(by: KeyringPair, rawBody: string, o: SignOptions = {}): Record<string, string> {
-  const ts = String(o.ts ?? Date.now());
-  const uuid = o.uuid ?? randomUUID();
-  const message = epistulaMessage(sha256hex(rawBody), uuid, ts, "");
-  return {
-    "Epistula-Version": "2",
-    "Epistula-Timestamp": ts,
-    "Epistula-Uuid": uuid,
-    "Epistula-Signed-By": by.address,
-    "Epistula-Request-Signature": u8aToHex((o.key ?? by).sign(o.wrap ? `<Bytes>${message}</Bytes>` : message)),
-  };
-}
-
-interface Answer {
-  status: number;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  json: any;
-  text: string;
-}
-
-async function request(method: string, path: string, init: { body?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
-  const headers: Record<string, string> = { ...(init.headers ?? {}) };
-  if (init.body !== undefined) headers["content-type"] ??= "application/json";
-  const res = await fetch(`${base}${path}`, { method, headers, body: init.body });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = null;
-  }
-  return { status: res.status, json, text };
-}
-
-const get = (path: string) => request("GET", path);
-
-/** A signed POST of `body` (an object, sent as compact JSON) by `by`. */
-function post(path: string, by: KeyringPair, body: unknown, o: SignOptions & { idempotencyKey?: string } = {}): Promise<Answer> {
-  const raw = body === undefined ? "" : JSON.stringify(body);
-  const headers = epistula(by, raw, o);
-  if (o.idempotencyKey !== undefined) headers["Idempotency-Key"] = o.idempotencyKey;
-  return request("POST", path, { body: raw === "" ? undefined : raw, headers });
-}
-
-const extrinsic = (by: KeyringPair, call: string, args: Record<string, unknown>, o: SignOptions & { idempotencyKey?: string } = {}) =>
+const extrinsic = (by: KeyringPair, call: string, args: Record<string, unknown>, o: SignOptions = {}) =>
   post("/v1/chain/extrinsics", by, { call, args }, o);
 
 const balance = (address: string) => node.read((s) => s.ledger.balanceOf(TAO, address));
-
-function expectError(a: Answer, status: number, code: string): void {
-  expect(a.status, a.text).toBe(status);
-  expect(a.json.error.code).toBe(code);
-  expect(typeof a.json.error.message).toBe("string");
-  expect(a.text).not.toMatch(STACK_LINE);
-  expect(a.text).not.toMatch(/\/src\/|node_modules/);
-}
 
 describe("Idempotency-Key on extrinsics", () => {
   it("a retry with the same key and body answers as the first time and moves nothing again; another body is 409", async () => {
