@@ -68,6 +68,28 @@ describe("entities and subaccounts", () => {
   });
 });
 
+describe("Idempotency-Keys", () => {
+  const keyed = (w: ReturnType<typeof world>, key: string, fingerprint: string) =>
+    w.run({ kind: "create_subaccount", ts: w.now, entity: E, uuid: `u-${w.log.length}`, request: { signer: E, uuid: `r-${w.log.length}`, idempotency: { key, fingerprint } } });
+
+  it("refuse a repeat for 24 hours, then are forgotten oldest first; a key used again later is kept", () => {
+    const w = setup();
+    expect(keyed(w, "a", "1").error).toBeUndefined();
+    w.now += 3_600_000;
+    expect(keyed(w, "b", "1").error).toBeUndefined();
+    expect(keyed(w, "a", "1").error?.details).toMatchObject({ same_body: true });
+    expect(keyed(w, "a", "2").error?.code).toBe("IDEMPOTENCY_KEY_REUSED");
+    w.now += 23 * 3_600_000; // "a" is 24 h old, "b" 23 h
+    expect(keyed(w, "a", "3").error).toBeUndefined(); // "a" expired: usable again, and dropped from the queue
+    expect([...w.state.idempotency.sortedKeys()]).toEqual([`${E}|a`, `${E}|b`]);
+    w.now += 2 * 3_600_000;
+    expect(keyed(w, "c", "1").error).toBeUndefined(); // drops "b"; the new "a" stays
+    expect([...w.state.idempotency.sortedKeys()]).toEqual([`${E}|a`, `${E}|c`]);
+    expect(w.state.idempotency.get(`${E}|a`)?.fingerprint).toBe("3");
+    expectReplayMatches(w);
+  });
+});
+
 describe("orders and prices (scripted)", () => {
   function trading() {
     const w = setup();

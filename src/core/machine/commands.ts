@@ -89,15 +89,28 @@ function offChain<C extends OffChain<{ ts: number }>>(handler: (state: State, co
   };
 }
 
-/** Remembers an Idempotency-Key with the resource its event made (`ref`: ids, never whole bodies). */
+/**
+ * Remembers an Idempotency-Key with the resource its event made (`ref`: ids, never whole bodies),
+ * and forgets, oldest first, the keys whose 24 hours have passed by this command's time.
+ */
 export function applyRequest(state: State, payload: JsonObject): void {
   const request = payload.request as JsonObject | undefined;
   if (typeof request?.idempotency_key !== "string") return;
-  state.idempotency.set(idempotencyKey(request.signer as string, request.idempotency_key), {
-    fingerprint: request.fingerprint as string,
-    ts_ms: payload.ts as number,
-    ref: (payload.ref ?? {}) as Record<string, string | number>,
-  });
+  const now = payload.ts as number;
+  const { idempotency, idempotencyOrder, idempotencyBounds } = state;
+  let { head, tail } = idempotencyBounds.get("q") ?? { head: 0, tail: 0 };
+  for (; head < tail; head++) {
+    const key = idempotencyOrder.get(head) as string;
+    const record = idempotency.get(key);
+    if (record && record.ts_ms + IDEMPOTENCY_TTL_MS > now) break;
+    // A key used again after it expired has a newer entry further on; this one only drops the old.
+    if (record?.n === head) idempotency.delete(key);
+    idempotencyOrder.delete(head);
+  }
+  const key = idempotencyKey(request.signer as string, request.idempotency_key);
+  idempotency.set(key, { fingerprint: request.fingerprint as string, ts_ms: now, ref: (payload.ref ?? {}) as Record<string, string | number>, n: tail });
+  idempotencyOrder.set(tail, key);
+  idempotencyBounds.set("q", { head, tail: tail + 1 });
 }
 
 export type CommandKind = Command["kind"];

@@ -23,6 +23,9 @@ export interface State {
   trading: TradingState;
   /** `${signer}|${Idempotency-Key}` -> what the first request did (API.md "Conventions"). */
   idempotency: JournaledMap<string, IdempotencyRecord>;
+  /** Keys in the order they were recorded (n -> key, from `head` to `tail`), so expired ones are dropped oldest first. */
+  idempotencyOrder: JournaledMap<number, string>;
+  idempotencyBounds: JournaledMap<"q", { head: number; tail: number }>;
   /** CriticalInvariantViolations recorded and not yet resolved by root. */
   violations: ViolationRecord[];
 }
@@ -32,6 +35,8 @@ export interface IdempotencyRecord {
   fingerprint: string;
   ts_ms: number;
   ref: Record<string, string | number>;
+  /** Its place in `idempotencyOrder`. */
+  n: number;
 }
 
 export interface StateSnapshot {
@@ -43,6 +48,7 @@ export interface StateSnapshot {
   entities?: EncodedEntities;
   trading?: EncodedTrading;
   idempotency?: Array<[string, IdempotencyRecord]>;
+  idempotency_order?: { head: number; tail: number; keys: Array<[number, string]> };
 }
 
 export function createState(options: { strict?: boolean } = {}): State {
@@ -54,6 +60,8 @@ export function createState(options: { strict?: boolean } = {}): State {
     entities: createEntitiesState(journal),
     trading: createTradingState(journal),
     idempotency: new JournaledMap(journal),
+    idempotencyOrder: new JournaledMap(journal),
+    idempotencyBounds: new JournaledMap(journal),
     violations: [],
   };
 }
@@ -68,6 +76,8 @@ export function exportState(state: State): StateSnapshot {
     snapshot.trading = exportTrading(state.trading);
   }
   if (state.idempotency.size > 0) snapshot.idempotency = state.idempotency.sortedEntries();
+  const bounds = state.idempotencyBounds.get("q");
+  if (bounds) snapshot.idempotency_order = { ...bounds, keys: state.idempotencyOrder.sortedEntries() };
   return snapshot;
 }
 
@@ -79,7 +89,12 @@ export function importState(snapshot: StateSnapshot, options: { strict?: boolean
     chain: snapshot.chain === undefined ? createChainState(journal) : importChain(snapshot.chain as never, journal),
     entities: snapshot.entities === undefined ? createEntitiesState(journal) : importEntities(snapshot.entities, journal),
     trading: snapshot.trading === undefined ? createTradingState(journal) : importTrading(snapshot.trading, journal),
-    idempotency: importIdempotency(snapshot.idempotency ?? [], journal),
+    idempotency: importEntries<string, IdempotencyRecord>(snapshot.idempotency ?? [], journal),
+    idempotencyOrder: importEntries<number, string>(snapshot.idempotency_order?.keys ?? [], journal),
+    idempotencyBounds: importEntries<"q", { head: number; tail: number }>(
+      snapshot.idempotency_order ? [["q", { head: snapshot.idempotency_order.head, tail: snapshot.idempotency_order.tail }]] : [],
+      journal,
+    ),
     violations: snapshot.violations.map((v) => ({ ...v })),
   };
 }
@@ -93,8 +108,8 @@ export function stateHash(state: State): string {
   return hashSnapshot(exportState(state));
 }
 
-function importIdempotency(entries: Array<[string, IdempotencyRecord]>, journal: Journal): JournaledMap<string, IdempotencyRecord> {
-  const map = new JournaledMap<string, IdempotencyRecord>(journal);
+function importEntries<K extends string | number, V>(entries: Array<[K, V]>, journal: Journal): JournaledMap<K, V> {
+  const map = new JournaledMap<K, V>(journal);
   for (const [k, v] of entries) map.set(k, v);
   return map;
 }
