@@ -98,7 +98,9 @@ export function applyRequest(state: State, payload: JsonObject): void {
   if (typeof request?.idempotency_key !== "string") return;
   const now = payload.ts as number;
   const { idempotency, idempotencyOrder, idempotencyBounds } = state;
-  let { head, tail } = idempotencyBounds.get("q") ?? { head: 0, tail: 0 };
+  const bounds = idempotencyBounds.get("q") ?? { head: 0, tail: 0 };
+  const tail = bounds.tail;
+  let head = bounds.head;
   for (; head < tail; head++) {
     const key = idempotencyOrder.get(head) as string;
     const record = idempotency.get(key);
