@@ -4,7 +4,6 @@
 import { type ChildProcess, execFileSync, fork, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { Agent, request as httpRequest } from "node:http";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { randomUUID } from "node:crypto";
@@ -13,6 +12,7 @@ import { u8aToHex } from "@polkadot/util";
 import { encodeAddress, keyExtractPath, keyFromPath, mnemonicToMiniSecret, sr25519PairFromSeed } from "@polkadot/util-crypto";
 import { sr25519Sign, waitReady } from "@polkadot/wasm-crypto";
 import { EPISTULA_VERSION, epistulaMessage, sha256hex } from "../src/api/epistula.ts";
+import { freePort } from "../test/support/processes.ts";
 
 export const ROOT_DIR = fileURLToPath(new URL("..", import.meta.url));
 const BIN = join(ROOT_DIR, "bin", "propnet.js");
@@ -79,18 +79,6 @@ export function log(message: string): void {
   process.stderr.write(`[bench] ${message}\n`);
 }
 
-/** A loopback port nothing listens on right now. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", resolve);
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
 
 // ---- CPU time from /proc ------------------------------------------------------------------------
 

@@ -1,20 +1,15 @@
 // The user-facing CLI as a user runs it: `propnet keys new|inspect` in a temp dir (secrets stay in
 // files), local refusals before anything is sent, and `propnet status` against a real node.
-import { type ChildProcess, spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Keyring } from "@polkadot/keyring";
 import { cryptoWaitReady } from "@polkadot/util-crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { children, cli as runCli, freePort, spawnCli as spawnProcess } from "../support/processes.ts";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const BIN = join(ROOT, "bin", "propnet.js");
 const ALICE = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY";
 
-const children = new Set<ChildProcess>();
 const dirs: string[] = [];
 
 afterAll(() => {
@@ -37,45 +32,8 @@ function env(): NodeJS.ProcessEnv {
   return e;
 }
 
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function spawnCli(args: string[], cwd: string): { child: ChildProcess; done: Promise<Ran>; stderr: () => string } {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: env(), stdio: ["ignore", "pipe", "pipe"] });
-  children.add(child);
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.setEncoding("utf8").on("data", (c: string) => (stdout += c));
-  child.stderr?.setEncoding("utf8").on("data", (c: string) => (stderr += c));
-  const done = new Promise<Ran>((resolve) =>
-    child.once("close", (code) => {
-      children.delete(child);
-      resolve({ code, stdout, stderr });
-    }),
-  );
-  return { child, done, stderr: () => stderr };
-}
-
-async function cli(args: string[], cwd: string): Promise<Ran> {
-  const { child, done } = spawnCli(args, cwd);
-  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-  try {
-    return await done;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+const spawnCli = (args: string[], cwd: string) => spawnProcess(args, cwd, env());
+const cli = (args: string[], cwd: string) => runCli(args, cwd, env());
 
 beforeAll(async () => {
   await cryptoWaitReady();

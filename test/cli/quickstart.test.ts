@@ -3,18 +3,17 @@
 // `node bin/propnet.js ...` with PROPNET_URL naming the node. Every line must exit 0, and the
 // subaccount ends with an open BTCUSD position. The node makes a block every second rather than
 // every 12 s (the two chain lines wait for one), so the test takes ~30 s, most of it CLI start-up.
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PropnetClient } from "../../src/client/propnet-client.ts";
 import { cryptoReady, loadKey } from "../../src/keys/keys.ts";
+import { children, cli as runCli, freePort, type Ran, spawnCli as spawnProcess } from "../support/processes.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const BIN = join(ROOT, "bin", "propnet.js");
 const HEADING = "## Quickstart: from start to a first order";
 
 /** The `sh` code blocks of the README's quickstart section, each as its `npx propnet` lines (comments dropped). */
@@ -38,7 +37,6 @@ function argsOf(line: string): string[] {
   return rest.split(/ +/);
 }
 
-const children = new Set<ChildProcess>();
 let dir = "";
 let url = "";
 let node: ChildProcess | undefined;
@@ -49,37 +47,8 @@ function env(): NodeJS.ProcessEnv {
   return e;
 }
 
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function spawnCli(args: string[]): { child: ChildProcess; done: Promise<Ran>; stderr: () => string } {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, env: env(), stdio: ["ignore", "pipe", "pipe"] });
-  children.add(child);
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.setEncoding("utf8").on("data", (c: string) => (stdout += c));
-  child.stderr?.setEncoding("utf8").on("data", (c: string) => (stderr += c));
-  const done = new Promise<Ran>((resolve) =>
-    child.once("close", (code) => {
-      children.delete(child);
-      resolve({ code, stdout, stderr });
-    }),
-  );
-  return { child, done, stderr: () => stderr };
-}
-
-async function cli(args: string[]): Promise<Ran> {
-  const { child, done } = spawnCli(args);
-  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-  try {
-    return await done;
-  } finally {
-    clearTimeout(timer);
-  }
-}
+const spawnCli = (args: string[]) => spawnProcess(args, dir, env());
+const cli = (args: string[]) => runCli(args, dir, env());
 
 /** Runs README lines in order; each must exit 0. */
 async function runLines(lines: string[], substitute: (arg: string) => string = (a) => a): Promise<Ran[]> {
@@ -90,14 +59,6 @@ async function runLines(lines: string[], substitute: (arg: string) => string = (
     out.push(r);
   }
   return out;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 const readme = readFileSync(join(ROOT, "README.md"), "utf8");

@@ -10,6 +10,7 @@ import { Keyring } from "@polkadot/keyring";
 import { cryptoWaitReady } from "@polkadot/util-crypto";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, type TestContext, test } from "vitest";
+import { freePort } from "../support/processes.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const BIN = join(ROOT, "bin", "propnet.js");
@@ -53,18 +54,6 @@ function tempDir(label = "propnet-cli-"): string {
   return dir;
 }
 
-/** A port nothing listens on right now: bind port 0 on loopback, read it, close. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", resolve);
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
 
 /** Holds a loopback port open until closed (to make the port busy, or to keep it from a child). */
 async function holdPort(): Promise<{ port: number; server: Server }> {

@@ -18,7 +18,6 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -33,6 +32,7 @@ import { stateHash } from "../../src/core/machine/state.ts";
 import { prng } from "../../src/core/random/prng.ts";
 import { PropnetNode } from "../../src/node/node.ts";
 import { verifyLog } from "../../src/node/verify.ts";
+import { freePort } from "../support/processes.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, "../..");
@@ -55,18 +55,6 @@ interface Exit {
   signal: NodeJS.Signals | null;
 }
 
-/** A port nothing listens on right now. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((ok, fail) => {
-    server.once("error", fail);
-    server.listen(0, "127.0.0.1", ok);
-  });
-  const address = server.address();
-  await new Promise<void>((ok) => server.close(() => ok()));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
 
 const everyServer = new Set<Server>();
 const tempDirs: string[] = [];
