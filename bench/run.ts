@@ -8,6 +8,7 @@ const BENCHES: Record<string, () => Promise<{ run: (args: Record<string, string>
   append: () => import("./append.ts"),
   replay: () => import("./replay.ts"),
   chain: () => import("./chain.ts"),
+  recount: () => import("./recount.ts"),
   yuma: () => import("./yuma.ts"),
   subaccounts: () => import("./subaccounts.ts"),
   orders: () => import("./orders.ts"),

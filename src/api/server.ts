@@ -5,7 +5,7 @@ import type { BlockProducer } from "../node/block-producer.ts";
 import type { PropnetNode } from "../node/node.ts";
 import { EpistulaVerifier, epistulaReady, installRawJsonParser } from "./epistula.ts";
 import { makeAccess } from "./access.ts";
-import { installErrorEnvelope } from "./error-envelope.ts";
+import { clientErrorHandler, frameworkErrors, installErrorEnvelope, MAX_PARAM_LENGTH } from "./error-envelope.ts";
 import { RateLimits } from "./rate-limit.ts";
 import { auditRoutes } from "./routes/audit.ts";
 import { entityRoutes } from "./routes/entities.ts";
@@ -43,7 +43,12 @@ export function buildServer(ctx: ApiContext, options: { logger?: boolean } = {})
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: BODY_LIMIT,
-    return503OnClosing: true,
+    // Whatever fastify or Node refuse before a route runs answers in the envelope (error-envelope.ts).
+    return503OnClosing: false,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors,
+    clientErrorHandler,
+    http: { requireHostHeader: false },
     // "body.args.amount_rao: Invalid input: expected string, received number"; never schema internals.
     schemaErrorFormatter: (errors, dataVar) =>
       new Error(

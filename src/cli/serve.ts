@@ -105,6 +105,16 @@ async function serve(options: ServeOptions): Promise<number> {
 
   let node: PropnetNode | null = null;
   let producer: BlockProducer | null = null;
+  let demo: Demo | null = null;
+  /**
+   * After an execution fault: no more blocks (owing them would make every chain read try to log
+   * them) and no more demo orders. stop() logs the owed blocks first, which the node now refuses;
+   * a second stop finds none owed and completes, so extrinsics are refused at once.
+   */
+  const stopWriters = async () => {
+    await demo?.stop();
+    await producer?.stop().catch(() => producer?.stop());
+  };
   let status = "replaying the event log";
   // Signatures are checked on threads of their own: the event loop keeps the rest of each request.
   const signatures = await SignaturePool.start(signatureThreads());
@@ -150,6 +160,9 @@ async function serve(options: ServeOptions): Promise<number> {
     onProgress: (seq) => {
       status = `replaying the event log (at seq ${seq})`;
     },
+    // A failed commit exits (the node's default); an execution fault keeps the node up read-only
+    // (the node says so in /healthz): nothing here should go on trying to write.
+    onFault: () => void stopWriters().catch((error: unknown) => say(`stopping writers failed: ${(error as Error).message}`)),
   }).catch(async (error: unknown) => {
     await app.close();
     throw error;
@@ -164,7 +177,7 @@ async function serve(options: ServeOptions): Promise<number> {
   process.removeListener("SIGTERM", stopDuringStart);
   process.removeListener("SIGINT", stopDuringStart);
   say(`ready at seq ${opened.head.seq}; ${options.blockTime > 0 ? `a block every ${options.blockTime} ms` : "a block when an extrinsic arrives"}`);
-  const demo = options.demo ? new Demo(opened, producer, say) : null;
+  demo = options.demo ? new Demo(opened, producer, say) : null;
   const demoStarted = demo?.start().catch((error: unknown) => say(`demo not started: ${(error as Error).message}`));
 
   return new Promise<number>((resolve) => {

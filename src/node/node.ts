@@ -1,7 +1,8 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { ChainGenesis } from "../core/chain/chain-state.ts";
-import type { Endowment, Handlers } from "../core/machine/commands.ts";
+import { ApplyFailed } from "../core/errors/errors.ts";
+import type { Command, Endowment, Handlers } from "../core/machine/commands.ts";
 import { exportState, hashSnapshot, type State } from "../core/machine/state.ts";
 import { SNAPSHOT_FORMAT, writeSnapshot } from "../store/snapshot-files.ts";
 import type { LogHead, Store } from "../store/store.ts";
@@ -29,8 +30,16 @@ export interface NodeOptions {
   clock?: NodeClock;
   say?: (message: string) => void;
   onProgress?: (seq: number) => void;
-  /** Default: report and exit non-zero; restart recovers from snapshot + log. */
+  /**
+   * A failed commit: the state may hold effects that never became durable. Default: report and
+   * exit non-zero; restart recovers from snapshot + log.
+   */
   onFatal?: (error: unknown) => void;
+  /**
+   * A command failed to execute. Nothing it did was kept, so the node stays up read-only (writes
+   * refused, the fault named in `problems`) until restart; this tells the caller it happened.
+   */
+  onFault?: (problem: string, error: unknown) => void;
   onCommit?: (stats: CommitStats) => void;
 }
 
@@ -88,6 +97,7 @@ export class PropnetNode {
       block: () => 0,
       handlers: options.handlers,
       onFatal: options.onFatal ?? exitOnFatal,
+      onFault: (error, command) => this.#executionFault(error, command),
       onCommit: (stats, rows, refused) => {
         this.metrics.committed(stats, rows, refused);
         this.metrics.seq.set(this.log.head.seq);
@@ -132,14 +142,43 @@ export class PropnetNode {
     }
   }
 
-  /** False once a commit failed; the process is about to exit and restart will recover. */
+  /**
+   * False once writes stopped: for good after an execution fault or an altered log (reads go on,
+   * `problems` says why), or because a commit failed (the process is about to exit).
+   */
   get writable(): boolean {
     return this.writer.writable;
   }
 
-  /** What is wrong with this node beyond its state (an altered log found after start). */
+  /** False once a commit failed: the state may hold effects that never became durable. */
+  get readable(): boolean {
+    return this.writer.readable;
+  }
+
+  /** What is wrong with this node beyond its state (an altered log found after start, an execution fault). */
   get problems(): readonly string[] {
     return this.#problems;
+  }
+
+  /**
+   * Stops every write for good while the node stays up for reads, and says why in `problems`:
+   * for faults a restart may cure but that must not loop (DESIGN.md §2 rule 2 and 4).
+   */
+  #refuseWrites(problem: string, reason: unknown, refusal?: string): void {
+    this.#problems.push(problem);
+    this.options.say?.(problem);
+    this.writer.halt(reason, refusal);
+  }
+
+  /**
+   * A command failed to execute (an exception in apply). execute undid all it did, so the state is
+   * still the committed state: serving reads from it is safe, writing on from it is not.
+   */
+  #executionFault(error: unknown, command: Command): void {
+    const what = error instanceof ApplyFailed ? error.message : `${command.kind}: ${(error as Error)?.message ?? String(error)}`;
+    const problem = `execution fault: ${what}; nothing it did was kept; writes are refused until the node restarts`;
+    this.#refuseWrites(problem, error);
+    this.options.onFault?.(problem, error);
   }
 
   /**
@@ -157,9 +196,7 @@ export class PropnetNode {
       .catch((error: unknown) => {
         const message =
           error instanceof LogIntegrityError ? `event log altered at seq ${error.seq}: ${error.message}` : String(error);
-        this.#problems.push(`${message}; writes are refused; run propnet verify --full`);
-        this.options.say?.(message);
-        this.writer.halt(error);
+        this.#refuseWrites(`${message}; writes are refused; run propnet verify --full`, error, "writes are refused: the event log was found altered (see /healthz)");
       });
   }
 

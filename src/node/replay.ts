@@ -1,3 +1,4 @@
+import { stateInvariants } from "../core/invariants/chain-invariants.ts";
 import { AssertionFailure } from "../core/errors/errors.ts";
 import { type EventDraft, parseEventType } from "../core/machine/event.ts";
 import { applyEvent } from "../core/machine/execute.ts";
@@ -107,13 +108,15 @@ function progressEvery(options: Pick<ReplayOptions, "onProgress" | "progressEver
 }
 
 function checkIdentities(state: State, seq: number): void {
-  const broken = state.ledger.checkTotals();
-  if (broken.length > 0) {
-    const v = broken[0] as (typeof broken)[number];
-    throw new LogIntegrityError(
-      seq,
-      `ledger identity ${v.invariant} fails after seq ${seq}: expected ${v.expected}, actual ${v.actual}`,
-    );
+  const ledger = state.ledger.checkTotals();
+  if (ledger.length > 0) {
+    const v = ledger[0] as (typeof ledger)[number];
+    throw new LogIntegrityError(seq, `ledger identity ${v.invariant} fails after seq ${seq}: expected ${v.expected}, actual ${v.actual}`);
+  }
+  const chain = stateInvariants(state);
+  if (chain.length > 0) {
+    const v = chain[0] as (typeof chain)[number];
+    throw new LogIntegrityError(seq, `invariant ${v.invariant} in ${v.scope} fails after seq ${seq}: expected ${v.expected}, actual ${v.actual}`);
   }
 }
 

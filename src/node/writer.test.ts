@@ -2,9 +2,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { recordsPhantomRemainder } from "../../test/support/faulty-handlers.ts";
 import { TAO } from "../core/ledger/asset.ts";
+import { HANDLERS, type Handlers } from "../core/machine/commands.ts";
 import { execute } from "../core/machine/execute.ts";
-import { createState, type State } from "../core/machine/state.ts";
+import { createState, type State, stateHash } from "../core/machine/state.ts";
 import { SqliteStore } from "../store/sqlite-store.ts";
 import type { Store } from "../store/store.ts";
 import { GENESIS_HASH, type StoredEvent } from "../store/stored-event.ts";
@@ -46,15 +48,28 @@ function funded(): State {
 function writerFor(
   store: Store,
   state: State,
-  extra: { onFatal?: (e: unknown) => void; onCommit?: (s: CommitStats) => void } = {},
+  extra: {
+    onFatal?: (e: unknown) => void;
+    onFault?: (e: unknown) => void;
+    onCommit?: (s: CommitStats) => void;
+    handlers?: Handlers;
+  } = {},
 ) {
   return new Writer(state, new EventLog(store, { seq: 0, hash: GENESIS_HASH }), {
     clock: new NodeClock(),
     block: () => 0,
+    handlers: extra.handlers,
     onFatal: extra.onFatal ?? (() => {}),
+    onFault: extra.onFault,
     onCommit: extra.onCommit,
   });
 }
+
+/** Transfers of 13 rao record a remainder that is not there, so applying their event throws. */
+const thirteenFails: Handlers = {
+  ...HANDLERS,
+  transfer: (state, command) => (command.amount_rao === 13n ? recordsPhantomRemainder : HANDLERS).transfer(state, command),
+};
 
 const pay = (n: bigint) => ({ command: { kind: "transfer" as const, asset: TAO, from: "alice", to: "bob", amount_rao: n } });
 
@@ -119,4 +134,51 @@ describe("writer", () => {
     await writer.drain();
     expect(sqlite.lastEvent()).toBeNull();
   });
+
+  it("a command that fails to execute stops writes for good; the commands before it commit and reads go on", async () => {
+    const { store, release, sqlite } = faultyStore();
+    const fatal: unknown[] = [];
+    const faults: unknown[] = [];
+    const state = funded();
+    const writer = writerFor(store, state, { handlers: thirteenFails, onFatal: (e) => fatal.push(e), onFault: (e) => faults.push(e) });
+    const before = writer.submit(pay(1n));
+    const culprit = expect(writer.submit(pay(13n))).rejects.toMatchObject({ code: "UNAVAILABLE", message: expect.stringMatching(/restart/) });
+    const after = expect(writer.submit(pay(2n))).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    await new Promise((r) => setImmediate(r)); // one turn: 1 executes, 13 faults, 2 is never run
+    await culprit;
+    await after;
+    expect(faults).toHaveLength(1);
+    expect((faults[0] as Error).name).toBe("ApplyFailed");
+    expect(writer.writable).toBe(false);
+    expect(writer.readable).toBe(true);
+    // The state is exactly what the command before the fault left: a read waits for its commit.
+    const hash = stateHash(state);
+    const read = writer.read((s) => s.ledger.balanceOf(TAO, "bob"));
+    const drained = writer.drain();
+    release();
+    expect(await before).toMatchObject({ ok: true, seq: 1 });
+    expect(await read).toBe(1n);
+    await drained;
+    expect(sqlite.lastEvent()?.seq).toBe(1);
+    expect(stateHash(state)).toBe(hash);
+    await expect(writer.submit(pay(3n))).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    expect(await writer.read((s) => s.ledger.balanceOf(TAO, "bob"))).toBe(1n);
+    expect(fatal).toEqual([]);
+  }, 5_000);
+
+  it("a commit that fails after writes were halted is still fatal, and refuses the readers waiting for it", async () => {
+    const { store, release, failNext } = faultyStore();
+    const fatal: unknown[] = [];
+    const writer = writerFor(store, funded(), { onFatal: (e) => fatal.push(e) });
+    const first = writer.submit(pay(1n));
+    await new Promise((r) => setImmediate(r));
+    writer.halt(new Error("log altered"));
+    const reader = writer.read((s) => s.ledger.balanceOf(TAO, "bob"));
+    failNext(new Error("disk full"));
+    release();
+    await expect(first).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    await expect(reader).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    expect(fatal).toHaveLength(1);
+    expect(writer.readable).toBe(false);
+  }, 5_000);
 });

@@ -1,7 +1,7 @@
 import { DomainError } from "../core/errors/errors.ts";
 import { type Command, HANDLERS, type Handlers } from "../core/machine/commands.ts";
 import type { EventDraft } from "../core/machine/event.ts";
-import { execute } from "../core/machine/execute.ts";
+import { type ExecuteResult, execute } from "../core/machine/execute.ts";
 import type { State } from "../core/machine/state.ts";
 import type { CheckpointRow } from "../store/store.ts";
 import type { StoredEvent } from "../store/stored-event.ts";
@@ -46,8 +46,14 @@ export interface WriterOptions {
   /** Batches handed to the store and not yet durable; 2 lets execution overlap the commit. */
   maxInFlight?: number;
   handlers?: Handlers;
-  /** A failed commit or a broken assertion: the in-memory state can no longer be trusted. */
+  /** A failed commit: the state may hold effects that never became durable, so it can no longer be trusted. */
   onFatal: (error: unknown) => void;
+  /**
+   * Executing a command threw (an exception in apply, a broken assertion). execute undid all it
+   * did, so the state is still exactly the committed state: the writer has stopped for good (as
+   * `halt`), reads go on, and only a restart writes again.
+   */
+  onFault?: (error: unknown, command: Command) => void;
   onCommit?: (stats: CommitStats, rows: readonly StoredEvent[], refused: number) => void;
 }
 
@@ -73,6 +79,10 @@ export class Writer {
   #scheduled = false;
   #closed = false;
   #failed: unknown = null;
+  /** Why submissions are refused once writing stopped. */
+  #refusal = "the store is not writable";
+  /** A commit failed: the state may hold effects that never became durable, so nothing reads it. */
+  #untrusted = false;
   #inFlight = 0;
   #readers: Array<(error?: unknown) => void> = [];
   #idle: Array<() => void> = [];
@@ -100,6 +110,11 @@ export class Writer {
     return this.#failed === null;
   }
 
+  /** False once a commit failed (the process is about to exit); a halt leaves the state readable. */
+  get readable(): boolean {
+    return !this.#untrusted;
+  }
+
   get queueDepth(): number {
     return this.#queue.length - this.#next;
   }
@@ -111,7 +126,7 @@ export class Writer {
   submit(submission: Submission): Promise<Outcome> {
     if (this.#failed !== null || this.#closed) {
       return Promise.reject(
-        new DomainError("UNAVAILABLE", this.#closed ? "the node is shutting down" : "the store is not writable"),
+        new DomainError("UNAVAILABLE", this.#failed !== null ? this.#refusal : "the node is shutting down"),
       );
     }
     return new Promise<Outcome>((resolve, reject) => {
@@ -123,7 +138,7 @@ export class Writer {
   /** Runs `fn` against committed state: at once if nothing is in flight, else after the commit lands. */
   read<T>(fn: (state: State) => T): Promise<T> {
     // After a failed commit the state holds effects that may never be durable: refuse, never hang.
-    if (this.#inFlight > 0 && this.#failed !== null) {
+    if (this.#untrusted) {
       return Promise.reject(new DomainError("UNAVAILABLE", "the store is not writable"));
     }
     if (this.#inFlight === 0) return Promise.resolve(fn(this.state));
@@ -146,16 +161,19 @@ export class Writer {
   }
 
   /**
-   * Stops writing for good without exiting (the log was found altered): queued and later commands
-   * are refused with UNAVAILABLE; reads go on.
+   * Stops writing for good without exiting (the log was found altered, a command failed to
+   * execute): queued and later commands are refused with UNAVAILABLE and `refusal`; batches
+   * already handed to the store still land; reads go on.
    */
-  halt(reason: unknown): void {
+  halt(reason: unknown, refusal = "the store is not writable"): void {
     if (this.#failed !== null) return;
     this.#failed = reason;
-    const unavailable = new DomainError("UNAVAILABLE", "the store is not writable");
+    this.#refusal = refusal;
+    const unavailable = new DomainError("UNAVAILABLE", refusal);
     for (let i = this.#next; i < this.#queue.length; i++) (this.#queue[i] as Pending).reject(unavailable);
     this.#queue.length = 0;
     this.#next = 0;
+    if (this.#inFlight === 0) for (const resolve of this.#idle.splice(0)) resolve();
   }
 
   /** Refuses new commands; those already queued still run. */
@@ -182,11 +200,21 @@ export class Writer {
     const closed = this.state.trading.closedCheckpoints ?? [];
     const done: Array<[Pending, Outcome]> = [];
     const { clock, block } = this.options;
+    let fault: { pending: Pending; error: unknown } | null = null;
     try {
       while (this.#next < this.#queue.length && done.length < this.#maxBatch) {
         const p = this.#queue[this.#next++] as Pending;
         const { command, signer, signature } = p.submission;
-        const result = execute(this.state, command, this.#handlers);
+        let result: ExecuteResult;
+        try {
+          result = execute(this.state, command, this.#handlers);
+        } catch (error) {
+          // execute undid all this command did (checkpoints it closed included): the state is what
+          // the commands before it left.
+          closed.length = 0;
+          fault = { pending: p, error };
+          break;
+        }
         for (const c of closed) checkpoints.push({ trader: c.trader, ts_ms: c.checkpoint.ts_ms, data: JSON.stringify(c.checkpoint) });
         closed.length = 0;
         const seal = { block: block(), ts: clock.now(), signer: signer ?? null, signature: signature ?? null };
@@ -206,10 +234,16 @@ export class Writer {
         if (performance.now() - started > this.#budgetMs) break;
       }
     } catch (error) {
+      // Past execute (sealing): the state holds effects that no event records.
       this.#fail(error, done);
       return;
     }
     this.#compactQueue();
+    if (done.length === 0) {
+      if (fault) this.#fault(fault.pending, fault.error);
+      this.#settled();
+      return;
+    }
     this.#inFlight++;
     const handedOver = performance.now();
     this.log.append(rows, checkpoints).then(
@@ -232,7 +266,9 @@ export class Writer {
       },
       (error: unknown) => this.#fail(error, done),
     );
-    if (this.#next < this.#queue.length) this.#schedule();
+    // After the hand-over, so that the commands before the fault still commit and drain waits for them.
+    if (fault) this.#fault(fault.pending, fault.error);
+    else if (this.#next < this.#queue.length) this.#schedule();
   }
 
   /** After a commit: serve readers if nothing is in flight, wake drainers, keep writing. */
@@ -253,18 +289,29 @@ export class Writer {
   }
 
   /**
-   * A batch failed to commit (or execution broke an assertion): its callers and every later one
+   * A command failed to execute (DESIGN.md §2 rule 2). Nothing it did was kept, so unlike a failed
+   * commit the state can still be read: its caller and every later one are refused, the commands
+   * executed before it in this turn still commit, and writing stops until restart.
+   */
+  #fault(p: Pending, error: unknown): void {
+    const refusal = "writes are stopped until the node restarts: a command failed to execute (see /healthz)";
+    p.reject(new DomainError("UNAVAILABLE", refusal));
+    this.halt(error, refusal);
+    this.options.onFault?.(error, p.submission.command);
+  }
+
+  /**
+   * A batch failed to commit (or sealing failed after execution): its callers and every later one
    * are refused, never acknowledged; readers are refused too, since the state holds effects that
-   * may never be durable. The node then exits and restart recovers from the log.
+   * may never be durable. The node then exits and restart recovers from the log. This holds even
+   * after a halt: a batch already in flight can still fail.
    */
   #fail(error: unknown, batch: Array<[Pending, Outcome]>): void {
     const unavailable = new DomainError("UNAVAILABLE", "the store is not writable");
     for (const [p] of batch) p.reject(unavailable);
-    if (this.#failed !== null) return;
-    this.#failed = error;
-    for (let i = this.#next; i < this.#queue.length; i++) (this.#queue[i] as Pending).reject(unavailable);
-    this.#queue.length = 0;
-    this.#next = 0;
+    if (this.#untrusted) return;
+    this.#untrusted = true;
+    this.halt(error);
     for (const reader of this.#readers.splice(0)) reader(unavailable);
     for (const resolve of this.#idle.splice(0)) resolve();
     this.options.onFatal(error);

@@ -775,9 +775,9 @@ describe("POST /v1/orders, positions and order history", () => {
     expect(await seq()).toBe(head);
     expect((await get(`/v1/subaccounts/${s}/positions`, key("E1"))).json).toEqual(positionsBefore);
     expect((await get(`/v1/subaccounts/${s}/orders`, key("E1"))).json.orders).toHaveLength(1);
-    // order_uuids are per trader: another subaccount may use the same one.
+    // order_uuids are unique per signer: another subaccount of the same entity cannot reuse one (see "order_uuid is unique per signer").
     const otherSub = await createSubaccount("E1");
-    expectStatus(await order("E1", { ...body, subaccount_id: otherSub.subaccount_id }), 201);
+    expectError(await order("E1", { ...body, subaccount_id: otherSub.subaccount_id }), 409, "DUPLICATE_ORDER");
   });
 
   it("Idempotency-Key: the same key and body answers the first response and changes nothing; another body is 409", async () => {
@@ -859,6 +859,29 @@ describe("POST /v1/orders, positions and order history", () => {
     limitClock += 100;
     expectError(await order("E1", body), 422, "NO_PRICE");
     expectError(await order("E1", body), 429, "RATE_LIMITED");
+  });
+});
+
+describe("order_uuid is unique per signer", () => {
+  it("reusing one under another subaccount of the same entity is 409 DUPLICATE_ORDER; the original still answers its duplicate", async () => {
+    const a = await createSubaccount("E1");
+    const b = await createSubaccount("E1");
+    const uuid = `per-signer-${randomUUID()}`;
+    const body = { subaccount_id: a.subaccount_id, trade_pair: "BTCUSD", order_type: "LONG", leverage: 0.1, order_uuid: uuid };
+    const first = await order("E1", body);
+    expectStatus(first, 201);
+    const head = await seq();
+    const reused = await order("E1", { ...body, subaccount_id: b.subaccount_id });
+    expectError(reused, 409, "DUPLICATE_ORDER");
+    expect(reused.json.error.details).toMatchObject({ same_body: false, trader: a.synthetic_hotkey });
+    // The same body again is still the original's duplicate, found under the subaccount that placed it.
+    const again = await order("E1", body);
+    expectStatus(again, 200);
+    expect(again.json).toMatchObject({ duplicate: true, order: first.json.order });
+    expect(await seq()).toBe(head);
+    expect((await get(`/v1/subaccounts/${b.synthetic_hotkey}/orders`, key("E1"))).json.orders).toHaveLength(0);
+    // Another signer's order_uuids are its own.
+    expectStatus(await order("Miner", { trade_pair: "BTCUSD", order_type: "LONG", leverage: 0.01, order_uuid: uuid }), 201);
   });
 });
 

@@ -1,4 +1,7 @@
+import { type BlockCommand, produceBlock } from "../../src/core/chain/block.ts";
+import type { Effect } from "../../src/core/chain/effects.ts";
 import { HANDLERS, type Handlers } from "../../src/core/machine/commands.ts";
+import type { EventDraft } from "../../src/core/machine/event.ts";
 import { prng } from "../../src/core/random/prng.ts";
 
 export { prng };
@@ -42,3 +45,30 @@ export const liesAboutAmount: Handlers = {
   },
 };
 
+
+/**
+ * Produces blocks honestly, but (for the blocks `when` picks) records one effect more than
+ * happened: a pause of subnet 99, which does not exist. Applying the event then throws midway,
+ * after the block's real effects were re-applied (the head moved, subnet 1's alpha minted): an
+ * event its own appliers cannot apply.
+ */
+export function blockApplyFails(when: (command: BlockCommand) => boolean = () => true): Handlers {
+  return {
+    ...HANDLERS,
+    block(state, command) {
+      const event = produceBlock(state, command);
+      if (!when(command)) return event;
+      const effects = [...(event.payload.effects as unknown as Effect[]), { k: "paused", netuid: 99 } satisfies Effect];
+      return { ...event, payload: { ...event.payload, effects: effects as unknown as EventDraft["payload"][string] } };
+    },
+  };
+}
+
+/** Transfers honestly but records a remainder that never existed: apply fails after its scope ended. */
+export const recordsPhantomRemainder: Handlers = {
+  ...HANDLERS,
+  transfer(state, command) {
+    const event = HANDLERS.transfer(state, command);
+    return { ...event, payload: { ...event.payload, remainders: [["TAO", "1"]] } };
+  },
+};

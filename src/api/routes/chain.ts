@@ -4,12 +4,9 @@ import { z } from "zod";
 import type { Extrinsic } from "../../core/chain/block.ts";
 import { account, head, key, params as chainParams, type SubnetInfo } from "../../core/chain/chain-state.ts";
 import { DomainError, ERROR_TABLE, type ErrorCode } from "../../core/errors/errors.ts";
-import { checkChainInvariants, type ChainViolation } from "../../core/invariants/chain-invariants.ts";
+import { report } from "../../core/invariants/report.ts";
 import { alpha, TAO } from "../../core/ledger/asset.ts";
-import { MAX_ISSUANCE } from "../../core/ledger/ledger.ts";
 import { PROP_NETUID } from "../../core/entities/entity-commands.ts";
-import { reservedAccount } from "../../core/entities/entity-state.ts";
-import { netDeposited } from "../views.ts";
 import { IDEMPOTENCY_TTL_MS } from "../../core/machine/commands.ts";
 import type { State } from "../../core/machine/state.ts";
 import { isSs58 } from "../../keys/keys.ts";
@@ -122,9 +119,15 @@ const InvariantSchema = z.strictObject({
   expected: RaoString,
   actual: RaoString,
 });
-type Invariant = z.infer<typeof InvariantSchema>;
 
-const ViolationSchema = z.strictObject({ scope: z.string(), invariant: z.string(), expected: z.string(), actual: z.string() });
+const ViolationSchema = z.strictObject({
+  scope: z.string(),
+  invariant: z.string(),
+  expected: z.string(),
+  actual: z.string(),
+  /** Sightings since it was recorded (it is recorded once while its scope stays paused). */
+  repeats: z.number().int(),
+});
 
 const HeadResponse = z.strictObject({
   block: z.number().int(),
@@ -189,87 +192,6 @@ function subnetOrNotFound(state: State, netuid: number): SubnetInfo {
   const s = state.chain.subnets.get(netuid);
   if (!s) throw new DomainError("NOT_FOUND", `subnet ${netuid} does not exist`, { netuid });
   return s;
-}
-
-/**
- * Every invariant of DESIGN.md §3.6 that holds between blocks, for TAO and for every subnet, with
- * the values compared. The verdict is core's own: checkChainInvariants with a full recount of each
- * subnet (which, unlike the per-block check, moves no round-robin cursor).
- */
-function invariantReport(state: State) {
-  const { ledger, chain } = state;
-  const rows: Invariant[] = [];
-  const add = (scope: string, name: string, expected: bigint, actual: bigint, ok = expected === actual) =>
-    rows.push({ name, scope, ok, expected: expected.toString(), actual: actual.toString() });
-  const assetRows = (scope: string, prefix: string, asset: ReturnType<typeof alpha>) => {
-    const t = ledger.totals(asset);
-    add(scope, `${prefix}_issuance_equals_balances`, t.issuance, t.balances + t.live);
-    add(scope, `${prefix}_minted_equals_issuance_recycled_burned`, t.minted, t.issuance + t.recycled + t.burned);
-    add(scope, `${prefix}_no_live_credit`, 0n, t.live);
-    add(scope, `${prefix}_issuance_cap`, MAX_ISSUANCE, t.issuance, t.issuance >= 0n && t.issuance <= MAX_ISSUANCE);
-  };
-
-  assetRows("tao", "tao", TAO);
-  const netuids = chain.subnets.sortedKeys();
-  const pools = chain.pools.sortedKeys();
-  for (const netuid of netuids) {
-    const s = chain.subnets.get(netuid);
-    if (!s) continue;
-    const scope = `subnet:${netuid}`;
-    const a = alpha(netuid);
-    assetRows(scope, "alpha", a);
-    const alphaIn = ledger.balanceOf(a, account.alphaIn(netuid));
-    add(scope, "alpha_issuance_equals_in_plus_out", ledger.totals(a).issuance, alphaIn + s.alphaOut);
-    const pending =
-      ledger.balanceOf(a, account.pendingServer(netuid)) +
-      ledger.balanceOf(a, account.pendingValidator(netuid)) +
-      ledger.balanceOf(a, account.pendingOwnerCut(netuid));
-    add(scope, "alpha_out_equals_staked_plus_pending", s.alphaOut, s.stakedAlpha + pending);
-    let poolValues = 0n;
-    let ledgerStake = 0n;
-    for (const k of pools.filter((p) => p.startsWith(`${netuid}/`))) {
-      poolValues += chain.pools.get(k)?.value ?? 0n;
-      ledgerStake += ledger.balanceOf(a, account.stake(k.slice(k.indexOf("/") + 1)));
-    }
-    add(scope, "staked_alpha_recount", s.stakedAlpha, poolValues);
-    add(scope, "stake_pool_equals_ledger", poolValues, ledgerStake);
-  }
-
-  // Entities (DESIGN.md §3.6): the reserve account holds exactly the active subaccounts' reserves.
-  for (const hotkey of state.entities.entities.sortedKeys()) {
-    const e = state.entities.entities.get(hotkey);
-    if (!e) continue;
-    const scope = `entity:${hotkey}`;
-    add(scope, "reserve_equals_sum_of_reserves", e.reservedRao, ledger.balanceOf(TAO, reservedAccount(hotkey)));
-    add(scope, "active_within_limit", BigInt(e.maxSubaccounts), BigInt(e.active), e.active <= e.maxSubaccounts);
-    add(scope, "ids_below_next_id", BigInt(e.nextId), BigInt(e.active + e.eliminated));
-    const free = ledger.balanceOf(TAO, account.collateral(hotkey));
-    const reserved = ledger.balanceOf(TAO, reservedAccount(hotkey));
-    add(scope, "deposited_less_withdrawn_and_slashed_equals_free_plus_reserved", netDeposited(state, hotkey) - e.slashedRao, free + reserved);
-  }
-
-  // Core's verdict wins: a failure it reports marks the row (or adds one) with its values.
-  const failures = new Map<string, ChainViolation>();
-  for (const netuid of netuids.length > 0 ? netuids : [-1]) {
-    for (const v of checkChainInvariants(state, null, { fullRecount: netuid })) {
-      const id = `${v.scope}|${v.invariant}`;
-      if (!failures.has(id)) failures.set(id, v);
-    }
-  }
-  for (const row of rows) {
-    const v = failures.get(`${row.scope}|${row.name}`);
-    if (!v) continue;
-    failures.delete(`${row.scope}|${row.name}`);
-    Object.assign(row, { ok: false, expected: v.expected.toString(), actual: v.actual.toString() });
-  }
-  for (const v of failures.values()) {
-    rows.push({ name: v.invariant, scope: v.scope, ok: false, expected: v.expected.toString(), actual: v.actual.toString() });
-  }
-  return {
-    checked_at_block: head(chain).block,
-    invariants: rows,
-    unresolved_violations: state.violations.map((v) => ({ scope: v.scope, invariant: v.invariant, expected: v.expected, actual: v.actual })),
-  };
 }
 
 // ---- the plugin -----------------------------------------------------------------------------------
@@ -425,7 +347,7 @@ export const chainRoutes: FastifyPluginAsync<ChainRoutesOptions> = async (instan
         },
       },
     },
-    async () => node().read((state) => invariantReport(state)),
+    async () => node().read((state) => report(state)),
   );
 
   app.get(

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from "fastify";
 import { head } from "../../core/chain/chain-state.ts";
+import type { State, ViolationRecord } from "../../core/machine/state.ts";
 import { errorBody } from "../error-envelope.ts";
 import type { ApiContext } from "../server.ts";
 
@@ -9,23 +10,22 @@ export const healthRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app,
     const node = ctx.node();
     const base = { block: 0, stream_seq: 0, version: ctx.version };
     if (!node) return { status: "ok", ...base, seq: 0, problems: [ctx.startupStatus()] };
-    if (!node.writable && node.problems.length === 0) {
+    if (!node.readable) {
       // No read here: after a failed commit the state may hold effects that never became durable.
-      return { status: "degraded", ...base, seq: node.head.seq, problems: ["store is not writable"] };
+      return { status: "degraded", ...base, seq: node.head.seq, problems: [...node.problems, "store is not writable"] };
     }
     return node.read((state, logHead) => {
       const problems = [
         ...node.problems,
-        ...state.violations.map(
-          (v) => `CriticalInvariantViolation in ${v.scope}: ${v.invariant} (expected ${v.expected}, actual ${v.actual})`,
-        ),
+        ...(node.writable || node.problems.length > 0 ? [] : ["writes are refused"]),
+        ...violationLines(state),
         ...state.trading.held
           .sortedEntries()
           .map(([, h]) => `price held: ${h.trade_pair} ${h.price} at ts_ms ${h.ts_ms} is more than 20% from ${h.last_price}; root resolves it with POST /v1/prices/held/resolve`),
       ];
       // `block` is the chain head's block number.
       const block = head(state.chain).block;
-      return { status: problems.length > 0 ? "degraded" : "ok", ...base, block, seq: logHead.seq, problems };
+      return { status: problems.length > 0 ? "degraded" : "ok", ...base, block, seq: logHead.seq, problems: capped(problems) };
     });
   });
 
@@ -49,3 +49,27 @@ export const healthRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app,
 
   app.get("/v1/time", async () => ({ server_time_ms: Date.now() }));
 };
+
+/** /healthz stays short however much is wrong: this many problem lines, then a count of the rest. */
+export const MAX_PROBLEM_LINES = 20;
+
+/** One line per (scope, invariant), in the order first recorded, saying how often it was recorded. */
+function violationLines(state: State): string[] {
+  const groups = new Map<string, { first: ViolationRecord; times: number }>();
+  for (const v of state.violations) {
+    const key = `${v.scope}|${v.invariant}`;
+    const group = groups.get(key);
+    if (group) group.times++;
+    else groups.set(key, { first: v, times: 1 });
+  }
+  // Core records a violation once while its scope stays paused and counts later sightings.
+  return [...groups].map(([key, { first: v, times }]) => {
+    const seen = times + (state.violationRepeats.get(key)?.repeats ?? 0);
+    return `CriticalInvariantViolation in ${v.scope}: ${v.invariant} (expected ${v.expected}, actual ${v.actual})${seen > 1 ? ` (seen ${seen} times)` : ""}`;
+  });
+}
+
+function capped(problems: string[]): string[] {
+  if (problems.length <= MAX_PROBLEM_LINES) return problems;
+  return [...problems.slice(0, MAX_PROBLEM_LINES), `... and ${problems.length - MAX_PROBLEM_LINES} more`];
+}

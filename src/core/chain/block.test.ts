@@ -5,7 +5,7 @@ import { type Command, HANDLERS, type Handlers } from "../machine/commands.ts";
 import { type EventDraft, encodePayload } from "../machine/event.ts";
 import { applyEvent, execute } from "../machine/execute.ts";
 import { createState, type State, stateHash } from "../machine/state.ts";
-import { type BlockHooks, type Extrinsic, produceBlock } from "./block.ts";
+import { type BlockHooks, CHAIN_RULES_VERSION, type Extrinsic, produceBlock } from "./block.ts";
 import { account, head, isEpochBlock, key } from "./chain-state.ts";
 import type { Effect } from "./effects.ts";
 
@@ -148,7 +148,7 @@ describe("empty blocks as ranges", () => {
     const r = execute(many.state, { kind: "block_range", ts: [1, 2, 3, 4, 5, 6].map((b) => b * 12_000) });
     expect(r.error).toBeUndefined();
     expect(r.events.map((e) => e.type)).toEqual(["BlocksProduced"]);
-    expect(r.events[0]?.payload).toEqual({ from: 1, ts: [12_000, 24_000, 36_000, 48_000, 60_000, 72_000] });
+    expect(r.events[0]?.payload).toEqual({ from: 1, ts: [12_000, 24_000, 36_000, 48_000, 60_000, 72_000], rules: CHAIN_RULES_VERSION });
     many.log.push(...r.events);
     expect(stateHash(many.state)).toBe(stateHash(one.state));
     expect(stateHash(replayOf(many.log))).toBe(stateHash(one.state));

@@ -308,10 +308,12 @@ export function applyEffect(state: State, e: Effect): void {
       updateSubnet(chain, e.netuid, { paused: false });
       // Resolved: this subnet's violations, and issuance-wide ones once no subnet is paused.
       const anyPaused = chain.subnets.sortedKeys().some((u) => chain.subnets.get(u)?.paused);
+      const resolved = (scope: string) => scope === `subnet:${e.netuid}` || (!anyPaused && scope === "tao");
       setViolations(
         state,
-        state.violations.filter((v) => v.scope !== `subnet:${e.netuid}` && (anyPaused || v.scope !== "tao")),
+        state.violations.filter((v) => !resolved(v.scope)),
       );
+      for (const id of [...state.violationRepeats.keys()]) if (resolved(id.slice(0, id.indexOf("|")))) state.violationRepeats.delete(id);
       return;
     }
     case "parameter": {

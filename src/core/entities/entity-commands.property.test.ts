@@ -24,7 +24,8 @@ import { expectReplayMatches, neurons, ROOT, TAO_RAO, type World, world } from "
 import { account } from "../chain/chain-state.ts";
 import { TAO } from "../ledger/asset.ts";
 import { stateHash } from "../machine/state.ts";
-import { entityViolations, reserveFor } from "./entity-commands.ts";
+import { entityViolations } from "../invariants/entity-invariants.ts";
+import { reserveFor } from "./entity-commands.ts";
 import { reservedAccount } from "./entity-state.ts";
 import { syntheticHotkey } from "./synthetic-hotkey.ts";
 

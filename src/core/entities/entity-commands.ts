@@ -1,9 +1,13 @@
 import { DomainError, ValidationError } from "../errors/errors.ts";
 import { account, key } from "../chain/chain-state.ts";
+import { entityViolations } from "../invariants/entity-invariants.ts";
+import { isUnresolved } from "../invariants/violation-records.ts";
 import { setViolations } from "../chain/effects.ts";
 import { TAO } from "../ledger/asset.ts";
 import type { EventDraft, JsonObject } from "../machine/event.ts";
 import type { State } from "../machine/state.ts";
+import { eliminationRecord } from "../trading/records.ts";
+import { rulesOf, TRADING_RULES_VERSION } from "../trading/rules.ts";
 import { eliminateTrader, enqueueChallenge, traderOf } from "../trading/trader.ts";
 import { type EntityRecord, reservedAccount, type SubaccountRecord } from "./entity-state.ts";
 import { parseSyntheticHotkey, syntheticHotkey } from "./synthetic-hotkey.ts";
@@ -50,31 +54,10 @@ export function subaccountOf(state: State, synthetic: string): SubaccountRecord 
   return sub;
 }
 
-/**
- * The entity invariants (DESIGN.md §3.6), O(1) per entity: active <= limit, every id below next
- * id, the reserve account holding exactly the sum of the active subaccounts' reserves, and
- * deposited - withdrawn - slashed == free + reserved.
- */
-export function entityViolations(state: State, hotkey: string): Array<{ invariant: string; expected: string; actual: string }> {
-  const e = state.entities.entities.get(hotkey);
-  if (!e) return [];
-  const out = [];
-  if (e.active > e.maxSubaccounts) out.push({ invariant: "active_within_limit", expected: `<= ${e.maxSubaccounts}`, actual: String(e.active) });
-  if (e.active + e.eliminated !== e.nextId) out.push({ invariant: "ids_below_next_id", expected: String(e.nextId), actual: String(e.active + e.eliminated) });
-  const held = state.ledger.balanceOf(TAO, reservedAccount(hotkey));
-  if (held !== e.reservedRao) out.push({ invariant: "reserve_equals_sum_of_reserves", expected: e.reservedRao.toString(), actual: held.toString() });
-  const flows = state.chain.collateral.get(hotkey) ?? { deposited: 0n, withdrawn: 0n };
-  const expected = flows.deposited - flows.withdrawn - e.slashedRao;
-  const free = state.ledger.balanceOf(TAO, account.collateral(hotkey));
-  if (free + held !== expected) {
-    out.push({ invariant: "deposited_less_withdrawn_and_slashed_equals_free_plus_reserved", expected: expected.toString(), actual: (free + held).toString() });
-  }
-  return out;
-}
-
 /** Adds the entity's violations (if any) to the event; apply then records them and freezes the entity. */
 function checked(state: State, hotkey: string, draft: EventDraft): EventDraft {
-  const v = entityViolations(state, hotkey);
+  // Recorded once per (scope, invariant) while the entity stays frozen.
+  const v = entityViolations(state, hotkey).filter((x) => !isUnresolved(state, `entity:${hotkey}`, x.invariant));
   if (v.length === 0) return draft;
   const violations = v.map((x) => ({ scope: `entity:${hotkey}`, ...x }));
   applyEntityViolations(state, hotkey, violations);
@@ -127,9 +110,16 @@ export function applySubaccountCreated(state: State, p: JsonObject): void {
   enqueueChallenge(state, synthetic);
 }
 
+/**
+ * Writes the recorded elimination: the slash and the amount freed move exactly as recorded (strict
+ * mode recomputes them by the rules and refuses a difference). Events without a trading rules
+ * version recorded only the slash; the rest of their figures are computed, as they were then.
+ */
 export function applySubaccountEliminated(state: State, p: JsonObject): void {
+  const rules = rulesOf("SubaccountEliminated", p);
   const synthetic = p.synthetic_hotkey as string;
-  eliminateTrader(state, traderOf(state, synthetic, p.ts as number), p.reason as string, p.ts as number);
+  const where = `SubaccountEliminated (${synthetic})`;
+  eliminateTrader(state, traderOf(state, synthetic, p.ts as number), p.reason as string, p.ts as number, eliminationRecord(where, p, rules !== null), where);
 }
 
 export function applySubaccountReinstated(state: State, p: JsonObject): void {
@@ -200,11 +190,12 @@ export function createSubaccount(state: State, c: CreateSubaccount): EventDraft 
 /** Idempotent: eliminating an eliminated subaccount changes nothing (and records nothing). */
 export function eliminateSubaccount(state: State, c: EliminateSubaccount): EventDraft {
   const sub = subaccountOf(state, c.synthetic);
-  const payload = { synthetic_hotkey: c.synthetic, reason: c.reason ?? "MANUAL", by: c.by, ts: c.ts };
+  const reason = c.reason ?? "MANUAL";
   if (sub.status === "eliminated") throw new DomainError("NOT_FOUND", "already eliminated", { unchanged: true });
-  applySubaccountEliminated(state, payload);
-  const slashed = state.trading.traders.get(c.synthetic)?.elimination?.slashed_rao ?? "0";
-  return checked(state, sub.entity, { type: "SubaccountEliminated", version: 1, payload: { ...payload, slashed_rao: slashed, ref: { synthetic_hotkey: c.synthetic } } });
+  // The rules decide the figures here; the event records them (slash and amount freed included) for replay to write.
+  const figures = eliminateTrader(state, traderOf(state, c.synthetic, c.ts), reason, c.ts, null, `SubaccountEliminated (${c.synthetic})`);
+  const payload = { synthetic_hotkey: c.synthetic, reason, by: c.by, ts: c.ts, rules: TRADING_RULES_VERSION, ...figures } as unknown as JsonObject;
+  return checked(state, sub.entity, { type: "SubaccountEliminated", version: 1, payload: { ...payload, ref: { synthetic_hotkey: c.synthetic } } });
 }
 
 export function reinstateSubaccount(state: State, c: ReinstateSubaccount): EventDraft {

@@ -25,6 +25,7 @@ export const ERROR_TABLE = {
   NOT_MOTHERSHIP: 409,
   INVARIANT_STILL_FAILING: 409,
   PAYLOAD_TOO_LARGE: 413,
+  URI_TOO_LONG: 414,
   INSUFFICIENT_COLLATERAL: 422,
   INSUFFICIENT_BALANCE: 422,
   UNKNOWN_TRADE_PAIR: 422,
@@ -80,6 +81,21 @@ export class InsufficientBalanceError extends DomainError {
  */
 export class AssertionFailure extends Error {
   override readonly name = "AssertionFailure";
+}
+
+/**
+ * Applying a command's event threw (DESIGN.md §2 rule 2: fatal). Apply never refuses, so this is a
+ * bug, not an answer. Everything the command did was undone first: the state is exactly as before it.
+ */
+export class ApplyFailed extends Error {
+  override readonly name = "ApplyFailed";
+  constructor(
+    readonly command: string,
+    readonly eventType: string,
+    cause: unknown,
+  ) {
+    super(`${command}: applying its event ${eventType} threw: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
 }
 
 export function assert(condition: unknown, message: string): asserts condition {

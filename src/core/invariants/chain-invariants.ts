@@ -1,15 +1,8 @@
-import { alpha, netuidOf, TAO } from "../ledger/asset.ts";
+import { type AssetId, alpha, netuidOf, TAO } from "../ledger/asset.ts";
+import { type AccountHandle, type Ledger, MAX_ISSUANCE, RECOUNT_BUCKETS, RECOUNT_RUN, type TotalsViolation } from "../ledger/ledger.ts";
 import type { State } from "../machine/state.ts";
 import { account, head, params } from "../chain/chain-state.ts";
-
-export interface ChainViolation {
-  /** `tao` for issuance-wide checks (they pause every subnet), `subnet:N` otherwise. */
-  scope: string;
-  netuid: number | null;
-  invariant: string;
-  expected: bigint;
-  actual: bigint;
-}
+import type { InvariantName, Violation } from "./invariant-table.ts";
 
 /** What the block itself minted and injected, measured by onFinalize. */
 export interface BlockTotals {
@@ -20,78 +13,174 @@ export interface BlockTotals {
   expectedAlpha: Map<number, bigint>;
 }
 
+export type ChainViolation = Violation & { expected: bigint; actual: bigint };
+
+/** One comparison: `ok` defaults to expected === actual. */
+type Check = (netuid: number | null, invariant: InvariantName, expected: bigint, actual: bigint, ok?: boolean) => void;
+
+/** A comparison made, whether it held or not (the invariants report shows both). */
+export type Observation = ChainViolation & { ok: boolean };
+
+/** Collects failures only, or (`everything`) every comparison. */
+function collector(everything = false): [Observation[], Check] {
+  const out: Observation[] = [];
+  const check: Check = (netuid, invariant, expected, actual, ok = expected === actual) => {
+    if (ok && !everything) return;
+    out.push({ scope: netuid === null ? "tao" : `subnet:${netuid}`, netuid, invariant, expected, actual, ok });
+  };
+  return [out, check];
+}
+
 /**
- * DESIGN.md §3.6, each an O(1) comparison of running totals with ledger balances, for every
- * subnet (paused ones included), plus a recount of a few stake pools per block against the ledger,
- * round-robin from the block number (every pool within ceil(pools / recountPerBlock) blocks).
- * `fullRecount: netuid` recounts every pool of that subnet (unpause).
+ * onFinalize (DESIGN.md §3.6): every O(1) identity of every subnet, paused ones included, what the
+ * block minted against what it should have, and one recount bucket of ledger accounts and stake
+ * pools (`recountPerBlock` buckets, round-robin from the block number).
  */
-export function checkChainInvariants(state: State, block: BlockTotals | null, options: { fullRecount?: number } = {}): ChainViolation[] {
-  const { ledger, chain } = state;
-  const out: ChainViolation[] = [];
-  const fail = (netuid: number | null, invariant: string, expected: bigint, actual: bigint) =>
-    out.push({ scope: netuid === null ? "tao" : `subnet:${netuid}`, netuid, invariant, expected, actual });
-
-  for (const v of ledger.checkAsset(TAO)) fail(null, `tao_${v.invariant}`, v.expected, v.actual);
+export function checkBlockInvariants(state: State, block: BlockTotals): ChainViolation[] {
+  const [out, fail] = collector();
+  const { ledger } = state;
   // At onFinalize every effect is done: value still in flight is value about to be lost.
-  if (block && ledger.totals(TAO).live !== 0n) fail(null, "tao_no_live_credit", 0n, ledger.totals(TAO).live);
-  if (block) {
-    if (block.mintedTao !== block.emission) fail(null, "tao_minted_equals_emission", block.emission, block.mintedTao);
-    if (block.injected !== block.mintedTao) fail(null, "tao_injected_equals_minted", block.mintedTao, block.injected);
+  checkStateInvariants(state, fail);
+  if (ledger.totals(TAO).live !== 0n) fail(null, "tao_no_live_credit", 0n, ledger.totals(TAO).live);
+  for (const netuid of state.chain.subnets.sortedKeys()) {
+    const live = ledger.totals(alpha(netuid)).live;
+    if (live !== 0n) fail(netuid, "alpha_no_live_credit", 0n, live);
   }
+  if (block.mintedTao !== block.emission) fail(null, "tao_minted_equals_emission", block.emission, block.mintedTao);
+  if (block.injected !== block.mintedTao) fail(null, "tao_injected_equals_minted", block.mintedTao, block.injected);
+  for (const [netuid, expected] of block.expectedAlpha) {
+    const minted = block.mintedAlpha.get(netuid) ?? 0n;
+    if (minted !== expected) fail(netuid, "alpha_minted_equals_in_plus_out", expected, minted);
+  }
+  const perBlock = Math.min(Math.max(1, params(state.chain).recountPerBlock), RECOUNT_BUCKETS);
+  const first = head(state.chain).block * perBlock;
+  for (let i = 0; i < perBlock; i++) recountBucket(state, (first + i) % RECOUNT_BUCKETS, fail);
+  return out;
+}
 
+/** The identities that hold between commands, each an O(1) comparison (no recount). */
+export function stateInvariants(state: State): ChainViolation[] {
+  const [out, fail] = collector();
+  checkStateInvariants(state, fail);
+  return out;
+}
+
+function checkStateInvariants(state: State, fail: Check): void {
+  const { ledger, chain } = state;
+  checkLedgerAsset(state, null, fail);
   for (const netuid of chain.subnets.sortedKeys()) {
     const s = chain.subnets.get(netuid);
     if (!s) continue;
     const a = alpha(netuid);
-    for (const v of ledger.checkAsset(a)) fail(netuid, `alpha_${v.invariant}`, v.expected, v.actual);
-    const totals = ledger.totals(a);
-    if (block && totals.live !== 0n) fail(netuid, "alpha_no_live_credit", 0n, totals.live);
-    const issuance = totals.issuance;
+    checkLedgerAsset(state, netuid, fail);
     const alphaIn = ledger.balanceOf(a, account.alphaIn(netuid));
-    if (issuance !== alphaIn + s.alphaOut) fail(netuid, "alpha_issuance_equals_in_plus_out", issuance, alphaIn + s.alphaOut);
+    const issuance = ledger.totals(a).issuance;
+    fail(netuid, "alpha_issuance_equals_in_plus_out", issuance, alphaIn + s.alphaOut);
     const pending =
       ledger.balanceOf(a, account.pendingServer(netuid)) +
       ledger.balanceOf(a, account.pendingValidator(netuid)) +
       ledger.balanceOf(a, account.pendingOwnerCut(netuid));
-    if (s.alphaOut !== s.stakedAlpha + pending) fail(netuid, "alpha_out_equals_staked_plus_pending", s.alphaOut, s.stakedAlpha + pending);
-    if (block) {
-      const minted = block.mintedAlpha.get(netuid) ?? 0n;
-      const expected = block.expectedAlpha.get(netuid) ?? 0n;
-      if (minted !== expected) fail(netuid, "alpha_minted_equals_in_plus_out", expected, minted);
-    }
+    fail(netuid, "alpha_out_equals_staked_plus_pending", s.alphaOut, s.stakedAlpha + pending);
   }
+}
 
-  // Recounts catch code that moved value behind the running totals' back.
-  const pools = chain.pools.sortedKeys();
-  const recount = (poolKey: string) => {
+/** The ledger's O(1) identities for TAO (`netuid` null) or a subnet's alpha, from its running totals. */
+function checkLedgerAsset(state: State, netuid: number | null, check: Check): void {
+  const { ledger } = state;
+  const t = ledger.totals(netuid === null ? TAO : alpha(netuid));
+  const prefix = netuid === null ? "tao" : "alpha";
+  check(netuid, `${prefix}_issuance_equals_balances`, t.issuance, t.balances + t.live);
+  check(netuid, `${prefix}_minted_equals_issuance_recycled_burned`, t.minted, t.issuance + t.recycled + t.burned);
+  check(netuid, `${prefix}_issuance_cap`, MAX_ISSUANCE, t.issuance, t.issuance >= 0n && t.issuance <= MAX_ISSUANCE);
+  // Inside a scope value may be in flight; a block checks its own live total at onFinalize.
+  if (!ledger.inScope) check(netuid, `${prefix}_no_live_credit`, 0n, t.live);
+}
+
+/**
+ * One recount bucket: the ledger accounts in it against their bucket totals, and the stake pools
+ * in it (by arrival, as `recountBucketOf` places accounts) against their stake accounts. A pool's running
+ * total is its ledger account, which only the ledger moves.
+ */
+function recountBucket(state: State, bucket: number, fail: Check): void {
+  for (const v of state.ledger.recountBucket(bucket)) fail(netuidOf(v.asset), ledgerInvariant(v), v.expected, v.actual);
+  const pools = state.chain.pools.keysByArrival();
+  for (let run = bucket * RECOUNT_RUN; run < pools.length; run += RECOUNT_BUCKETS * RECOUNT_RUN) {
+    const end = Math.min(run + RECOUNT_RUN, pools.length);
+    for (let i = run; i < end; i++) recountPool(state, pools[i] as string, fail);
+  }
+}
+
+function recountPool(state: State, poolKey: string, fail: Check): bigint {
+  const { netuid, stake } = poolAccount(state.ledger, poolKey);
+  const value = state.chain.pools.get(poolKey)?.value ?? 0n;
+  const held = stake === undefined ? 0n : state.ledger.balance(stake);
+  fail(netuid, "stake_pool_equals_ledger", value, held);
+  return value;
+}
+
+/**
+ * A pool key's subnet and stake account, parsed once per ledger: a block recounts thousands of
+ * pools, and parsing each key again (a new string to hash per lookup) costs most of the recount.
+ */
+const poolAccounts = new WeakMap<Ledger, Map<string, { netuid: number; stake: AccountHandle | undefined }>>();
+
+function poolAccount(ledger: Ledger, poolKey: string): { netuid: number; stake: AccountHandle | undefined } {
+  let known = poolAccounts.get(ledger);
+  if (!known) poolAccounts.set(ledger, (known = new Map()));
+  let found = known.get(poolKey);
+  if (found?.stake === undefined) {
     const slash = poolKey.indexOf("/");
     const netuid = Number(poolKey.slice(0, slash));
-    const hotkey = poolKey.slice(slash + 1);
-    const held = ledger.balanceOf(alpha(netuid), account.stake(hotkey));
-    const value = chain.pools.get(poolKey)?.value ?? 0n;
-    if (held !== value) fail(netuid, "stake_pool_equals_ledger", value, held);
-  };
-  if (options.fullRecount !== undefined) {
-    const netuid = options.fullRecount;
-    let staked = 0n;
-    for (const k of pools.filter((p) => p.startsWith(`${netuid}/`))) {
-      recount(k);
-      staked += chain.pools.get(k)?.value ?? 0n;
+    found = { netuid, stake: ledger.findAccount(alpha(netuid), account.stake(poolKey.slice(slash + 1))) };
+    known.set(poolKey, found);
+  }
+  return found;
+}
+
+/**
+ * The full O(N) recount of a scope (unpause, verify, the invariants report): `null` is `tao`, the
+ * whole ledger; a netuid recounts TAO (whose violations pause every subnet) and that subnet's alpha
+ * and stake pools. Also every O(1) identity.
+ */
+export function fullRecount(state: State, netuid: number | null): ChainViolation[] {
+  return observeFullRecount(state, netuid, false).filter((v) => netuid === null || v.netuid === null || v.netuid === netuid);
+}
+
+/** The full recount's comparisons: failures only, or (`everything`) every one made. */
+export function observeFullRecount(state: State, netuid: number | null, everything: boolean): Observation[] {
+  const [out, fail] = collector(everything);
+  const { ledger, chain } = state;
+  checkStateInvariants(state, fail);
+  if (everything) {
+    // The ledger reports only failed recounts: the rows that held show each asset's balances total.
+    for (const a of ledger.assets) {
+      const u = netuidOf(a);
+      if (u === null || chain.subnets.has(u)) fail(u, u === null ? "tao_account_recount" : "alpha_account_recount", ledger.totals(a).balances, ledger.totals(a).balances);
     }
-    const s = chain.subnets.get(netuid);
-    if (s && staked !== s.stakedAlpha) fail(netuid, "staked_alpha_recount", s.stakedAlpha, staked);
-  } else {
-    if (pools.length > 0) {
-      const k = Math.min(params(chain).recountPerBlock, pools.length);
-      const start = (head(chain).block * k) % pools.length;
-      for (let i = 0; i < k; i++) recount(pools[(start + i) % pools.length] as string);
-    }
-    // A few ledger accounts too: a balance written behind the ledger's back shows up here.
-    for (const v of ledger.recountSome(params(chain).recountPerBlock, head(chain).block)) {
-      const netuid = netuidOf(v.asset);
-      fail(netuid, `${netuid === null ? "tao" : "alpha"}_account_recount`, v.expected, v.actual);
-    }
+  }
+  const assets: Array<AssetId | undefined> = netuid === null ? [undefined] : [TAO, alpha(netuid)];
+  for (const asset of assets) {
+    for (const v of ledger.recount(asset)) if (v.invariant === "recount") fail(netuidOf(v.asset), ledgerInvariant(v), v.expected, v.actual);
+  }
+  const staked = new Map<number, bigint>();
+  for (const poolKey of chain.pools.keysByArrival()) {
+    const u = Number(poolKey.slice(0, poolKey.indexOf("/")));
+    if (netuid !== null && u !== netuid) continue;
+    staked.set(u, (staked.get(u) ?? 0n) + recountPool(state, poolKey, fail));
+  }
+  for (const u of netuid === null ? chain.subnets.sortedKeys() : [netuid]) {
+    const s = chain.subnets.get(u);
+    if (!s) continue;
+    fail(u, "staked_alpha_recount", s.stakedAlpha, staked.get(u) ?? 0n);
+    // A subnet without pools holds the pool identity trivially; the report still lists it.
+    if (everything && !staked.has(u)) fail(u, "stake_pool_equals_ledger", 0n, 0n);
   }
   return out;
 }
+
+/** The ledger's own names, in the scope of their asset: `tao_…` or `alpha_…`. */
+function ledgerInvariant(v: TotalsViolation): InvariantName {
+  const prefix = netuidOf(v.asset) === null ? "tao" : "alpha";
+  return `${prefix}_${v.invariant === "recount" ? "account_recount" : v.invariant}` as InvariantName;
+}
+

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { AssertionFailure, InsufficientBalanceError } from "../errors/errors.ts";
 import { type AssetId, alpha, TAO } from "./asset.ts";
-import { type AccountHandle, Credit, Ledger, MAX_ISSUANCE } from "./ledger.ts";
+import { type AccountHandle, Credit, Ledger, MAX_ISSUANCE, RECOUNT_BUCKETS } from "./ledger.ts";
 
 const A1 = alpha(1);
 const A2 = alpha(2);
@@ -547,39 +547,59 @@ describe("invariant checks", () => {
     expect(l.checkTotals()).toEqual([{ asset: TAO, invariant: "issuance_equals_balances", expected: 10n, actual: 0n }]);
   });
 
-  it("recountSome visits every account once per ceil(N / count) rounds, without changing state", () => {
+  it("recountBucket finds a balance written behind the ledger's back in exactly one bucket, without changing state", () => {
     const l = new Ledger();
     const accounts: AccountHandle[] = [];
-    for (let i = 0; i < 7; i++) {
+    // More accounts than buckets, of two assets, so buckets hold several accounts of each.
+    for (let i = 0; i < RECOUNT_BUCKETS * 2 + 7; i++) {
       const h = l.account(i % 2 === 0 ? TAO : A1, `owner${i}`);
       fund(l, h, 10n);
       accounts.push(h);
     }
-    const n = accounts.length;
-    expect(l.recountSome(n, 0)).toEqual([]);
-    expect(l.recountSome(0, 3)).toEqual([]);
-    for (const bad of accounts) {
+    const allBuckets = () => Array.from({ length: RECOUNT_BUCKETS }, (_, b) => l.recountBucket(b));
+    expect(allBuckets().flat()).toEqual([]);
+    for (const bad of [accounts[0], accounts[RECOUNT_BUCKETS + 3], accounts[accounts.length - 1]] as AccountHandle[]) {
       const asset: AssetId = l.assetOf(bad);
-      l.corruptForTest(bad, -1n);
-      // One account per round: rounds 0..n-1 see the bad account exactly once.
-      const hits = Array.from({ length: n }, (_, round) => l.recountSome(1, round)).filter((v) => v.length > 0);
-      expect(hits).toEqual([[{ asset, invariant: "recount", expected: l.totals(asset).issuance, actual: -1n }]]);
-      // The same round twice gives the same answer: no cursor moves.
-      expect(l.recountSome(3, 5)).toEqual(l.recountSome(3, 5));
-      // Rounds of 3: ceil(7/3) = 3 rounds cover everything.
-      expect([0, 1, 2].flatMap((round) => l.recountSome(3, round)).length).toBeGreaterThanOrEqual(1);
-      expect(l.recountSome(n, 9)).toHaveLength(1);
+      l.corruptForTest(bad, 11n);
+      const hits = allBuckets()
+        .map((v, b) => [b, v] as const)
+        .filter(([, v]) => v.length > 0);
+      expect(hits).toHaveLength(1);
+      const [bucket, found] = hits[0] as readonly [number, unknown];
+      expect(found).toEqual([{ asset, invariant: "recount", expected: expect.any(BigInt), actual: expect.any(BigInt) }]);
+      const [v] = found as Array<{ expected: bigint; actual: bigint }>;
+      expect((v as { actual: bigint }).actual - (v as { expected: bigint }).expected).toBe(1n);
+      // The same bucket twice gives the same answer: checking moves nothing.
+      expect(l.recountBucket(bucket)).toEqual(l.recountBucket(bucket));
+      // Restricted to the other asset, the bucket is clean.
+      expect(l.recountBucket(bucket, asset === TAO ? A1 : TAO)).toEqual([]);
+      expect(l.recount(asset)).toEqual([{ asset, invariant: "recount", expected: l.totals(asset).balances, actual: l.totals(asset).balances + 1n }]);
       l.corruptForTest(bad, 10n);
     }
-    expect(l.recountSome(n, 0)).toEqual([]);
+    expect(allBuckets().flat()).toEqual([]);
+    expect(() => l.recountBucket(RECOUNT_BUCKETS)).toThrow(AssertionFailure);
   });
 
-  it("recountSome flags a balance above its asset's issuance", () => {
+  it("bucket totals follow every ledger move, undo and rollback included", () => {
     const l = new Ledger();
     const alice = l.account(TAO, "alice");
-    fund(l, alice, 10n);
-    l.corruptForTest(alice, 11n);
-    expect(l.recountSome(1, 0)).toEqual([{ asset: TAO, invariant: "recount", expected: 10n, actual: 11n }]);
+    const bob = l.account(TAO, "bob");
+    fund(l, alice, 100n);
+    l.beginScope("moves", { journal: true });
+    l.transfer(alice, bob, 30n);
+    const point = l.savepoint();
+    l.deposit(bob, l.withdraw(alice, 20n));
+    l.rollbackTo(point);
+    l.burn(l.withdraw(bob, 5n));
+    l.endScope();
+    l.undo();
+    expect(l.recount()).toEqual([]);
+    l.beginScope("kept");
+    l.transfer(alice, bob, 40n);
+    l.recycle(l.withdraw(bob, 1n));
+    l.endScope();
+    expect(l.recount()).toEqual([]);
+    expect(Ledger.fromSnapshot(l.exportSnapshot()).recount()).toEqual([]);
   });
 });
 

@@ -16,6 +16,26 @@ const BALANCES = 4; // sum of account balances
 const LIVE = 5; // sum of live credits
 const COUNTERS = 6;
 
+/**
+ * Accounts fall in this many recount buckets (by the order they were made, see RECOUNT_RUN). Each asset keeps a
+ * running total per bucket, updated with every balance change; a block recounts one bucket
+ * against its totals, so every account is recounted at least once every RECOUNT_BUCKETS blocks
+ * whatever the number of accounts, at about N / RECOUNT_BUCKETS additions per block.
+ */
+export const RECOUNT_BUCKETS = 256;
+/**
+ * Consecutive accounts share a bucket in runs of this many (bucket = floor(i / RUN) % BUCKETS),
+ * so a bucket's recount reads runs of neighbouring cells rather than one cell in every 256.
+ */
+export const RECOUNT_RUN = 64;
+
+/** The recount bucket of the i-th account (or stake pool) made. */
+export function recountBucketOf(i: number): number {
+  return Math.floor(i / RECOUNT_RUN) % RECOUNT_BUCKETS;
+}
+/** Cells an asset takes: its counters, then one running total per recount bucket. */
+const ASSET_CELLS = COUNTERS + RECOUNT_BUCKETS;
+
 export interface AssetTotals {
   asset: AssetId;
   issuance: bigint;
@@ -146,6 +166,10 @@ export class Ledger {
   #cells = new BigInt64Array(1024);
   #size = 0;
   #assetOf = new Int32Array(1024);
+  /** Per account cell: the cell holding the running total of its recount bucket. */
+  #bucketCellOf = new Int32Array(1024);
+  /** Per recount bucket: its accounts. */
+  #bucketMembers: AccountHandle[][] = Array.from({ length: RECOUNT_BUCKETS }, () => []);
   #ownerOf: string[] = [];
   /** Per asset, owner -> handle: no key string is built per lookup. */
   #handles = new Map<AssetId, Map<string, AccountHandle>>();
@@ -179,10 +203,13 @@ export class Ledger {
     this.#ensureAsset(asset);
     if (!owners) this.#handles.set(asset, (owners = new Map()));
     const handle = this.#alloc() as AccountHandle;
+    const bucket = recountBucketOf(this.#accounts.length);
     this.#assetOf[handle] = asset;
+    this.#bucketCellOf[handle] = (this.#counterBase.get(asset) as number) + COUNTERS + bucket;
     this.#ownerOf[handle] = owner;
     owners.set(owner, handle);
     this.#accounts.push(handle);
+    this.#bucketMembers[bucket]?.push(handle);
     return handle;
   }
 
@@ -198,6 +225,11 @@ export class Ledger {
   balanceOf(asset: AssetId, owner: string): bigint {
     const h = this.findAccount(asset, owner);
     return h === undefined ? 0n : this.balance(h);
+  }
+
+  /** The recount bucket an account falls in (node-local: it follows the order accounts were made). */
+  bucketOf(account: AccountHandle): number {
+    return (this.#bucketCellOf[account] as number) - (this.#counterBase.get(this.assetOf(account)) as number) - COUNTERS;
   }
 
   assetOf(account: AccountHandle): AssetId {
@@ -228,9 +260,13 @@ export class Ledger {
     if (fromBalance < amount) {
       throw new InsufficientBalanceError(this.ownerOf(from), assetName(this.assetOf(from)), amount, fromBalance);
     }
-    if (this.#journaling) this.#remember2(from, to);
+    const fromBucket = this.#bucketCellOf[from] as number;
+    const toBucket = this.#bucketCellOf[to] as number;
+    if (this.#journaling) this.#remember4(from, to, fromBucket, toBucket);
     cells[from] = fromBalance - amount;
     cells[to] = (cells[to] as bigint) + amount;
+    cells[fromBucket] = (cells[fromBucket] as bigint) - amount;
+    cells[toBucket] = (cells[toBucket] as bigint) + amount;
   }
 
   // ---- credits -------------------------------------------------------------------------------
@@ -259,7 +295,7 @@ export class Ledger {
       throw new InsufficientBalanceError(this.ownerOf(account), assetName(asset), amount, available);
     }
     const base = this.#counterBase.get(asset) as number;
-    this.#add(account, -amount);
+    this.#addBalance(account, -amount);
     this.#add(base + BALANCES, -amount);
     this.#add(base + LIVE, amount);
     return this[CREDIT_TOKEN](asset, amount);
@@ -270,7 +306,7 @@ export class Ledger {
     assert(credit.asset === this.assetOf(account), "deposit of another asset");
     const amount = credit[CREDIT_TOKEN](this);
     const base = this.#counterBase.get(credit.asset) as number;
-    this.#add(account, amount);
+    this.#addBalance(account, amount);
     this.#add(base + BALANCES, amount);
     this.#add(base + LIVE, -amount);
   }
@@ -435,6 +471,7 @@ export class Ledger {
         const names = ["issuance", "minted", "recycled", "burned", "balances", "live"];
         return `${assetName(asset)}.${names[cell - base]}`;
       }
+      if (cell >= base + COUNTERS && cell < base + ASSET_CELLS) return `${assetName(asset)}.bucket[${cell - base - COUNTERS}]`;
     }
     return `cell ${cell}`;
   }
@@ -493,39 +530,55 @@ export class Ledger {
     return this.#assets.flatMap((a) => this.checkAsset(a));
   }
 
-  /** O(N): sums every balance again and compares with the running totals. */
-  recount(): TotalsViolation[] {
-    const sums = new Map<AssetId, bigint>();
-    for (const h of this.#accounts) {
-      const asset = this.assetOf(h);
-      sums.set(asset, (sums.get(asset) ?? 0n) + this.balance(h));
+  /**
+   * O(N): recounts every account of `asset` (every asset when absent) against the running totals:
+   * the sum of its balances against its balances total, else the first bucket whose sum differs
+   * from its bucket total (at most one `recount` violation per asset); then the O(1) identities.
+   */
+  recount(asset?: AssetId): TotalsViolation[] {
+    const assets = asset === undefined ? this.#assets : this.#assets.filter((a) => a === asset);
+    const counted = new Map<AssetId, bigint>(assets.map((a) => [a, 0n]));
+    const firstBucket = new Map<AssetId, TotalsViolation>();
+    for (let bucket = 0; bucket < RECOUNT_BUCKETS; bucket++) {
+      const [violations, sums] = this.#recountBucket(bucket, asset);
+      for (const [a, sum] of sums) counted.set(a, (counted.get(a) ?? 0n) + sum);
+      for (const v of violations) if (!firstBucket.has(v.asset)) firstBucket.set(v.asset, v);
     }
     const out: TotalsViolation[] = [];
-    for (const asset of this.#assets) {
-      const { balances } = this.totals(asset);
-      const counted = sums.get(asset) ?? 0n;
-      if (counted !== balances) out.push({ asset, invariant: "recount", expected: balances, actual: counted });
+    for (const a of assets) {
+      const { balances } = this.totals(a);
+      const sum = counted.get(a) ?? 0n;
+      const inBucket = firstBucket.get(a);
+      if (sum !== balances) out.push({ asset: a, invariant: "recount", expected: balances, actual: sum });
+      else if (inBucket) out.push(inBucket);
     }
-    return [...out, ...this.checkTotals()];
+    return [...out, ...assets.flatMap((a) => this.checkAsset(a))];
   }
 
   /**
-   * Recounts `count` accounts of round `round` (the block number): each must hold a non-negative
-   * balance no greater than its asset's issuance; rounds 0..ceil(N/count)-1 visit every account.
-   * Stateless, so checking never changes state. Accounts are in interning order, which a replayed
-   * node may not share: only *when* node-local corruption is found can differ, never the state.
+   * Recounts one bucket: for each asset (or only `asset`), the sum of its accounts in the bucket
+   * against the bucket's running total. A balance written behind the ledger's back shows up here.
+   * O(N / RECOUNT_BUCKETS); checking never changes state.
    */
-  recountSome(count: number, round: number): TotalsViolation[] {
-    const out: TotalsViolation[] = [];
-    const n = this.#accounts.length;
-    const start = n === 0 ? 0 : (round * count) % n;
-    for (let i = 0; i < count && i < n; i++) {
-      const h = this.#accounts[(start + i) % n] as AccountHandle;
-      const b = this.balance(h);
-      const { issuance } = this.totals(this.assetOf(h));
-      if (b < 0n || b > issuance) out.push({ asset: this.assetOf(h), invariant: "recount", expected: issuance, actual: b });
+  recountBucket(bucket: number, asset?: AssetId): TotalsViolation[] {
+    assert(Number.isInteger(bucket) && bucket >= 0 && bucket < RECOUNT_BUCKETS, `no recount bucket ${bucket}`);
+    return this.#recountBucket(bucket, asset)[0];
+  }
+
+  #recountBucket(bucket: number, asset: AssetId | undefined): [TotalsViolation[], Map<AssetId, bigint>] {
+    const sums = new Map<AssetId, bigint>();
+    for (const h of this.#bucketMembers[bucket] as AccountHandle[]) {
+      const a = this.#assetOf[h] as AssetId;
+      if (asset === undefined || a === asset) sums.set(a, (sums.get(a) ?? 0n) + (this.#cells[h] as bigint));
     }
-    return out;
+    const out: TotalsViolation[] = [];
+    for (const a of this.#assets) {
+      if (asset !== undefined && a !== asset) continue;
+      const expected = this.#cells[this.#bucketCell(a, bucket)] as bigint;
+      const counted = sums.get(a) ?? 0n;
+      if (counted !== expected) out.push({ asset: a, invariant: "recount", expected, actual: counted });
+    }
+    return [out, sums];
   }
 
   // ---- snapshots -----------------------------------------------------------------------------
@@ -582,6 +635,8 @@ export class Ledger {
       ledger.#cells[h] = b;
       const base = ledger.#counterBase.get(asset) as number;
       ledger.#cells[base + BALANCES] = (ledger.#cells[base + BALANCES] as bigint) + b;
+      const bucket = ledger.#bucketCellOf[h] as number;
+      ledger.#cells[bucket] = (ledger.#cells[bucket] as bigint) + b;
     }
     return ledger;
   }
@@ -602,7 +657,7 @@ export class Ledger {
     let base = this.#counterBase.get(asset);
     if (base === undefined) {
       base = this.#alloc();
-      for (let i = 1; i < COUNTERS; i++) this.#alloc();
+      for (let i = 1; i < ASSET_CELLS; i++) this.#alloc();
       this.#counterBase.set(asset, base);
       this.#assets.push(asset);
       this.#assets.sort((a, b) => a - b);
@@ -618,8 +673,21 @@ export class Ledger {
       const assetOf = new Int32Array(this.#assetOf.length * 2);
       assetOf.set(this.#assetOf);
       this.#assetOf = assetOf;
+      const bucketCellOf = new Int32Array(this.#bucketCellOf.length * 2);
+      bucketCellOf.set(this.#bucketCellOf);
+      this.#bucketCellOf = bucketCellOf;
     }
     return this.#size++;
+  }
+
+  #bucketCell(asset: AssetId, bucket: number): number {
+    return (this.#counterBase.get(asset) as number) + COUNTERS + bucket;
+  }
+
+  /** An account's balance and its recount bucket's total move together. */
+  #addBalance(account: AccountHandle, delta: bigint): void {
+    this.#add(account, delta);
+    this.#add(this.#bucketCellOf[account] as number, delta);
   }
 
   #get(cell: number): bigint {
@@ -641,9 +709,10 @@ export class Ledger {
     }
   }
 
-  #remember2(a: number, b: number): void {
-    this.#undoCells.push(a, b);
-    this.#undoValues.push(this.#cells[a] as bigint, this.#cells[b] as bigint);
+  #remember4(a: number, b: number, c: number, d: number): void {
+    const cells = this.#cells;
+    this.#undoCells.push(a, b, c, d);
+    this.#undoValues.push(cells[a] as bigint, cells[b] as bigint, cells[c] as bigint, cells[d] as bigint);
   }
 
   #assertInScope(op: string): void {

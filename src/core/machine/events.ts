@@ -1,7 +1,6 @@
 import { AssertionFailure } from "../errors/errors.ts";
 import { type AssetId, parseAsset, TAO } from "../ledger/asset.ts";
-import { produceBlock } from "../chain/block.ts";
-import { head } from "../chain/chain-state.ts";
+import { replayBlockRange } from "../chain/block.ts";
 import { applyEffect, type Effect, setViolations } from "../chain/effects.ts";
 import {
   applyEntityRegistered,
@@ -83,13 +82,10 @@ export const EVENTS: Record<string, EventDefinition> = {
   },
 
   BlocksProduced: {
-    version: 1,
-    apply(state, p) {
-      const ts = p.ts;
-      if (!Array.isArray(ts) || typeof p.from !== "number") throw new AssertionFailure("BlocksProduced without from and ts");
-      if (head(state.chain).block + 1 !== p.from) throw new AssertionFailure(`BlocksProduced from ${p.from} after block ${head(state.chain).block}`);
-      for (const t of ts) produceBlock(state, { kind: "block", ts: t as number, extrinsics: [] }, { replaying: true });
-    },
+    version: 2,
+    apply: replayBlockRange,
+    // v1 ranges were all produced under chain rules v1, before ranges recorded it.
+    upcast: { 1: (p) => ({ ...p, rules: 1 }) },
   },
 
   Transferred: {
@@ -117,6 +113,9 @@ export const EVENTS: Record<string, EventDefinition> = {
 
   EntityRegistered: { version: 1, apply: applyEntityRegistered },
   SubaccountCreated: { version: 1, apply: entityScoped(applySubaccountCreated) },
+  // Trading events (and SubaccountEliminated) carry `rules`, the trading rules version they were
+  // produced under, with the figures they moved; a payload without `rules` predates both and is
+  // still v1: apply computes the figures it lacks (trading/rules.ts), so no upcast is needed.
   SubaccountEliminated: { version: 1, apply: entityScoped(applySubaccountEliminated) },
   SubaccountReinstated: { version: 1, apply: entityScoped(applySubaccountReinstated) },
   OrderPlaced: { version: 1, apply: applyOrderPlaced },

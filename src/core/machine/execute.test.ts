@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { forgetsLastLeg, liesAboutAmount } from "../../../test/support/faulty-handlers.ts";
+import { blockApplyFails, forgetsLastLeg, liesAboutAmount, recordsPhantomRemainder } from "../../../test/support/faulty-handlers.ts";
+import { head } from "../chain/chain-state.ts";
+import type { Effect } from "../chain/effects.ts";
 import { AssertionFailure } from "../errors/errors.ts";
 import { TAO } from "../ledger/asset.ts";
 import type { Command } from "./commands.ts";
@@ -174,6 +176,73 @@ describe("an event that does not describe its effects", () => {
     expect(String(r.events[0]?.payload.actual)).toMatch(/TAO:alice: executed 990, applied 989/);
     expect(state.ledger.exportSnapshot()).toEqual(balances);
     expect(state.ledger.recount()).toEqual([]);
+  });
+});
+
+/** A devnet chain with subnet 1, one block in. */
+function chainState(strict: boolean): State {
+  const state = createState({ strict });
+  const genesis = execute(state, {
+    kind: "genesis",
+    endowments: [{ owner: "5alice", amount_rao: 1_000_000_000_000n }],
+    chain: { root: "5root", subnets: [{ netuid: 1, ownerHotkey: "5owner", ownerColdkey: "5alice" }] },
+  });
+  expect(genesis.error).toBeUndefined();
+  expect(execute(state, { kind: "block", ts: 12_000, extrinsics: [] }).error).toBeUndefined();
+  return state;
+}
+
+function thrown(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error("expected a throw");
+}
+
+describe("an exception in apply is fatal (DESIGN.md §2 rule 2)", () => {
+  it.each([
+    ["strict", true],
+    ["production", false],
+  ])("%s: a block whose effects fail to apply throws, leaves the state exactly as before, and the next block finds nothing wrong", (_mode, strict) => {
+    const state = chainState(strict);
+    const before = stateHash(state);
+    const chainHead = head(state.chain);
+    const alphaOut = state.chain.subnets.get(1)?.alphaOut;
+
+    const error = thrown(() => execute(state, { kind: "block", ts: 24_000, extrinsics: [] }, blockApplyFails()));
+    expect(error.name).toBe("ApplyFailed");
+    expect(error.message).toMatch(/BlockProduced.*unknown subnet 99/);
+    expect(stateHash(state)).toBe(before);
+    expect(head(state.chain)).toEqual(chainHead);
+    expect(state.chain.subnets.get(1)?.alphaOut).toBe(alphaOut);
+    expect(state.ledger.inScope).toBe(false);
+    expect(state.journal.active).toBe(false);
+    expect(state.violations).toEqual([]);
+
+    const next = execute(state, { kind: "block", ts: 24_000, extrinsics: [] });
+    expect(next.error).toBeUndefined();
+    expect(next.events.map((e) => e.type)).toEqual(["BlockProduced"]);
+    expect((next.events[0]?.payload.effects as unknown as Effect[]).filter((e) => e.k === "violation")).toEqual([]);
+    expect(state.violations).toEqual([]);
+    expect(state.ledger.recount()).toEqual([]);
+  });
+
+  it.each([
+    ["strict", true],
+    ["production", false],
+  ])("%s: apply failing after its ledger scope ended (a recorded remainder that is not there) also undoes everything", (_mode, strict) => {
+    const state = genesisState(strict);
+    const before = stateHash(state);
+    const command: Command = { kind: "transfer", asset: TAO, from: "alice", to: "bob", amount_rao: 10n };
+    const error = thrown(() => execute(state, command, recordsPhantomRemainder));
+    expect(error.name).toBe("ApplyFailed");
+    expect(error.message).toMatch(/Transferred.*remainder/);
+    expect(stateHash(state)).toBe(before);
+    expect(state.ledger.balanceOf(TAO, "bob")).toBe(500n);
+    expect(state.violations).toEqual([]);
+    expect(execute(state, command).events.map((e) => e.type)).toEqual(["Transferred"]);
   });
 });
 

@@ -1,4 +1,4 @@
-import { AssertionFailure, DomainError } from "../errors/errors.ts";
+import { ApplyFailed, AssertionFailure, DomainError } from "../errors/errors.ts";
 import { assetName } from "../ledger/asset.ts";
 import { applyRequest, type Command, HANDLERS, type Handlers } from "./commands.ts";
 import type { EventDraft, JsonObject } from "./event.ts";
@@ -17,7 +17,8 @@ export interface ExecuteResult {
  * undo journal; its writes are then undone and its event applied exactly as replay will apply it.
  * The two must change the same cells to the same values, or the command is refused and a
  * CriticalInvariantViolation recorded: an event that does not describe its effects is caught the
- * moment it is made, not at the next replay.
+ * moment it is made, not at the next replay. An event that cannot be applied at all throws
+ * ApplyFailed (fatal) after undoing everything, leaving the state as it was before the command.
  */
 export function execute(state: State, command: Command, handlers: Handlers = HANDLERS): ExecuteResult {
   const { ledger, journal } = state;
@@ -63,35 +64,33 @@ export function execute(state: State, command: Command, handlers: Handlers = HAN
   // cells are compared because handlers move value themselves.
   journal.begin();
 
-  let mismatch: string | null;
-  let applied = false;
   try {
     applyEvent(state, draft, { journal: true });
-    applied = true;
-    mismatch = firstDifference(state, executed, ledger.journalDiff());
   } catch (error) {
+    // Apply never refuses, so this is a bug and fatal (DESIGN.md §2 rule 2). Undo all it wrote,
+    // ledger cells (its scope may be open or already ended) and chain maps alike, so the state is
+    // exactly as before the command and the node can stay up for reads until it restarts.
     if (ledger.inScope) ledger.abort();
-    mismatch = error instanceof Error ? error.message : String(error);
+    else ledger.undo();
+    journal.undo();
+    throw new ApplyFailed(command.kind, draft.type, error);
   }
+  const mismatch = firstDifference(state, executed, ledger.journalDiff());
   if (mismatch !== null) {
     const violation = violationEvent(command.kind, "events_reproduce_effects", "equal effects", mismatch);
     if (ledger.strict) {
-      if (applied) {
-        ledger.undo();
-        journal.undo();
-      }
+      ledger.undo();
+      journal.undo();
       throw new AssertionFailure(`${command.kind}: event ${draft.type} does not reproduce its effects: ${mismatch}`);
     }
-    if (mustAccept && applied) {
+    if (mustAccept) {
       ledger.keep();
       journal.keep();
       applyEvent(state, violation);
       return { events: [draft, violation] };
     }
-    if (applied) {
-      ledger.undo();
-      journal.undo();
-    }
+    ledger.undo();
+    journal.undo();
     applyEvent(state, violation);
     return { events: [violation], error: new DomainError("INTERNAL", "the command was refused by an internal check") };
   }

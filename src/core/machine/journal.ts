@@ -47,6 +47,8 @@ export class JournaledMap<K extends string | number, V> {
   readonly #map = new Map<K, V>();
   /** Sorted keys, kept until a key is added or removed (values change far more often). */
   #sorted: K[] | null = null;
+  /** Keys in the order they arrived, kept through additions; rebuilt after a removal. */
+  #arrived: K[] | null = [];
 
   constructor(readonly journal: Journal) {}
 
@@ -71,10 +73,14 @@ export class JournaledMap<K extends string | number, V> {
         else {
           this.#map.delete(key);
           this.#sorted = null;
+          this.#arrived = null;
         }
       });
     }
-    if (!this.#map.has(key)) this.#sorted = null;
+    if (!this.#map.has(key)) {
+      this.#sorted = null;
+      this.#arrived?.push(key);
+    }
     this.#map.set(key, value);
   }
 
@@ -85,10 +91,21 @@ export class JournaledMap<K extends string | number, V> {
       this.journal.record(() => {
         this.#map.set(key, old);
         this.#sorted = null;
+        this.#arrived = null;
       });
     }
     this.#map.delete(key);
     this.#sorted = null;
+    this.#arrived = null;
+  }
+
+  /**
+   * Keys in arrival order, O(1) while keys are only added. Node-local (a replayed node may have
+   * them in another order): for spreading checks over blocks, never for deciding a result.
+   */
+  keysByArrival(): readonly K[] {
+    this.#arrived ??= [...this.#map.keys()];
+    return this.#arrived;
   }
 
   /** Keys in order; the array is shared, do not modify it. */

@@ -3,6 +3,7 @@ import { type ChainState, createChainState, exportChain, importChain } from "../
 import { createEntitiesState, type EncodedEntities, type EntitiesState, exportEntities, importEntities } from "../entities/entity-state.ts";
 import { Ledger, type LedgerSnapshot } from "../ledger/ledger.ts";
 import { createTradingState, type EncodedTrading, exportTrading, importTrading, type TradingState } from "../trading/trading-state.ts";
+import { canonicalJson } from "./canonical-json.ts";
 import { Journal, JournaledMap } from "./journal.ts";
 
 export interface ViolationRecord {
@@ -28,6 +29,8 @@ export interface State {
   idempotencyBounds: JournaledMap<"q", { head: number; tail: number }>;
   /** CriticalInvariantViolations recorded and not yet resolved by root. */
   violations: ViolationRecord[];
+  /** `${scope}|${invariant}` -> sightings of an unresolved violation since it was recorded. Node-local, never hashed. */
+  violationRepeats: Map<string, { repeats: number; expected: string; actual: string }>;
 }
 
 /** The resource a request made, so a retry with the same key answers with it (not the whole body). */
@@ -63,6 +66,7 @@ export function createState(options: { strict?: boolean } = {}): State {
     idempotencyOrder: new JournaledMap(journal),
     idempotencyBounds: new JournaledMap(journal),
     violations: [],
+    violationRepeats: new Map(),
   };
 }
 
@@ -96,11 +100,16 @@ export function importState(snapshot: StateSnapshot, options: { strict?: boolean
       journal,
     ),
     violations: snapshot.violations.map((v) => ({ ...v })),
+    violationRepeats: new Map(),
   };
 }
 
+/**
+ * sha256 over the snapshot's canonical JSON (keys sorted at every level, -0 as 0, NaN refused), so
+ * the hash depends on what the state holds, never on the order code built its records in.
+ */
 export function hashSnapshot(snapshot: StateSnapshot): string {
-  return createHash("sha256").update(JSON.stringify(snapshot)).digest("hex");
+  return createHash("sha256").update(canonicalJson(snapshot)).digest("hex");
 }
 
 /** sha256 over the canonical encoding of the state: equal states, equal hashes, on any machine. */

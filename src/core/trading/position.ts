@@ -50,11 +50,16 @@ export function unrealizedPnl(p: Position, price: number, accountSizeUsd: number
   return (accountSizeUsd * p.net_leverage * (price - p.average_entry_price)) / p.average_entry_price;
 }
 
+/** The carry fee the open leverage owes from `carry_ms` to `now`. */
+export function carryFee(p: Position, pair: TradePair, now: number, accountSizeUsd: number): number {
+  if (now <= p.carry_ms) return 0;
+  return (accountSizeUsd * Math.abs(p.net_leverage) * pair.carry_per_year * (now - p.carry_ms)) / YEAR_MS;
+}
+
 /** Carry accrued on the open leverage from `carry_ms` to `now`. */
 export function accrueCarry(p: Position, pair: TradePair, now: number, accountSizeUsd: number): Position {
   if (now <= p.carry_ms) return p;
-  const fee = (accountSizeUsd * Math.abs(p.net_leverage) * pair.carry_per_year * (now - p.carry_ms)) / YEAR_MS;
-  return { ...p, carry_fee_usd: p.carry_fee_usd + fee, carry_ms: now };
+  return { ...p, carry_fee_usd: p.carry_fee_usd + carryFee(p, pair, now, accountSizeUsd), carry_ms: now };
 }
 
 export interface OrderInput {
@@ -108,27 +113,65 @@ function range(pair: TradePair) {
   return { trade_pair: pair.id, min_leverage: pair.min_leverage, max_leverage: pair.max_leverage };
 }
 
-/** Applies an order whose signed leverage `delta` passed `checkOrder`. */
-export function applyOrder(open: Position | null, pair: TradePair, delta: number, input: OrderInput, accountSizeUsd: number): OrderOutcome {
+/**
+ * What an order did to its position, as its event records it (DESIGN.md §2 rule 2): replay writes
+ * these figures and never recomputes them, so a change of formula cannot change what an old log
+ * means (strict mode recomputes them and refuses a difference).
+ */
+export interface Fill {
+  price: number;
+  /** PnL realised by this order (the part of the position it closed). */
+  realized_pnl_usd: number;
+  /** Spread fee this order paid. */
+  spread_fee_usd: number;
+  /** Carry accrued on the position by this order (since the position's last accrual). */
+  carry_fee_usd: number;
+  /** The position's net leverage and average entry after the order (0: the order closed it). */
+  net_leverage: number;
+  average_entry_price: number;
+}
+
+/** The rules: the fill of an order whose signed leverage `delta` passed `checkOrder`, at `price`. */
+export function fillOf(open: Position | null, pair: TradePair, delta: number, price: number, now: number, accountSizeUsd: number): Fill {
+  const net = open?.net_leverage ?? 0;
+  let realized = 0;
+  let entry = open?.average_entry_price ?? price;
+  if (net === 0 || Math.sign(delta) === Math.sign(net)) {
+    entry = net === 0 ? price : (Math.abs(net) * entry + Math.abs(delta) * price) / (Math.abs(net) + Math.abs(delta));
+  } else {
+    realized = (accountSizeUsd * -delta * (price - entry)) / entry;
+  }
+  return {
+    price,
+    realized_pnl_usd: realized,
+    spread_fee_usd: accountSizeUsd * Math.abs(delta) * pair.fee,
+    carry_fee_usd: open ? carryFee(open, pair, now, accountSizeUsd) : 0,
+    net_leverage: round9(net + delta),
+    average_entry_price: entry,
+  };
+}
+
+/** Writes a recorded fill on the position (opening one if there is none): figures only, no rule. */
+export function positionAfter(open: Position | null, pairId: string, delta: number, input: OrderInput, fill: Fill): { position: Position; order: OrderRecord } {
   const order: OrderRecord = {
     order_uuid: input.order_uuid,
     synthetic_hotkey: input.trader,
-    trade_pair: pair.id,
+    trade_pair: pairId,
     order_type: input.order_type,
     leverage: delta,
-    price: input.price,
+    price: fill.price,
     processed_ms: input.now,
     src: input.src,
   };
-  let p: Position =
+  const p: Position =
     open ??
     {
       position_uuid: input.new_position_uuid,
       synthetic_hotkey: input.trader,
-      trade_pair: pair.id,
+      trade_pair: pairId,
       is_closed: false,
       net_leverage: 0,
-      average_entry_price: input.price,
+      average_entry_price: fill.price,
       realized_pnl_usd: 0,
       spread_fee_usd: 0,
       carry_fee_usd: 0,
@@ -137,29 +180,25 @@ export function applyOrder(open: Position | null, pair: TradePair, delta: number
       closed_at_ms: null,
       orders: [],
     };
-  const carryBefore = p.carry_fee_usd;
-  p = accrueCarry(p, pair, input.now, accountSizeUsd);
-  const spread = accountSizeUsd * Math.abs(delta) * pair.fee;
-  const net = p.net_leverage;
-  let realized = 0;
-  let entry = p.average_entry_price;
-  if (net === 0 || Math.sign(delta) === Math.sign(net)) {
-    entry = net === 0 ? input.price : (Math.abs(net) * entry + Math.abs(delta) * input.price) / (Math.abs(net) + Math.abs(delta));
-  } else {
-    realized = (accountSizeUsd * -delta * (input.price - entry)) / entry;
-  }
-  const after = round9(net + delta);
-  const closed = after === 0;
+  const closed = fill.net_leverage === 0;
   const position: Position = {
     ...p,
-    net_leverage: after,
-    average_entry_price: entry,
-    realized_pnl_usd: p.realized_pnl_usd + realized,
-    spread_fee_usd: p.spread_fee_usd + spread,
+    net_leverage: fill.net_leverage,
+    average_entry_price: fill.average_entry_price,
+    realized_pnl_usd: p.realized_pnl_usd + fill.realized_pnl_usd,
+    spread_fee_usd: p.spread_fee_usd + fill.spread_fee_usd,
+    carry_fee_usd: p.carry_fee_usd + fill.carry_fee_usd,
+    carry_ms: input.now > p.carry_ms ? input.now : p.carry_ms,
     is_closed: closed,
     closed_at_ms: closed ? input.now : null,
     // The caller appends `order` (journaled, in place: a long-lived position must not copy its history per order).
     orders: p.orders,
   };
-  return { position, order, realized_delta: realized, fee_delta: spread + (p.carry_fee_usd - carryBefore) };
+  return { position, order };
+}
+
+/** Applies an order whose signed leverage `delta` passed `checkOrder`: its fill by the rules, written. */
+export function applyOrder(open: Position | null, pair: TradePair, delta: number, input: OrderInput, accountSizeUsd: number): OrderOutcome {
+  const fill = fillOf(open, pair, delta, input.price, input.now, accountSizeUsd);
+  return { ...positionAfter(open, pair.id, delta, input, fill), realized_delta: fill.realized_pnl_usd, fee_delta: fill.spread_fee_usd + fill.carry_fee_usd };
 }

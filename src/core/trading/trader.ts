@@ -3,14 +3,18 @@ import { reservedAccount } from "../entities/entity-state.ts";
 import { account } from "../chain/chain-state.ts";
 import { TAO } from "../ledger/asset.ts";
 import type { State } from "../machine/state.ts";
-import { accrueCarry, applyOrder, type OrderInput, type Position, round9, unrealizedPnl } from "./position.ts";
+import { accrueCarry, type Fill, fillOf, type OrderInput, type Position, positionAfter, round9, unrealizedPnl } from "./position.ts";
+import { type ClosingFill, type EliminationFigures, expectRecorded, type RecordedElimination, type VerdictMarks } from "./records.ts";
 import { tradePair } from "./trade-pairs.ts";
 import { type ChallengeState, type Elimination, nthKey, type PerfCheckpoint, positionKey, type TraderRecord } from "./trading-state.ts";
 
 /**
  * A trader's life: orders move its positions, prices mark it, and the challenge and drawdown rules
  * (DESIGN.md §3.4) pass or eliminate it. The rules decide in the command's handler and the event
- * records the decision; these transitions are shared by handler and replay, and use only + - * /.
+ * records the decision and its figures (fills, marks, slash); these transitions are shared by
+ * handler and replay, replay writing the recorded figures, and use only + - * /. Marking traders
+ * on a price is recomputed on replay: that is why events record their trading rules version
+ * (rules.ts).
  */
 export const CHALLENGE_MS = 90 * 86_400_000;
 export const PASS_RETURN = 0.03;
@@ -192,22 +196,40 @@ export function passChallenge(state: State, hotkey: string, now: number): void {
   state.trading.traders.set(hotkey, { ...t, challenge: "passed", passedAtMs: now });
 }
 
-/** Records an order on the trader's position (opening, growing, reducing or closing it). */
-export function placeOrder(state: State, t: TraderRecord, pairId: string, delta: number, input: OrderInput): TraderRecord {
+/**
+ * Records an order on the trader's position (opening, growing, reducing or closing it). The fill
+ * is the recorded one when replaying (strict mode recomputes it and refuses a difference), else
+ * the rules' own; either way it is returned, for the event to record.
+ */
+export function placeOrder(
+  state: State,
+  t: TraderRecord,
+  pairId: string,
+  delta: number,
+  input: OrderInput,
+  recorded: Fill | null = null,
+  where = "order",
+): { trader: TraderRecord; fill: Fill } {
   const { trading } = state;
   const pair = tradePair(pairId);
-  if (!pair) throw new AssertionFailure(`unknown pair ${pairId}`);
+  if (!pair) throw new AssertionFailure(`${where}: unknown pair ${pairId}`);
   const key = positionKey(t.hotkey, pairId);
   const open = trading.open.get(key) ?? null;
-  const outcome = applyOrder(open, pair, delta, input, t.accountSizeUsd);
+  let fill = recorded;
+  if (fill === null || state.ledger.strict) {
+    const computed = fillOf(open, pair, delta, input.price, input.now, t.accountSizeUsd);
+    if (fill === null) fill = computed;
+    else for (const field of FILL_FIELDS) expectRecorded(where, `fill.${field}`, fill[field], computed[field]);
+  }
+  const outcome = positionAfter(open, pairId, delta, input, fill);
   const orders = outcome.position.orders;
   orders.push(outcome.order);
   state.journal.record(() => orders.pop());
   let next: TraderRecord = {
     ...t,
-    realizedUsd: t.realizedUsd + outcome.realized_delta,
-    spreadFeeUsd: t.spreadFeeUsd + (outcome.position.spread_fee_usd - (open?.spread_fee_usd ?? 0)),
-    carryFeeUsd: t.carryFeeUsd + (outcome.position.carry_fee_usd - (open?.carry_fee_usd ?? 0)),
+    realizedUsd: t.realizedUsd + fill.realized_pnl_usd,
+    spreadFeeUsd: t.spreadFeeUsd + fill.spread_fee_usd,
+    carryFeeUsd: t.carryFeeUsd + fill.carry_fee_usd,
     orderCount: t.orderCount + 1,
   };
   trading.orders.set(nthKey(t.hotkey, t.orderCount), outcome.order);
@@ -224,8 +246,10 @@ export function placeOrder(state: State, t: TraderRecord, pairId: string, delta:
       next = { ...next, openPairs: [...next.openPairs, pairId].sort() };
     }
   }
-  return next;
+  return { trader: next, fill };
 }
+
+const FILL_FIELDS = ["price", "realized_pnl_usd", "spread_fee_usd", "carry_fee_usd", "net_leverage", "average_entry_price"] as const;
 
 /**
  * The share of a reserve an elimination slashes (Vanta §5.3): 10% drawdown slashes all of it,
@@ -240,35 +264,70 @@ export function slashOf(reservedRao: bigint, maxDrawdown: number): bigint {
  * Eliminates a trader: every open position is closed at its pair's latest price by a FLAT order
  * (src "elimination", order uuid = the position uuid reversed, as Vanta does), the elimination is
  * recorded and, for a subaccount, part of its reserve is slashed (recycled) and the rest freed.
+ * Replaying, every figure and amount is the recorded one (strict mode recomputes each and refuses
+ * a difference); the ledger moves exactly the recorded slash and freed rao, which must add up to
+ * the reserve. Returns the figures, for the event to record.
  */
-export function eliminateTrader(state: State, trader: TraderRecord, reason: string, now: number): Elimination {
+export function eliminateTrader(state: State, trader: TraderRecord, reason: string, now: number, recorded: RecordedElimination | null = null, where = "elimination"): EliminationFigures {
   const { trading, entities, ledger } = state;
+  const verify = recorded !== null && ledger.strict;
   const hotkey = trader.hotkey;
   let t = trader;
   if (t.openPairs.length > 0) t = markTrader(state, t, now);
+  const pairs = [...t.openPairs];
+  if (recorded?.fills && recorded.fills.length !== pairs.length) {
+    throw new AssertionFailure(`${where}: records ${recorded.fills.length} closing orders, ${hotkey} has ${pairs.length} open positions`);
+  }
+  const fills: ClosingFill[] = [];
   let lastPrice: number | null = null;
-  for (const pairId of [...t.openPairs]) {
+  for (const [i, pairId] of pairs.entries()) {
     const p = trading.open.get(positionKey(hotkey, pairId)) as Position;
-    const price = (trading.prices.get(pairId) as { price: number }).price;
-    lastPrice = price;
-    t = placeOrder(state, t, pairId, -p.net_leverage, {
-      order_uuid: [...p.position_uuid].reverse().join(""),
-      trader: hotkey,
-      order_type: "FLAT",
-      leverage: 0,
-      price,
-      now,
-      src: "elimination",
-      new_position_uuid: p.position_uuid,
-    });
+    const rec = recorded?.fills?.[i] ?? null;
+    if (rec && rec.trade_pair !== pairId) throw new AssertionFailure(`${where}: fills[${i}] closes ${rec.trade_pair}, the open position is ${pairId}`);
+    const placed = placeOrder(
+      state,
+      t,
+      pairId,
+      -p.net_leverage,
+      {
+        order_uuid: [...p.position_uuid].reverse().join(""),
+        trader: hotkey,
+        order_type: "FLAT",
+        leverage: 0,
+        price: (trading.prices.get(pairId) as { price: number }).price,
+        now,
+        src: "elimination",
+        new_position_uuid: p.position_uuid,
+      },
+      rec,
+      `${where} fills[${i}]`,
+    );
+    t = placed.trader;
+    lastPrice = placed.fill.price;
+    fills.push({ trade_pair: pairId, ...placed.fill });
   }
   t = withValue({ ...t, unrealizedUsd: 0 });
+  const computed = { return: traderReturn(t), max_drawdown: t.maxDrawdown, price: lastPrice };
+  for (const field of ["return", "max_drawdown", "price"] as const) {
+    if (verify && recorded[field] !== undefined) expectRecorded(where, field, recorded[field], computed[field]);
+  }
   let slashed = 0n;
+  let freed = 0n;
   const sub = entities.subaccounts.get(hotkey);
   if (sub) {
     const e = entities.entities.get(sub.entity);
-    if (!e) throw new AssertionFailure(`subaccount ${hotkey} of an unknown entity`);
-    slashed = slashOf(sub.reservedRao, t.maxDrawdown);
+    if (!e) throw new AssertionFailure(`${where}: subaccount ${hotkey} of an unknown entity`);
+    if (recorded === null || verify) {
+      const rule = slashOf(sub.reservedRao, t.maxDrawdown);
+      if (recorded === null) slashed = rule;
+      else expectRecorded(where, "slashed_rao", recorded.slashed_rao, rule.toString());
+    }
+    if (recorded !== null) slashed = BigInt(recorded.slashed_rao);
+    freed = recorded?.freed_rao === undefined ? sub.reservedRao - slashed : BigInt(recorded.freed_rao);
+    // Value is conserved whatever the record says: the whole reserve leaves, slashed or freed.
+    if (slashed < 0n || freed < 0n || slashed + freed !== sub.reservedRao) {
+      throw new AssertionFailure(`${where}: slashed_rao ${slashed} + freed_rao ${freed} is not ${hotkey}'s reserve of ${sub.reservedRao} rao`);
+    }
     if (sub.reservedRao > 0n) {
       const reserve = ledger.withdraw(ledger.account(TAO, reservedAccount(sub.entity)), sub.reservedRao);
       const [slash, rest] = reserve.split(slashed);
@@ -283,17 +342,47 @@ export function eliminateTrader(state: State, trader: TraderRecord, reason: stri
       reservedRao: e.reservedRao - sub.reservedRao,
       slashedRao: e.slashedRao + slashed,
     });
+  } else if (recorded !== null && (recorded.slashed_rao !== "0" || (recorded.freed_rao ?? "0") !== "0")) {
+    throw new AssertionFailure(`${where}: records a slash of ${recorded.slashed_rao} rao, but ${hotkey} holds no reserve`);
   }
+  const figures: EliminationFigures = {
+    return: recorded?.return ?? computed.return,
+    max_drawdown: recorded?.max_drawdown ?? computed.max_drawdown,
+    price: recorded?.price !== undefined ? recorded.price : computed.price,
+    fills,
+    slashed_rao: slashed.toString(),
+    freed_rao: freed.toString(),
+  };
   const challengeBefore: ChallengeState = t.challenge;
   const elimination: Elimination = {
     reason,
-    max_drawdown: t.maxDrawdown,
-    return: traderReturn(t),
-    price: lastPrice,
+    max_drawdown: figures.max_drawdown,
+    return: figures.return,
+    price: figures.price,
     at_ms: now,
-    slashed_rao: slashed.toString(),
+    slashed_rao: figures.slashed_rao,
     challenge_before: challengeBefore,
   };
   trading.traders.set(hotkey, { ...t, challenge: t.challenge === "in_challenge" ? "failed" : t.challenge, elimination });
-  return elimination;
+  return figures;
+}
+
+/**
+ * Applies a verdict ("pass" or an elimination reason) judged on the trader's current marks. The
+ * marks are the recorded ones when replaying (strict mode recomputes and compares them), and are
+ * returned with what the elimination did, for the event to record.
+ */
+export function applyVerdict(state: State, hotkey: string, verdict: string, now: number, recorded: VerdictMarks | null = null, where = "verdict"): VerdictMarks {
+  const t = traderOf(state, hotkey, now);
+  const computed = { return: traderReturn(t), max_drawdown: t.maxDrawdown };
+  if (recorded !== null && state.ledger.strict) {
+    expectRecorded(where, "marks.return", recorded.return, computed.return);
+    expectRecorded(where, "marks.max_drawdown", recorded.max_drawdown, computed.max_drawdown);
+  }
+  const marks = { return: recorded?.return ?? computed.return, max_drawdown: recorded?.max_drawdown ?? computed.max_drawdown };
+  if (verdict === "pass") {
+    passChallenge(state, hotkey, now);
+    return marks;
+  }
+  return { ...marks, elimination: eliminateTrader(state, t, verdict, now, recorded?.elimination ?? null, `${where} elimination`) };
 }

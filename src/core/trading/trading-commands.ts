@@ -1,12 +1,14 @@
-import { DomainError } from "../errors/errors.ts";
+import { AssertionFailure, DomainError } from "../errors/errors.ts";
 import { isFrozen, isNeuron } from "../entities/entity-commands.ts";
 import { syntheticHotkey } from "../entities/synthetic-hotkey.ts";
-import type { EventDraft, JsonObject } from "../machine/event.ts";
+import type { EventDraft, Json, JsonObject } from "../machine/event.ts";
 import type { State } from "../machine/state.ts";
-import { checkOrder, type OrderType } from "./position.ts";
+import { checkOrder, type Fill, type OrderType } from "./position.ts";
+import { fillRecord, type VerdictMarks, verdictMarks } from "./records.ts";
+import { rulesOf, TRADING_RULES_VERSION } from "./rules.ts";
 import { tradePair } from "./trade-pairs.ts";
-import { eliminateTrader, enqueueChallenge, judge, markTrader, passChallenge, placeOrder, traderOf } from "./trader.ts";
-import { positionKey, type TraderRecord } from "./trading-state.ts";
+import { applyVerdict, enqueueChallenge, judge, markTrader, placeOrder, traderOf } from "./trader.ts";
+import { orderUuidKey, positionKey, type TraderRecord } from "./trading-state.ts";
 
 /** A price more than this far from the pair's last accepted price is held for root (DESIGN.md §3.4). */
 export const PRICE_GUARD = 0.2;
@@ -29,8 +31,18 @@ export type PlaceOrder = {
 export type PostPrices = { kind: "post_prices"; ts: number; prices: Array<{ trade_pair: string; price: number; ts_ms: number }> };
 export type ResolveHeldPrice = { kind: "resolve_held_price"; ts: number; trade_pair: string; ts_ms: number; action: "apply" | "discard" };
 
-/** [trader, "pass" or an elimination reason, the number of accepted prices before it] */
-type VerdictRecord = [string, string, number];
+/**
+ * [trader, "pass" or an elimination reason, the number of accepted prices before it, the marks
+ * that crossed the rule (with what an elimination did)]. Events written before trading rules
+ * versions hold only the first three.
+ */
+type VerdictRecord = [string, string, number, VerdictMarks];
+interface RecordedVerdict {
+  trader: string;
+  verdict: string;
+  at: number;
+  marks: VerdictMarks | null;
+}
 
 /** Who trades for this signer: an entity's subaccount, or a regular miner itself. */
 export function resolveTrader(state: State, signer: string, subaccountId: number | undefined): string {
@@ -54,14 +66,35 @@ export function resolveTrader(state: State, signer: string, subaccountId: number
   return signer;
 }
 
-// ---- transitions shared by handlers and replay ---------------------------------------------------
-
-function applyVerdict(state: State, trader: string, verdict: string, now: number): void {
-  if (verdict === "pass") passChallenge(state, trader, now);
-  else eliminateTrader(state, traderOf(state, trader, now), verdict, now);
+/** Who signs for a trader's orders (order_uuids are unique per signer): the entity of a subaccount, else the miner itself. */
+function signerOf(state: State, trader: string): string {
+  return state.entities.subaccounts.get(trader)?.entity ?? trader;
 }
 
+// ---- transitions shared by handlers and replay ---------------------------------------------------
+//
+// Each takes what its event recorded (null while the handler decides) and returns what it did, so
+// the handler records exactly what replay will write (DESIGN.md §2 rule 2). Strict mode also
+// recomputes every recorded figure and verdict and refuses the event on a difference.
+
 export function applyOrderPlaced(state: State, p: JsonObject): void {
+  const rules = rulesOf("OrderPlaced", p);
+  const where = `OrderPlaced (${String(p.trader)}, order ${String(p.order_uuid)})`;
+  const fill = rules === null ? null : fillRecord(where, p.fill);
+  const verdict = typeof p.verdict === "string" ? p.verdict : null;
+  const marks = rules === null || verdict === null ? null : verdictMarks(`${where} verdict`, p.marks, verdict);
+  orderPlaced(state, p, fill, where);
+  const trader = p.trader as string;
+  const now = p.ts as number;
+  if (state.ledger.strict) {
+    const judged = judge(state.trading.traders.get(trader) as TraderRecord, now);
+    const expected = judged === null ? null : judged.kind === "pass" ? "pass" : judged.reason;
+    if (expected !== verdict) throw new AssertionFailure(`${where}: recorded verdict ${String(verdict)}, but the trading rules give ${String(expected)}`);
+  }
+  if (verdict !== null) applyVerdict(state, trader, verdict, now, marks, `${where} verdict`);
+}
+
+function orderPlaced(state: State, p: JsonObject, recorded: Fill | null, where: string): Fill {
   const { trading } = state;
   const trader = p.trader as string;
   const now = p.ts as number;
@@ -73,48 +106,104 @@ export function applyOrderPlaced(state: State, p: JsonObject): void {
   }
   const price = trading.prices.get(p.trade_pair as string)?.price as number;
   const n = t.orderCount;
-  t = placeOrder(state, markTrader(state, t, now), p.trade_pair as string, p.delta as number, {
-    order_uuid: p.order_uuid as string,
-    trader,
-    order_type: p.order_type as OrderType,
-    leverage: 0,
-    price,
-    now,
-    src: "organic",
-    new_position_uuid: p.position_uuid as string,
-  });
-  trading.traders.set(trader, markTrader(state, t, now));
-  trading.orderUuids.set(positionKey(trader, p.order_uuid as string), { n, fingerprint: p.fingerprint as string });
-  if (typeof p.verdict === "string") applyVerdict(state, trader, p.verdict, now);
+  const placed = placeOrder(
+    state,
+    markTrader(state, t, now),
+    p.trade_pair as string,
+    p.delta as number,
+    {
+      order_uuid: p.order_uuid as string,
+      trader,
+      order_type: p.order_type as OrderType,
+      leverage: 0,
+      price,
+      now,
+      src: "organic",
+      new_position_uuid: p.position_uuid as string,
+    },
+    recorded,
+    where,
+  );
+  trading.traders.set(trader, markTrader(state, placed.trader, now));
+  trading.orderUuids.set(orderUuidKey(signerOf(state, trader), p.order_uuid as string), { trader, n, fingerprint: p.fingerprint as string });
+  return placed.fill;
 }
 
 export function applyPricesPosted(state: State, p: JsonObject): void {
+  pricesPosted(state, "PricesPosted", p, true);
+}
+
+export function applyHeldPriceResolved(state: State, p: JsonObject): void {
+  rulesOf("HeldPriceResolved", p);
+  state.trading.held.delete(`${p.trade_pair as string}|${p.ts_ms as number}`);
+  if (p.action === "apply") {
+    const accepted: Json = [[p.trade_pair as string, p.price as number, p.ts_ms as number]];
+    pricesPosted(state, "HeldPriceResolved", { ts: p.ts as number, accepted, verdicts: p.verdicts ?? [], ...(p.rules === undefined ? {} : { rules: p.rules }) }, false);
+  }
+}
+
+/**
+ * Accepts the recorded prices in order, each followed by the verdicts it caused, then the held
+ * ticks and (for a price batch) the challenges that ended by time. In strict mode the verdicts are
+ * judged again: each price's must be exactly the traders the rules pass or eliminate on it, the
+ * time sweep's exactly the challenges that ended.
+ */
+function pricesPosted(state: State, type: string, p: JsonObject, sweeps: boolean): void {
+  const rules = rulesOf(type, p);
+  const strict = state.ledger.strict;
   const now = p.ts as number;
   const accepted = p.accepted as Array<[string, number, number]>;
-  const verdicts = (p.verdicts ?? []) as VerdictRecord[];
+  const verdicts = recordedVerdicts(type, p.verdicts, rules !== null);
   let v = 0;
+  const apply = (r: RecordedVerdict, i: number) => applyVerdict(state, r.trader, r.verdict, now, r.marks, `${type} verdicts[${i}] (${r.trader})`);
   for (let i = 0; i < accepted.length; i++) {
     const [pair, price, tsMs] = accepted[i] as [string, number, number];
     acceptPrice(state, pair, price, tsMs, now);
-    while (v < verdicts.length && (verdicts[v] as VerdictRecord)[2] === i + 1) {
-      const [trader, verdict] = verdicts[v] as VerdictRecord;
-      applyVerdict(state, trader, verdict, now);
+    const expected = strict ? judgeMarked(state, pair, now) : null;
+    let k = 0;
+    // The last price's verdicts are followed by the time sweep's, recorded with the same count.
+    while (v < verdicts.length && (verdicts[v] as RecordedVerdict).at === i + 1 && (expected === null || k < expected.length)) {
+      const r = verdicts[v] as RecordedVerdict;
+      if (expected !== null) sameVerdict(`${type} verdicts[${v}]`, r, expected[k] as [string, string]);
+      apply(r, v);
       v++;
+      k++;
+    }
+    if (expected !== null && k < expected.length) {
+      throw new AssertionFailure(`${type}: no verdict recorded for ${(expected[k] as [string, string])[0]} on price ${i + 1}, the trading rules give ${(expected[k] as [string, string])[1]}`);
+    }
+    if (expected !== null && i + 1 < accepted.length && v < verdicts.length && (verdicts[v] as RecordedVerdict).at === i + 1) {
+      throw new AssertionFailure(`${type} verdicts[${v}]: recorded ${(verdicts[v] as RecordedVerdict).verdict} for ${(verdicts[v] as RecordedVerdict).trader} on price ${i + 1}, the trading rules give none`);
     }
   }
   for (const [pair, price, tsMs, last] of (p.held ?? []) as Array<[string, number, number, number]>) {
     state.trading.held.set(`${pair}|${tsMs}`, { trade_pair: pair, price, ts_ms: tsMs, last_price: last });
   }
-  sweepTo(state, p.queue_head as number | undefined);
-  for (; v < verdicts.length; v++) {
-    const [trader, verdict] = verdicts[v] as VerdictRecord;
-    applyVerdict(state, trader, verdict, now);
+  const head = p.queue_head as number | undefined;
+  if (strict && sweeps) {
+    const ended = endedChallenges(state, now);
+    if (ended?.head !== head) throw new AssertionFailure(`${type}: recorded queue_head ${String(head)}, but the challenges ended by now give ${String(ended?.head)}`);
+    const rest = verdicts.slice(v);
+    const got = rest.map((r) => `${r.trader}:${r.verdict}@${r.at}`).join(",");
+    const want = (ended?.expired ?? []).map((t) => `${t}:FAILED_CHALLENGE_PERIOD_TIME@${accepted.length}`).join(",");
+    if (got !== want) throw new AssertionFailure(`${type}: recorded time verdicts [${got}], but the challenges ended by now give [${want}]`);
   }
+  sweepTo(state, head);
+  for (; v < verdicts.length; v++) apply(verdicts[v] as RecordedVerdict, v);
 }
 
-export function applyHeldPriceResolved(state: State, p: JsonObject): void {
-  state.trading.held.delete(`${p.trade_pair as string}|${p.ts_ms as number}`);
-  if (p.action === "apply") applyPricesPosted(state, { ts: p.ts as number, accepted: [[p.trade_pair, p.price, p.ts_ms]], verdicts: p.verdicts ?? [] } as JsonObject);
+function recordedVerdicts(type: string, raw: Json | undefined, complete: boolean): RecordedVerdict[] {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw)) throw new AssertionFailure(`${type}: verdicts is not a list`);
+  return raw.map((r, i) => {
+    const where = `${type} verdicts[${i}]`;
+    if (!Array.isArray(r) || typeof r[0] !== "string" || typeof r[1] !== "string" || typeof r[2] !== "number") throw new AssertionFailure(`${where} is malformed`);
+    return { trader: r[0], verdict: r[1], at: r[2], marks: complete ? verdictMarks(`${where} (${r[0]})`, r[3], r[1]) : null };
+  });
+}
+
+function sameVerdict(where: string, r: RecordedVerdict, [trader, verdict]: [string, string]): void {
+  if (r.trader !== trader || r.verdict !== verdict) throw new AssertionFailure(`${where}: recorded ${r.verdict} for ${r.trader}, but the trading rules give ${verdict} for ${trader}`);
 }
 
 /** Sets a pair's price and marks every trader with an open position in it. */
@@ -124,6 +213,41 @@ function acceptPrice(state: State, pair: string, price: number, tsMs: number, no
   for (const trader of trading.openByPair.get(pair)?.sortedKeys() ?? []) {
     trading.traders.set(trader, markTrader(state, trading.traders.get(trader) as TraderRecord, now));
   }
+}
+
+/**
+ * The verdicts the rules give every trader a price just marked, in trader order. Judging them all
+ * before applying any is the same as judging each in turn: a verdict changes only its own trader.
+ */
+function judgeMarked(state: State, pair: string, now: number): Array<[string, string]> {
+  const { trading } = state;
+  const out: Array<[string, string]> = [];
+  for (const trader of trading.openByPair.get(pair)?.sortedKeys() ?? []) {
+    const verdict = judge(trading.traders.get(trader) as TraderRecord, now);
+    if (verdict) out.push([trader, verdict.kind === "pass" ? "pass" : verdict.reason]);
+  }
+  return out;
+}
+
+/**
+ * The challenges that ended by `now`, in the order they end (creation order): the queue's new head
+ * and the traders still in their challenge, to fail. Undefined when the head does not move.
+ */
+function endedChallenges(state: State, now: number): { head: number; expired: string[] } | undefined {
+  const { trading } = state;
+  const q = trading.queue.get("q");
+  if (!q) return undefined;
+  let head = q.head;
+  const expired: string[] = [];
+  while (head < q.tail) {
+    const trader = trading.challengeQueue.get(head) as string;
+    const t = traderOf(state, trader, now);
+    if (t.endsAtMs > now) break;
+    const status = state.entities.subaccounts.get(trader)?.status;
+    if (t.challenge === "in_challenge" && !t.elimination && (status === undefined || status === "active")) expired.push(trader);
+    head++;
+  }
+  return head === q.head ? undefined : { head, expired };
 }
 
 function sweepTo(state: State, head: number | undefined): void {
@@ -139,12 +263,12 @@ function sweepTo(state: State, head: number | undefined): void {
 export function placeOrderCommand(state: State, c: PlaceOrder): EventDraft {
   const trader = resolveTrader(state, c.signer, c.subaccount_id);
   const { trading } = state;
-  const seen = trading.orderUuids.get(positionKey(trader, c.order_uuid));
+  const seen = trading.orderUuids.get(orderUuidKey(c.signer, c.order_uuid));
   if (seen) {
     const same = seen.fingerprint === c.fingerprint;
     throw new DomainError("DUPLICATE_ORDER", same ? "this order_uuid was already processed" : "this order_uuid was already used for another order", {
       same_body: same,
-      trader,
+      trader: seen.trader,
       order_index: seen.n,
     });
   }
@@ -162,13 +286,16 @@ export function placeOrderCommand(state: State, c: PlaceOrder): EventDraft {
     position_uuid: c.position_uuid,
     fingerprint: c.fingerprint,
     ts: c.ts,
+    rules: TRADING_RULES_VERSION,
   };
-  applyOrderPlaced(state, payload);
+  const where = `OrderPlaced (${trader}, order ${c.order_uuid})`;
+  payload.fill = orderPlaced(state, payload, null, where) as unknown as JsonObject;
   const t = trading.traders.get(trader) as TraderRecord;
   const verdict = judge(t, c.ts);
   if (verdict) {
-    payload.verdict = verdict.kind === "pass" ? "pass" : verdict.reason;
-    applyVerdict(state, trader, payload.verdict, c.ts);
+    const v = verdict.kind === "pass" ? "pass" : verdict.reason;
+    payload.verdict = v;
+    payload.marks = applyVerdict(state, trader, v, c.ts, null, `${where} verdict`) as unknown as JsonObject;
   }
   return { type: "OrderPlaced", version: 1, payload: { ...payload, ref: { trader, n: t.orderCount - 1 } } };
 }
@@ -201,11 +328,14 @@ export function postPricesCommand(state: State, c: PostPrices): EventDraft {
     }
     accepted.push([tick.trade_pair, tick.price, tick.ts_ms]);
     acceptPrice(state, tick.trade_pair, tick.price, tick.ts_ms, c.ts);
-    judgeMarked(state, tick.trade_pair, c.ts, accepted.length, verdicts);
+    decide(state, "PricesPosted", judgeMarked(state, tick.trade_pair, c.ts), c.ts, accepted.length, verdicts);
   }
-  const queueHead = sweepChallenges(state, c.ts, accepted.length, verdicts);
-  const payload: JsonObject = { ts: c.ts, accepted, held, skipped, verdicts };
-  if (queueHead !== undefined) payload.queue_head = queueHead;
+  // Fails, at 90 days, the challenges that are still running: they end in creation order.
+  const ended = endedChallenges(state, c.ts);
+  sweepTo(state, ended?.head);
+  decide(state, "PricesPosted", (ended?.expired ?? []).map((t) => [t, "FAILED_CHALLENGE_PERIOD_TIME"]), c.ts, accepted.length, verdicts);
+  const payload: JsonObject = { ts: c.ts, accepted, held, skipped, verdicts: verdicts as unknown as Json, rules: TRADING_RULES_VERSION };
+  if (ended !== undefined) payload.queue_head = ended.head;
   return { type: "PricesPosted", version: 1, payload: { ...payload, ref: { accepted: accepted.length, held: held.length, skipped } } };
 }
 
@@ -219,47 +349,28 @@ export function resolveHeldPriceCommand(state: State, c: ResolveHeldPrice): Even
   const apply = c.action === "apply" && (last === undefined || held.ts_ms > last.ts_ms);
   if (apply) {
     acceptPrice(state, c.trade_pair, held.price, held.ts_ms, c.ts);
-    judgeMarked(state, c.trade_pair, c.ts, 1, verdicts);
+    decide(state, "HeldPriceResolved", judgeMarked(state, c.trade_pair, c.ts), c.ts, 1, verdicts);
   }
   return {
     type: "HeldPriceResolved",
     version: 1,
-    payload: { ts: c.ts, trade_pair: c.trade_pair, ts_ms: c.ts_ms, price: held.price, action: apply ? "apply" : "discard", verdicts, ref: { resolved: 1 } },
+    payload: {
+      ts: c.ts,
+      trade_pair: c.trade_pair,
+      ts_ms: c.ts_ms,
+      price: held.price,
+      action: apply ? "apply" : "discard",
+      verdicts: verdicts as unknown as Json,
+      rules: TRADING_RULES_VERSION,
+      ref: { resolved: 1 },
+    },
   };
 }
 
-/** Judges every trader the price just marked, applying and recording each verdict. */
-function judgeMarked(state: State, pair: string, now: number, acceptedSoFar: number, verdicts: VerdictRecord[]): void {
-  const { trading } = state;
-  for (const trader of [...(trading.openByPair.get(pair)?.sortedKeys() ?? [])]) {
-    const verdict = judge(trading.traders.get(trader) as TraderRecord, now);
-    if (!verdict) continue;
-    const v = verdict.kind === "pass" ? "pass" : verdict.reason;
-    verdicts.push([trader, v, acceptedSoFar]);
-    applyVerdict(state, trader, v, now);
+/** Applies each verdict the rules gave and records it with its marks and effects. */
+function decide(state: State, type: string, judged: Array<[string, string]>, now: number, acceptedSoFar: number, verdicts: VerdictRecord[]): void {
+  for (const [trader, verdict] of judged) {
+    const marks = applyVerdict(state, trader, verdict, now, null, `${type} verdicts[${verdicts.length}] (${trader})`);
+    verdicts.push([trader, verdict, acceptedSoFar, marks]);
   }
 }
-
-/** Fails, at 90 days, the challenges that are still running: they end in creation order. */
-function sweepChallenges(state: State, now: number, acceptedSoFar: number, verdicts: VerdictRecord[]): number | undefined {
-  const { trading } = state;
-  const q = trading.queue.get("q");
-  if (!q) return undefined;
-  let head = q.head;
-  const expired: string[] = [];
-  while (head < q.tail) {
-    const trader = trading.challengeQueue.get(head) as string;
-    const t = traderOf(state, trader, now);
-    if (t.endsAtMs > now) break;
-    if (t.challenge === "in_challenge" && !t.elimination && (!state.entities.subaccounts.get(trader) || state.entities.subaccounts.get(trader)?.status === "active")) expired.push(trader);
-    head++;
-  }
-  if (head === q.head) return undefined;
-  sweepTo(state, head);
-  for (const trader of expired) {
-    verdicts.push([trader, "FAILED_CHALLENGE_PERIOD_TIME", acceptedSoFar]);
-    applyVerdict(state, trader, "FAILED_CHALLENGE_PERIOD_TIME", now);
-  }
-  return head;
-}
-

@@ -95,8 +95,11 @@ export interface TradingState {
   closed: JournaledMap<string, Position>;
   /** `${trader}#${n}` -> the trader's n-th order */
   orders: JournaledMap<string, OrderRecord>;
-  /** `${trader}|${order_uuid}` -> the order's number and the fingerprint of its request */
-  orderUuids: JournaledMap<string, { n: number; fingerprint: string }>;
+  /**
+   * `${signer}|${order_uuid}` -> the trader and number of the order and the fingerprint of its
+   * request. Keyed by signer (the entity for its subaccounts): an order_uuid is unique per signer.
+   */
+  orderUuids: JournaledMap<string, { trader: string; n: number; fingerprint: string }>;
   prices: JournaledMap<string, PriceRecord>;
   /** `${pair}|${ts_ms}` -> a tick held by the price guard */
   held: JournaledMap<string, HeldPrice>;
@@ -129,6 +132,7 @@ export function createTradingState(journal: Journal): TradingState {
 }
 
 export const positionKey = (trader: string, pair: string): string => `${trader}|${pair}`;
+export const orderUuidKey = (signer: string, orderUuid: string): string => `${signer}|${orderUuid}`;
 export const nthKey = (trader: string, n: number): string => `${trader}#${n}`;
 
 // ---- canonical encoding --------------------------------------------------------------------------

@@ -1,0 +1,43 @@
+import { account } from "../chain/chain-state.ts";
+import { reservedAccount } from "../entities/entity-state.ts";
+import { TAO } from "../ledger/asset.ts";
+import type { State } from "../machine/state.ts";
+import type { InvariantName } from "./invariant-table.ts";
+
+export interface EntityViolation {
+  invariant: InvariantName;
+  expected: string;
+  actual: string;
+}
+
+/**
+ * The entity invariants (DESIGN.md §3.6), O(1) per entity: active <= limit, every id below next
+ * id, the reserve account holding exactly the sum of the active subaccounts' reserves, and
+ * deposited - withdrawn - slashed == free + reserved.
+ */
+export function entityViolations(state: State, hotkey: string): EntityViolation[] {
+  return observeEntity(state, hotkey)
+    .filter((o) => !o.ok)
+    .map(({ invariant, expected, actual }) => ({ invariant, expected, actual }));
+}
+
+/** Every entity comparison, held or not, with the values compared. */
+export function observeEntity(state: State, hotkey: string): Array<EntityViolation & { ok: boolean }> {
+  const e = state.entities.entities.get(hotkey);
+  if (!e) return [];
+  const held = state.ledger.balanceOf(TAO, reservedAccount(hotkey));
+  const flows = state.chain.collateral.get(hotkey) ?? { deposited: 0n, withdrawn: 0n };
+  const expected = flows.deposited - flows.withdrawn - e.slashedRao;
+  const free = state.ledger.balanceOf(TAO, account.collateral(hotkey));
+  return [
+    { invariant: "active_within_limit", expected: String(e.maxSubaccounts), actual: String(e.active), ok: e.active <= e.maxSubaccounts },
+    { invariant: "ids_below_next_id", expected: String(e.nextId), actual: String(e.active + e.eliminated), ok: e.active + e.eliminated === e.nextId },
+    { invariant: "reserve_equals_sum_of_reserves", expected: e.reservedRao.toString(), actual: held.toString(), ok: held === e.reservedRao },
+    {
+      invariant: "deposited_less_withdrawn_and_slashed_equals_free_plus_reserved",
+      expected: expected.toString(),
+      actual: (free + held).toString(),
+      ok: free + held === expected,
+    },
+  ];
+}
