@@ -116,13 +116,10 @@ export async function run(args: Record<string, string>): Promise<Record<string, 
     const alicePair = keyring.addFromUri("//Alice");
     const alice = new PropnetClient({ baseUrl: server.url, signer: alicePair });
     const pairs = Array.from({ length: entities }, (_, i) => keyring.addFromUri(entityUri(i)));
-    // Registration and deposit ride in the same block (a deposit needs no uid): one block time.
-    const extrinsics = await Promise.all(
-      pairs.flatMap((p) => [
-        alice.chainExtrinsic("subtensor.burned_register", { netuid: 1, hotkey: p.address }),
-        alice.chainExtrinsic("collateral.deposit", { hotkey: p.address, amount_rao: COLLATERAL_RAO }),
-      ]),
-    );
+    // Registrations first: collateral may be deposited only for a hotkey its coldkey registered.
+    const registrations = await Promise.all(pairs.map((p) => alice.chainExtrinsic("subtensor.burned_register", { netuid: 1, hotkey: p.address })));
+    const deposits = await Promise.all(pairs.map((p) => alice.chainExtrinsic("collateral.deposit", { hotkey: p.address, amount_rao: COLLATERAL_RAO })));
+    const extrinsics = [...registrations, ...deposits];
     const failed = extrinsics.find((r) => !r.ok);
     if (failed) throw new Error(`setup extrinsic failed: ${JSON.stringify(failed.body)}`);
     const registered = await Promise.all(pairs.map((p) => new PropnetClient({ baseUrl: server.url, signer: p }).registerEntity()));

@@ -134,12 +134,10 @@ async function overHttp(entities: number, perEntity: number, concurrency: number
     const pairs = Array.from({ length: entities }, (_, i) => keyring.addFromUri(entityUri(i)));
     // Setup (not timed): every entity hotkey a neuron with 5,000 TAO collateral, then registered.
     const setupStart = performance.now();
-    const extrinsics = await Promise.all(
-      pairs.flatMap((p) => [
-        alice.chainExtrinsic("subtensor.burned_register", { netuid: 1, hotkey: p.address }),
-        alice.chainExtrinsic("collateral.deposit", { hotkey: p.address, amount_rao: COLLATERAL_RAO.toString() }),
-      ]),
-    );
+    // Registrations first: collateral may be deposited only for a hotkey its coldkey registered.
+    const registrations = await Promise.all(pairs.map((p) => alice.chainExtrinsic("subtensor.burned_register", { netuid: 1, hotkey: p.address })));
+    const deposits = await Promise.all(pairs.map((p) => alice.chainExtrinsic("collateral.deposit", { hotkey: p.address, amount_rao: COLLATERAL_RAO.toString() })));
+    const extrinsics = [...registrations, ...deposits];
     const failedExtrinsic = extrinsics.find((r) => !r.ok);
     if (failedExtrinsic) throw new Error(`setup extrinsic failed: ${JSON.stringify(failedExtrinsic.body)}`);
     const registered = await Promise.all(pairs.map((p) => new PropnetClient({ baseUrl: server.url, signer: p }).registerEntity()));

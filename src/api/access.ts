@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import { DomainError } from "../core/errors/errors.ts";
 import { parseSyntheticHotkey } from "../core/entities/synthetic-hotkey.ts";
 import type { Command } from "../core/machine/commands.ts";
-import { idempotencyKey } from "../core/machine/commands.ts";
+import { idempotencyKey } from "../core/machine/idempotency.ts";
 import type { EventDraft } from "../core/machine/event.ts";
 import type { IdempotencyRecord, State } from "../core/machine/state.ts";
 import { isSs58 } from "../keys/keys.ts";

@@ -77,3 +77,42 @@ export function chainEventsOfPayload(payload: string): ChainEvent[] {
   const block = JSON.parse(payload) as { n: number; effects?: Effect[] };
   return toChainEvents(block.n, block.effects ?? []);
 }
+
+/** What finding a block in the log reads: a row by seq, and rows after a seq. */
+export interface LogRows {
+  eventAt(seq: number): { ts: number } | null;
+  read(after: number, limit: number): Array<{ seq: number; ts: number; type: string; payload: string }>;
+}
+
+/** Rows read past the block's time before giving up: only rows sealed while its block was made lie between. */
+const MAX_ROWS_AFTER_TIME = 10_000;
+
+/**
+ * One extrinsic's effects as its block recorded them, read back from the log (an Idempotency-Key
+ * repeat answers with them, after a restart too). Rows are in time order (the node clock is
+ * monotonic and a row is sealed after its block's time), so the first row at or after the block's
+ * time is found by bisection, and the block's own row is a few rows on. Null if the log lacks it.
+ */
+export function extrinsicEffectsInLog(log: LogRows, headSeq: number, at: { block: number; index: number; ts: number }): Effect[] | null {
+  let lo = 1;
+  let hi = headSeq + 1;
+  while (lo < hi) {
+    const mid = Math.floor((lo + hi) / 2);
+    if ((log.eventAt(mid)?.ts ?? Number.POSITIVE_INFINITY) < at.ts) lo = mid + 1;
+    else hi = mid;
+  }
+  let cursor = lo - 1;
+  for (let scanned = 0; scanned < MAX_ROWS_AFTER_TIME && cursor < headSeq; ) {
+    const rows = log.read(cursor, 256);
+    if (rows.length === 0) return null;
+    for (const row of rows) {
+      cursor = row.seq;
+      scanned++;
+      if (row.type !== BLOCK_EVENT_TYPE) continue;
+      const block = JSON.parse(row.payload) as { n: number; effects?: Effect[] };
+      if (block.n > at.block) return null;
+      if (block.n === at.block) return (block.effects ?? []).filter((e) => e.x === at.index);
+    }
+  }
+  return null;
+}

@@ -35,7 +35,10 @@ export function installErrorEnvelope(app: FastifyInstance): void {
     }
     if (request.url.length > MAX_URL_LENGTH) throw new DomainError("URI_TOO_LONG", `the URL is longer than ${MAX_URL_LENGTH} characters`);
     // Node's own check (requireHostHeader) would answer 400 with no body; it is off so that this one answers.
-    if (request.raw.httpVersion === "1.1" && request.headers.host === undefined) throw new ValidationError("an HTTP/1.1 request needs a Host header");
+    if (request.raw.httpVersion === "1.1" && request.headers.host === undefined) {
+      reply.header("connection", "close");
+      throw new ValidationError("an HTTP/1.1 request needs a Host header");
+    }
   });
   app.setNotFoundHandler((request, reply) => {
     reply.code(404).send(errorBody("NOT_FOUND", `no route for ${request.method} ${request.url.split("?")[0]}`));

@@ -106,14 +106,9 @@ async function serve(options: ServeOptions): Promise<number> {
   let node: PropnetNode | null = null;
   let producer: BlockProducer | null = null;
   let demo: Demo | null = null;
-  /**
-   * After an execution fault: no more blocks (owing them would make every chain read try to log
-   * them) and no more demo orders. stop() logs the owed blocks first, which the node now refuses;
-   * a second stop finds none owed and completes, so extrinsics are refused at once.
-   */
+  /** After an execution fault: no more demo orders (the block producer stops owing blocks by itself). */
   const stopWriters = async () => {
     await demo?.stop();
-    await producer?.stop().catch(() => producer?.stop());
   };
   let status = "replaying the event log";
   // Signatures are checked on threads of their own: the event loop keeps the rest of each request.

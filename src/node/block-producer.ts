@@ -6,7 +6,10 @@ import type { PropnetNode } from "./node.ts";
 
 export interface Inclusion {
   includedInBlock: number;
-  /** What this extrinsic did, in order; a refused extrinsic has one `failed` effect. */
+  /**
+   * What this extrinsic did, in order, as its block recorded them; a refused extrinsic has one
+   * `failed` effect, and one that came from a signed request ends with its `request` effect.
+   */
   effects: Effect[];
 }
 
@@ -49,6 +52,11 @@ export class BlockProducer {
     if (this.blockTimeMs > 0) this.#timer = setInterval(() => void this.#tick(), this.blockTimeMs);
   }
 
+  /** Extrinsics waiting for their block. */
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+
   /** Blocks owed and not yet logged. */
   get owed(): number {
     return this.#owed.length;
@@ -68,6 +76,7 @@ export class BlockProducer {
    */
   include(extrinsic: Extrinsic, options: { now?: boolean } = {}): Promise<Inclusion> {
     if (this.#stopped) return Promise.reject(new DomainError("UNAVAILABLE", "the node is shutting down"));
+    if (!this.node.writable) return Promise.reject(new DomainError("UNAVAILABLE", this.node.writer.refusal));
     return new Promise<Inclusion>((resolve, reject) => {
       this.#waiting.push({ extrinsic, resolve, reject });
       if (this.blockTimeMs === 0 || options.now) setImmediate(() => void this.#produceWhenFree());
@@ -82,6 +91,8 @@ export class BlockProducer {
   /** Logs the owed empty blocks now, so that reads see the chain up to the clock. */
   async settle(): Promise<void> {
     while (this.#producing) await new Promise((r) => setTimeout(r, 1));
+    // A node that stopped writing logs no more blocks; nobody was told of the owed ones.
+    if (!this.node.writable) this.#owed.length = 0;
     if (this.#owed.length === 0 || this.#stopped) return;
     this.#producing = true;
     try {
@@ -109,7 +120,7 @@ export class BlockProducer {
 
   /** A block time passed: owe an empty block, or produce a real one. */
   async #tick(): Promise<void> {
-    if (this.#producing || this.#stopped) return;
+    if (this.#producing || this.#stopped || !this.node.writable) return;
     if (this.#waiting.length === 0 && !(await this.#epochDueNext())) {
       this.#owed.push(this.node.clock.now());
       if (this.#owed.length >= MAX_OWED_BLOCKS) await this.settle();
@@ -136,9 +147,10 @@ export class BlockProducer {
     const batch = this.#waiting.splice(0);
     try {
       await this.#flushOwed();
-      const outcome = await this.node.submit({
-        command: { kind: "block", ts: this.node.clock.now(), extrinsics: batch.map((w) => w.extrinsic) },
-      });
+      const ts = this.node.clock.now();
+      // A request's Idempotency-Key is held 24 hours from its block's time (command time).
+      const extrinsics = batch.map(({ extrinsic: x }) => (x.request ? { ...x, request: { ...x.request, ts } } : x));
+      const outcome = await this.node.submit({ command: { kind: "block", ts, extrinsics } });
       if (!outcome.ok) throw outcome.error;
       this.#blocks++;
       const payload = JSON.parse(outcome.events[0]?.payload ?? "{}") as { n: number; effects: Effect[] };

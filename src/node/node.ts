@@ -210,7 +210,8 @@ export class PropnetNode {
 
   /**
    * The Epistula uuids of requests committed at or after `sinceMs`, with their commit times: write
-   * uuids are kept in their command's event, so a replay stays refused across a restart.
+   * uuids are kept in their command's event (`request`), and an extrinsic's in its block's
+   * `request` effect, so a replay stays refused across a restart.
    */
   requestUuidsSince(sinceMs: number): Array<[string, number]> {
     const chunk = 4_096;
@@ -221,8 +222,11 @@ export class PropnetNode {
       const rows = this.store.read(after, chunk);
       for (const row of rows) {
         if (row.ts < sinceMs || !row.payload.includes('"request"')) continue;
-        const request = (JSON.parse(row.payload) as { request?: { uuid?: unknown } }).request;
-        if (typeof request?.uuid === "string") found.push([request.uuid, row.ts]);
+        const parsed = JSON.parse(row.payload) as { request?: { uuid?: unknown }; effects?: Array<{ k?: unknown; uuid?: unknown }> };
+        if (typeof parsed.request?.uuid === "string") found.push([parsed.request.uuid, row.ts]);
+        for (const e of Array.isArray(parsed.effects) ? parsed.effects : []) {
+          if (e.k === "request" && typeof e.uuid === "string") found.push([e.uuid, row.ts]);
+        }
       }
       if ((rows[0]?.ts ?? 0) < sinceMs) break;
     }

@@ -123,6 +123,11 @@ export class Writer {
     return this.#inFlight;
   }
 
+  /** Why writes are refused, once they are. */
+  get refusal(): string {
+    return this.#refusal;
+  }
+
   submit(submission: Submission): Promise<Outcome> {
     if (this.#failed !== null || this.#closed) {
       return Promise.reject(

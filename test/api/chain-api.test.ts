@@ -413,6 +413,41 @@ describe("request checks and their order", () => {
     expect(asString.json.error.message).toBe("body.args.netuid: Invalid input: expected number, received string");
   });
 
+  it("root.set_parameter: numeric parameters are bounded at the edge (400 VALIDATION_FAILED, no block); the bounds show in OpenAPI", async () => {
+    const alice = key("Alice");
+    const outside: Array<[string, unknown]> = [
+      ["maxNeurons", 0],
+      ["maxNeurons", 4_097],
+      ["maxNeurons", 65_535],
+      ["recountPerBlock", 0],
+      ["recountPerBlock", 257],
+      ["tempo", 0],
+      ["tempo", 65_536],
+      ["defaultTempo", 0],
+      ["defaultTempo", 65_536],
+      ["maxNeurons", "256"],
+      ["registrationBurnRao", 5],
+      ["minStakeRao", "-1"],
+    ];
+    const headBefore = (await get("/v1/chain/head")).json.block;
+    for (const [name, value] of outside) {
+      const a = await extrinsic(alice, "root.set_parameter", { name, value });
+      expectError(a, 400, "VALIDATION_FAILED");
+      // Refused by the schema, not by the chain: no block holds it.
+      expect(a.json.error.details?.included_in_block, `${name}=${String(value)}: ${a.text}`).toBeUndefined();
+      expect(a.json.error.message, `${name}=${String(value)}`).toMatch(/^body\.args/);
+    }
+    expect((await get("/v1/chain/head")).json.block).toBe(headBefore);
+    // The bounds themselves are accepted (values the chain has already, so nothing else changes).
+    for (const [name, value] of [["maxNeurons", 256], ["recountPerBlock", 8], ["defaultTempo", 360]] as const) {
+      const a = await extrinsic(alice, "root.set_parameter", { name, value });
+      expect(a.status, `${name}=${value}: ${a.text}`).toBe(200);
+    }
+    const doc = JSON.stringify((await get("/openapi.json")).json.paths["/v1/chain/extrinsics"].post.requestBody);
+    expect(doc).toContain('"maximum":4096');
+    expect(doc).toContain('"maximum":256');
+  });
+
   it("400 VALIDATION_FAILED for bad JSON, before the signature is looked at", async () => {
     expectError(await request("POST", "/v1/chain/extrinsics", { body: '{"call": "balances.transfer",' }), 400, "VALIDATION_FAILED");
     const raw = '{"call": ';

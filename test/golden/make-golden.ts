@@ -142,6 +142,11 @@ async function main(): Promise<void> {
     // check's back: the next block pauses it, a forced unpause is paused again, and after the
     // repair a plain unpause resumes it. The fixture so holds every kind of block effect.
     if (i === 800) await rootCall("root.set_parameter", { name: "registrationBurnRao", value: "2000000000" });
+    // A signed transfer with an Idempotency-Key: its block records the request.
+    if (i === 900) {
+      const request = { uuid: "20000000-0000-4000-8000-000000000000", idempotency: { key: "golden-transfer", fingerprint: "fp-transfer" }, ts: t };
+      await node.submit({ command: { kind: "block", ts: t, extrinsics: [{ call: "balances.transfer", signer: root, args: { dest: OWNERS[1] as string, amount_rao: "1000" }, request }] } });
+    }
     const subnet2 = node.state.chain.subnets.get(2);
     if (i === 1_600 && subnet2) node.state.chain.subnets.set(2, { ...subnet2, alphaOut: subnet2.alphaOut + 1n });
     if (i === 1_700) await rootCall("root.unpause_subnet_emission", { netuid: 2, force: true });

@@ -2,18 +2,18 @@ import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { Extrinsic } from "../../core/chain/block.ts";
-import { account, head, key, params as chainParams, type SubnetInfo } from "../../core/chain/chain-state.ts";
+import { account, head, key, PARAMETER_BOUNDS, type ParameterName, params as chainParams, type SubnetInfo } from "../../core/chain/chain-state.ts";
 import { DomainError, ERROR_TABLE, type ErrorCode } from "../../core/errors/errors.ts";
 import { report } from "../../core/invariants/report.ts";
 import { alpha, TAO } from "../../core/ledger/asset.ts";
 import { PROP_NETUID } from "../../core/entities/entity-commands.ts";
-import { IDEMPOTENCY_TTL_MS } from "../../core/machine/commands.ts";
-import type { State } from "../../core/machine/state.ts";
+import { heldIdempotencyKey } from "../../core/machine/idempotency.ts";
+import type { IdempotencyRecord, State } from "../../core/machine/state.ts";
 import { isSs58 } from "../../keys/keys.ts";
 import type { BlockProducer, Inclusion } from "../../node/block-producer.ts";
 import type { PropnetNode } from "../../node/node.ts";
-import { BLOCK_EVENT_TYPE, CHAIN_EVENT_TYPES, type ChainEvent, chainEventsOfPayload, toChainEvents } from "../chain-events.ts";
-import { type EpistulaVerifier, sha256hex, signerOf } from "../epistula.ts";
+import { BLOCK_EVENT_TYPE, CHAIN_EVENT_TYPES, type ChainEvent, chainEventsOfPayload, extrinsicEffectsInLog, toChainEvents } from "../chain-events.ts";
+import { type EpistulaVerifier, ReplayedRequest, sha256hex, signerOf } from "../epistula.ts";
 import type { ApiContext } from "../server.ts";
 
 // ---- schemas --------------------------------------------------------------------------------------
@@ -54,7 +54,27 @@ export const EXTRINSIC_CALLS = [
   "root.set_parameter",
 ] as const;
 
-const PARAMETER_NAMES = ["tempo", "defaultTempo", "maxNeurons", "recountPerBlock", "registrationBurnRao", "minStakeRao"] as const;
+/** A numeric chain parameter within core's bounds (PARAMETER_BOUNDS), so OpenAPI shows its range. */
+const boundedInt = (name: "tempo" | "defaultTempo" | "maxNeurons" | "recountPerBlock") =>
+  z.number().int().min(PARAMETER_BOUNDS[name].min).max(PARAMETER_BOUNDS[name].max);
+const boundedRao = (name: "registrationBurnRao" | "minStakeRao") => {
+  const { min, max } = PARAMETER_BOUNDS[name];
+  return z
+    .string()
+    .regex(/^(0|[1-9][0-9]{0,18})$/, "must be a string of integer rao")
+    .refine((v) => BigInt(v) >= min && BigInt(v) <= max, `must be from ${min} to ${max} rao`);
+};
+const parameter = <N extends ParameterName, V extends z.ZodType>(name: N, value: V) => z.strictObject({ name: z.literal(name), value });
+
+/** root.set_parameter's args: one schema per parameter name, each with its own bounds. */
+const SetParameterArgs = z.discriminatedUnion("name", [
+  parameter("tempo", boundedInt("tempo")),
+  parameter("defaultTempo", boundedInt("defaultTempo")),
+  parameter("maxNeurons", boundedInt("maxNeurons")),
+  parameter("recountPerBlock", boundedInt("recountPerBlock")),
+  parameter("registrationBurnRao", boundedRao("registrationBurnRao")),
+  parameter("minStakeRao", boundedRao("minStakeRao")),
+]);
 
 const ExtrinsicBody = z.discriminatedUnion("call", [
   call("balances.transfer", { dest: Ss58, amount_rao: PositiveRao }),
@@ -69,10 +89,7 @@ const ExtrinsicBody = z.discriminatedUnion("call", [
   call("collateral.deposit", { hotkey: Ss58, amount_rao: PositiveRao }),
   call("collateral.withdraw", { hotkey: Ss58, amount_rao: PositiveRao }),
   call("root.unpause_subnet_emission", { netuid: Netuid, force: z.boolean().optional() }),
-  call("root.set_parameter", {
-    name: z.enum(PARAMETER_NAMES),
-    value: z.union([U16, z.string().regex(/^(0|[1-9][0-9]{0,18})$/, "must be a string of integer rao")]),
-  }),
+  z.strictObject({ call: z.literal("root.set_parameter"), args: SetParameterArgs }),
 ]);
 
 /** The body may be left out altogether. */
@@ -202,7 +219,7 @@ export interface ChainRoutesOptions {
 }
 
 type ExtrinsicAnswer = { included_in_block: number; events: ChainEvent[] };
-const MAX_REMEMBERED_KEYS = 100_000;
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
 
 /** Reads scan at most this many log rows per request; `next` lets the client go on. */
 const MAX_SCANNED_ROWS = 10_000;
@@ -236,7 +253,6 @@ export const chainRoutes: FastifyPluginAsync<ChainRoutesOptions> = async (instan
   instance.addHook("preHandler", async () => {
     await ctx.producer?.()?.settle();
   });
-  const signed = epistula.hook();
   const rootOnly = async (request: FastifyRequest) => {
     if (signerOf(request) !== (await rootKey())) throw new DomainError("FORBIDDEN", "only root may do this");
   };
@@ -248,33 +264,64 @@ export const chainRoutes: FastifyPluginAsync<ChainRoutesOptions> = async (instan
   };
 
   /**
-   * Idempotency-Key on extrinsics: the first answer (or refusal) is kept per signer and key for
-   * 24 hours, in memory (an extrinsic's block does not record its request, unlike off-chain
-   * commands, whose keys are in the log), at most MAX_REMEMBERED_KEYS of them.
+   * Epistula; a replayed uuid goes on only with an Idempotency-Key, and then only the stored
+   * answer to that key and body may answer it (`includeOnce`), as on the entity routes.
    */
-  const remembered = new Map<string, { fingerprint: string; at: number; answer: Promise<ExtrinsicAnswer> }>();
-  const idempotent = (request: FastifyRequest, run: () => Promise<ExtrinsicAnswer>): Promise<ExtrinsicAnswer> => {
+  const signedRepeatable = async (request: FastifyRequest) => {
+    try {
+      request.epistula = await epistula.verify(request.headers, request.rawBody ?? "");
+    } catch (error) {
+      if (!(error instanceof ReplayedRequest) || request.headers["idempotency-key"] === undefined) throw error;
+      request.epistula = error.proof;
+      request.replayed = true;
+    }
+  };
+
+  /** An Idempotency-Key repeat: the first inclusion again, read back from its block in the log. */
+  const repeatOf = (record: IdempotencyRecord, fingerprint: string): Inclusion => {
+    const { block, index } = record.ref;
+    if (record.fingerprint !== fingerprint || typeof block !== "number" || typeof index !== "number") {
+      throw new DomainError("IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was already used with another request");
+    }
+    const n = node();
+    const effects = extrinsicEffectsInLog(n.store, n.head.seq, { block, index, ts: record.ts_ms });
+    if (!effects) throw new DomainError("INTERNAL", "the first answer to this Idempotency-Key is not in the log");
+    return { includedInBlock: block, effects };
+  };
+
+  /**
+   * Includes a signed request's extrinsic in a block, once per Idempotency-Key. The uuid and key
+   * travel in the extrinsic and its block records them (state, replayed at start), so for 24
+   * hours, restarts included, the same key and body get the first inclusion again and another
+   * body 409 IDEMPOTENCY_KEY_REUSED. Keys are per signer and shared with the entity routes.
+   */
+  const includeOnce = async (request: FastifyRequest, extrinsic: Extrinsic, options: { now?: boolean } = {}): Promise<Inclusion> => {
+    const proof = request.epistula;
+    if (!proof) throw new DomainError("SIGNATURE_MISSING", "this request must be signed (Epistula v2)");
     const header = request.headers["idempotency-key"];
-    if (header === undefined) return run();
-    if (typeof header !== "string" || !/^[\x21-\x7e]{1,128}$/.test(header)) {
+    if (header !== undefined && (typeof header !== "string" || !IDEMPOTENCY_KEY.test(header))) {
       throw new DomainError("VALIDATION_FAILED", "Idempotency-Key must be 1 to 128 printable ASCII characters");
     }
-    const now = Date.now();
-    for (const [k, v] of remembered) {
-      if (v.at > now - IDEMPOTENCY_TTL_MS && remembered.size < MAX_REMEMBERED_KEYS) break;
-      remembered.delete(k);
+    // As on the entity routes (access.ts), so a key reused on another route is another request.
+    const idempotency =
+      header === undefined ? undefined : { key: header, fingerprint: sha256hex(`${request.method} ${request.url}\n${sha256hex(request.rawBody ?? "")}`) };
+    const held = async () => {
+      if (!idempotency) return undefined;
+      const n = node();
+      return n.read((state) => heldIdempotencyKey(state, proof.signer, idempotency.key, n.clock.now()));
+    };
+    const prior = await held();
+    if (request.replayed && (!prior || !idempotency || prior.fingerprint !== idempotency.fingerprint)) {
+      throw new DomainError("REQUEST_REPLAYED", "this Epistula-Uuid was already used");
     }
-    const id = `${signerOf(request)}|${header}`;
-    const fingerprint = sha256hex(request.rawBody ?? "");
-    const prior = remembered.get(id);
-    if (prior) {
-      if (prior.fingerprint !== fingerprint) throw new DomainError("IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was already used with another body");
-      return prior.answer;
+    if (prior && idempotency) return repeatOf(prior, idempotency.fingerprint);
+    const inclusion = await producer().include({ ...extrinsic, request: { uuid: proof.uuid, ...(idempotency ? { idempotency } : {}) } }, options);
+    // A concurrent repeat (same key, not yet in a block when this one was sent): the block ran only the first.
+    if (idempotency && inclusion.effects.some((e) => e.k === "failed" && e.code === "IDEMPOTENCY_KEY_REUSED")) {
+      const first = await held();
+      if (first) return repeatOf(first, idempotency.fingerprint);
     }
-    const answer = run();
-    remembered.set(id, { fingerprint, at: now, answer });
-    answer.catch(() => {});
-    return answer;
+    return inclusion;
   };
 
   /** A refused extrinsic answers with its own code, after its block. */
@@ -391,7 +438,7 @@ export const chainRoutes: FastifyPluginAsync<ChainRoutesOptions> = async (instan
   app.post(
     "/v1/chain/extrinsics",
     {
-      preValidation: [ready, signed, rootForRootCalls],
+      preValidation: [ready, signedRepeatable, rootForRootCalls],
       schema: {
         summary: "Submit a devnet extrinsic (Epistula-signed; the signer is the coldkey, root for root calls)",
         description: "Answers after the block that holds the extrinsic is committed. A refused extrinsic answers with its error code and details.included_in_block.",
@@ -400,21 +447,18 @@ export const chainRoutes: FastifyPluginAsync<ChainRoutesOptions> = async (instan
         response: { 200: z.strictObject({ included_in_block: z.number().int(), events: z.array(ChainEventSchema) }) },
       },
     },
-    async (request) => {
+    async (request): Promise<ExtrinsicAnswer> => {
       const body = request.body;
       const args = Object.fromEntries(Object.entries(body.args).filter(([, v]) => v !== undefined));
-      const extrinsic: Extrinsic = { call: body.call, signer: signerOf(request), args };
-      return idempotent(request, async () => {
-        const inclusion = await producer().include(extrinsic);
-        return { included_in_block: inclusion.includedInBlock, events: answer(inclusion) };
-      });
+      const inclusion = await includeOnce(request, { call: body.call, signer: signerOf(request), args });
+      return { included_in_block: inclusion.includedInBlock, events: answer(inclusion) };
     },
   );
 
   app.post(
     "/v1/chain/subnets/:netuid/unpause",
     {
-      preValidation: [ready, signed, rootOnly],
+      preValidation: [ready, signedRepeatable, rootOnly],
       schema: {
         summary: "Resume a paused subnet's emission after a full recount (root, Epistula-signed)",
         tags: ["chain"],
@@ -429,7 +473,7 @@ export const chainRoutes: FastifyPluginAsync<ChainRoutesOptions> = async (instan
       const args: Record<string, unknown> = { netuid };
       if (request.body?.force !== undefined) args.force = request.body.force;
       // A block at once, not at the next tick: only extrinsics wait for a block time (API.md).
-      answer(await producer().include({ call: "root.unpause_subnet_emission", signer: signerOf(request), args }, { now: true }));
+      answer(await includeOnce(request, { call: "root.unpause_subnet_emission", signer: signerOf(request), args }, { now: true }));
       return { subnet: await node().read((state) => subnetView(state, subnetOrNotFound(state, netuid))) };
     },
   );

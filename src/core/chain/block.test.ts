@@ -71,6 +71,8 @@ describe("block emission (hand-computed)", () => {
       owner_cut: "179995422",
       server: "410002289",
       validator: "410002289",
+      // The genesis inflow (1000 TAO) in the flow EMA: floor(F · 1e12 · 2^64 / i64::MAX), F = 29_597_889_189_277.
+      flow_ema: "59195778378554000006418019",
     });
     const { ledger, chain: c } = s.state;
     expect(ledger.balanceOf(TAO, account.subnetTao(1))).toBe(1_001n * TAO_RAO);
@@ -177,15 +179,23 @@ describe("empty blocks as ranges", () => {
 });
 
 describe("extrinsic edge cases found in review", () => {
-  it("collateral for an unowned hotkey makes the depositor its owner; nobody else can register it or withdraw", () => {
-    const s = chain();
-    const deposit = block(s, [{ call: "collateral.deposit", signer: BOB, args: { hotkey: "5fresh", amount_rao: "1000" } }]);
+  it("collateral only for a hotkey the depositor registered: a deposit claims nothing; nobody else can deposit, register it or withdraw", () => {
+    const s = chain({ subnets: [1, 2] });
+    const codes = (effects: Effect[]) => effects.filter((e) => e.k === "failed").map((e) => (e.k === "failed" ? e.code : ""));
+    const unowned = block(s, [{ call: "collateral.deposit", signer: BOB, args: { hotkey: "5fresh", amount_rao: "1000" } }]);
+    expect(codes(unowned)).toEqual(["NOT_A_NEURON"]);
+    expect(s.state.chain.owners.has("5fresh")).toBe(false);
+    const deposit = block(s, [
+      { call: "subtensor.burned_register", signer: BOB, args: { netuid: 1, hotkey: "5fresh" } },
+      { call: "collateral.deposit", signer: BOB, args: { hotkey: "5fresh", amount_rao: "1000" } },
+    ]);
     expect(deposit.some((e) => e.k === "collateral_deposit")).toBe(true);
     const taken = block(s, [
-      { call: "subtensor.burned_register", signer: ALICE, args: { netuid: 1, hotkey: "5fresh" } },
+      { call: "collateral.deposit", signer: ALICE, args: { hotkey: "5fresh", amount_rao: "1000" } },
+      { call: "subtensor.burned_register", signer: ALICE, args: { netuid: 2, hotkey: "5fresh" } },
       { call: "collateral.withdraw", signer: ALICE, args: { hotkey: "5fresh", amount_rao: "1000" } },
     ]);
-    expect(taken.filter((e) => e.k === "failed").map((e) => (e.k === "failed" ? e.code : ""))).toEqual(["FORBIDDEN", "FORBIDDEN"]);
+    expect(codes(taken)).toEqual(["FORBIDDEN", "FORBIDDEN", "FORBIDDEN"]);
     const back = block(s, [{ call: "collateral.withdraw", signer: BOB, args: { hotkey: "5fresh", amount_rao: "1000" } }]);
     expect(back.some((e) => e.k === "collateral_withdraw")).toBe(true);
   });

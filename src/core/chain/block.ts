@@ -17,8 +17,9 @@ export type { Extrinsic } from "./extrinsics.ts";
  * A range of empty blocks is re-derived on replay by running these rules again, so a range records
  * the version that produced it and replay refuses one it does not implement.
  */
-export const CHAIN_RULES_VERSION = 1;
-export const IMPLEMENTED_CHAIN_RULES: readonly number[] = [1];
+// v2: TAO split by the EMA of net TAO flow (v1 split by pool price), undistributable pending recycled.
+export const CHAIN_RULES_VERSION = 2;
+export const IMPLEMENTED_CHAIN_RULES: readonly number[] = [2];
 
 export interface BlockCommand {
   kind: "block";
@@ -60,7 +61,7 @@ export function produceBlock(state: State, command: BlockCommand, hooks: BlockHo
   runExtrinsics(state, command.extrinsics, emit, effects);
   hooks.beforeFinalize?.(state);
   finalize(state, n, blockTotals(state, mintedBefore, coinbase), emit, hooks);
-  emit({ k: "head", block: n, ts: command.ts, emission: coinbase.emission });
+  emit({ k: "head", block: n, ts: command.ts, emission: coinbase.blockEmission });
   return { type: "BlockProduced", version: 1, payload: { n, ts: command.ts, effects: effects as unknown as EventDraft["payload"][string] }, bigints: true };
 }
 

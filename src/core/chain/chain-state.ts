@@ -1,5 +1,8 @@
+import { RECOUNT_BUCKETS } from "../ledger/ledger.ts";
 import { Journal, JournaledMap } from "../machine/journal.ts";
+import { TOTAL_SUPPLY } from "./emission.ts";
 import type { SharePool } from "./share-pool.ts";
+import { MAX_NEURONS } from "./yuma.ts";
 
 /**
  * The devnet chain's state outside the ledger: Subtensor's storage items as journaled maps of
@@ -27,6 +30,23 @@ export const DEFAULT_CHAIN_PARAMS: Omit<ChainParams, "root"> = {
   recountPerBlock: 8,
 };
 
+/**
+ * What root.set_parameter accepts: integers in [min, max] (the rao amounts as bigints). Tempos are
+ * u16 as upstream, but not 0 (upstream's "never": pending emission would grow without an epoch);
+ * maxNeurons stops where Yuma does (MAX_NEURONS) and starts at 1 (0 would make a new uid -1);
+ * recountPerBlock is at most every bucket; amounts at most the total supply.
+ */
+export const PARAMETER_BOUNDS = {
+  tempo: { min: 1, max: 65_535 },
+  defaultTempo: { min: 1, max: 65_535 },
+  maxNeurons: { min: 1, max: MAX_NEURONS },
+  recountPerBlock: { min: 1, max: RECOUNT_BUCKETS },
+  registrationBurnRao: { min: 0n, max: TOTAL_SUPPLY },
+  minStakeRao: { min: 0n, max: TOTAL_SUPPLY },
+} as const;
+
+export type ParameterName = keyof typeof PARAMETER_BOUNDS;
+
 export interface ChainHead {
   block: number;
   timestampMs: number;
@@ -46,6 +66,10 @@ export interface SubnetInfo {
   neuronCount: number;
   blocksSinceLastStep: number;
   paused: boolean;
+  /** SubnetTaoFlow: TAO staked in minus TAO unstaked out since the last coinbase, in rao (genesis: the pool's TAO). */
+  taoFlow: bigint;
+  /** SubnetEmaTaoFlow: the EMA of the per-block net flow, rao · 2^64 (emission.ts `nextFlowEma`); its positive part is the subnet's TAO share. */
+  taoFlowEma: bigint;
 }
 
 export interface NeuronInfo {
@@ -76,13 +100,20 @@ export interface ChainState {
   owners: JournaledMap<string, string>;
   /** `${netuid}/${hotkey}` -> the hotkey's stake pool; its value is TotalHotkeyAlpha */
   pools: JournaledMap<string, SharePool>;
-  /** `${netuid}/${uid}` -> weights that uid set */
-  weights: JournaledMap<string, { uids: number[]; values: number[] }>;
+  /** `${netuid}/${uid}` -> weights that uid set, and the block it set them (Subtensor's LastUpdate) */
+  weights: JournaledMap<string, WeightsRecord>;
   /** netuid -> bonds, n*n row-major, column max-upscaled to u16 as Subtensor stores them */
   bonds: JournaledMap<number, Uint16Array>;
   stats: JournaledMap<number, EpochStats>;
   /** hotkey -> collateral ever deposited and withdrawn (the entity invariant compares them with the ledger) */
   collateral: JournaledMap<string, CollateralFlows>;
+}
+
+export interface WeightsRecord {
+  uids: number[];
+  values: number[];
+  /** The block they were set in: the epoch ignores a weight on a uid whose neuron registered at or after it. */
+  block: number;
 }
 
 export interface CollateralFlows {
@@ -196,7 +227,7 @@ export function exportChain(chain: ChainState): Json {
   return out;
 }
 
-const BIG = new Set(["registrationBurnRao", "minStakeRao", "emission", "alphaOut", "stakedAlpha", "value", "shares", "deposited", "withdrawn"]);
+const BIG = new Set(["registrationBurnRao", "minStakeRao", "emission", "alphaOut", "stakedAlpha", "taoFlow", "taoFlowEma", "value", "shares", "deposited", "withdrawn"]);
 
 function decodeValue(name: string, v: Json): unknown {
   switch (name) {

@@ -1,6 +1,7 @@
 import { AssertionFailure } from "../errors/errors.ts";
 import { alpha, TAO } from "../ledger/asset.ts";
 import type { Ledger } from "../ledger/ledger.ts";
+import { recordIdempotencyKey } from "../machine/idempotency.ts";
 import type { State } from "../machine/state.ts";
 import { account, type ChainState, head, key, type SubnetInfo } from "./chain-state.ts";
 import { createSharePool, distribute, type SharePool, stake, unstake } from "./share-pool.ts";
@@ -35,14 +36,20 @@ type EffectBody =
       owner_cut: Rao;
       server: Rao;
       validator: Rao;
+      /** The subnet's flow EMA after this block (rao · 2^64): set, never recomputed, on apply. Absent in logs from before flow shares. */
+      flow_ema?: Rao;
     }
-  | { k: "paused_recycle"; netuid: number; tao: Rao }
+  | { k: "paused_recycle"; netuid: number; tao: Rao; flow_ema?: Rao }
   | {
       k: "epoch";
       netuid: number;
       drained_server: Rao;
       drained_validator: Rao;
       owner_cut: Rao;
+      /** Drained pending emission nobody could be paid (no incentive, dividends or stake): recycled. Absent = 0. */
+      recycled?: Rao;
+      /** Why Yuma did not run (e.g. more neurons than it takes): nothing drained, the pending emission kept. */
+      skipped?: string;
       /** [uid, incentive rao, validator take rao, rao shared with nominators] for each uid paid */
       pays: Array<[number, Rao, Rao, Rao]>;
       /** sparse quantized bonds: i, j, q, i, j, q, ... */
@@ -62,6 +69,8 @@ type EffectBody =
   | { k: "resumed"; netuid: number; forced: boolean }
   | { k: "parameter"; name: string; value: number | string }
   | { k: "failed"; index: number; call: string; code: string; message: string }
+  /** The signed request an extrinsic came from: its uuid, and its Idempotency-Key (absent on a refused repeat). */
+  | { k: "request"; signer: string; uuid: string; ts: number; key?: string; fingerprint?: string }
   | { k: "head"; block: number; ts: number; emission: Rao };
 
 /** Every kind of effect, so fixtures and tests can prove they cover them all. */
@@ -82,6 +91,7 @@ export const EFFECT_KINDS: ReadonlyArray<Effect["k"]> = [
   "resumed",
   "parameter",
   "failed",
+  "request",
   "head",
 ];
 
@@ -165,6 +175,9 @@ export function applyEffect(state: State, e: Effect): void {
         neuronCount: 0,
         blocksSinceLastStep: 0,
         paused: false,
+        // Genesis records the pool's TAO as the subnet's first inflow, so its flow EMA starts positive.
+        taoFlow: BigInt(e.pool_tao),
+        taoFlowEma: 0n,
       });
       ledger.deposit(ledger.account(TAO, account.subnetTao(e.netuid)), ledger.mint(TAO, BigInt(e.pool_tao)));
       ledger.deposit(ledger.account(alpha(e.netuid), account.alphaIn(e.netuid)), ledger.mint(alpha(e.netuid), BigInt(e.pool_alpha)));
@@ -187,16 +200,18 @@ export function applyEffect(state: State, e: Effect): void {
       ledger.deposit(ledger.account(a, account.pendingServer(e.netuid)), server);
       ledger.deposit(ledger.account(a, account.pendingValidator(e.netuid)), validator);
       const s = subnet(chain, e.netuid);
-      updateSubnet(chain, e.netuid, { alphaOut: s.alphaOut + BigInt(e.alpha_out), blocksSinceLastStep: s.blocksSinceLastStep + 1 });
+      updateSubnet(chain, e.netuid, { alphaOut: s.alphaOut + BigInt(e.alpha_out), blocksSinceLastStep: s.blocksSinceLastStep + 1, ...flowEma(s, e.flow_ema) });
       return;
     }
     case "paused_recycle": {
       ledger.recycle(ledger.mint(TAO, BigInt(e.tao)));
       const s = subnet(chain, e.netuid);
-      updateSubnet(chain, e.netuid, { blocksSinceLastStep: s.blocksSinceLastStep + 1 });
+      updateSubnet(chain, e.netuid, { blocksSinceLastStep: s.blocksSinceLastStep + 1, ...flowEma(s, e.flow_ema) });
       return;
     }
     case "epoch": {
+      // Skipped: Yuma did not run, so nothing is drained and the epoch counter keeps counting.
+      if (e.skipped !== undefined) return;
       const a = alpha(e.netuid);
       let paid = ledger.withdraw(ledger.account(a, account.pendingServer(e.netuid)), BigInt(e.drained_server));
       paid = paid.merge(ledger.withdraw(ledger.account(a, account.pendingValidator(e.netuid)), BigInt(e.drained_validator)));
@@ -213,12 +228,16 @@ export function applyEffect(state: State, e: Effect): void {
             : stakeCredit(ledger, chain, e.netuid, neuron.hotkey, neuron.coldkey, part);
         }
       }
-      paid.dropZero();
+      // What nobody could be paid leaves issuance and AlphaOut, as recorded.
+      const recycled = BigInt(e.recycled ?? 0n);
+      if (paid.amount !== recycled) throw new AssertionFailure(`epoch leaves ${paid.amount} unpaid, records ${recycled} recycled`);
+      if (recycled > 0n) ledger.recycle(paid);
+      else paid.dropZero();
       const s = subnet(chain, e.netuid);
       const cut = ledger.withdraw(ledger.account(a, account.pendingOwnerCut(e.netuid)), BigInt(e.owner_cut));
       if (cut.amount > 0n) staked += stakeCredit(ledger, chain, e.netuid, s.ownerHotkey, s.ownerColdkey, cut);
       else cut.dropZero();
-      updateSubnet(chain, e.netuid, { stakedAlpha: s.stakedAlpha + staked });
+      updateSubnet(chain, e.netuid, { stakedAlpha: s.stakedAlpha + staked, alphaOut: s.alphaOut - recycled });
       const n = s.neuronCount;
       const bonds = new Uint16Array(n * n);
       for (let i = 0; i + 2 < e.bonds.length; i += 3) bonds[(e.bonds[i] as number) * n + (e.bonds[i + 1] as number)] = e.bonds[i + 2] as number;
@@ -268,7 +287,7 @@ export function applyEffect(state: State, e: Effect): void {
       const bought = ledger.withdraw(ledger.account(a, account.alphaIn(e.netuid)), BigInt(e.alpha));
       const amount = stakeCredit(ledger, chain, e.netuid, e.hotkey, e.coldkey, bought);
       const s = subnet(chain, e.netuid);
-      updateSubnet(chain, e.netuid, { alphaOut: s.alphaOut + amount, stakedAlpha: s.stakedAlpha + amount });
+      updateSubnet(chain, e.netuid, { alphaOut: s.alphaOut + amount, stakedAlpha: s.stakedAlpha + amount, taoFlow: s.taoFlow + BigInt(e.tao) });
       return;
     }
     case "stake_removed": {
@@ -279,17 +298,16 @@ export function applyEffect(state: State, e: Effect): void {
       chain.pools.set(key.hotkey(e.netuid, e.hotkey), pool);
       ledger.deposit(ledger.account(a, account.alphaIn(e.netuid)), ledger.withdraw(ledger.account(a, account.stake(e.hotkey)), removed));
       const s = subnet(chain, e.netuid);
-      updateSubnet(chain, e.netuid, { alphaOut: s.alphaOut - removed, stakedAlpha: s.stakedAlpha - removed });
+      updateSubnet(chain, e.netuid, { alphaOut: s.alphaOut - removed, stakedAlpha: s.stakedAlpha - removed, taoFlow: s.taoFlow - BigInt(e.tao) });
       ledger.transfer(ledger.account(TAO, account.subnetTao(e.netuid)), ledger.account(TAO, e.coldkey), BigInt(e.tao));
       return;
     }
     case "weights":
-      chain.weights.set(key.neuron(e.netuid, e.uid), { uids: e.uids, values: e.values });
+      // Set in this block (the head moves at the block's end): the epoch's registration mask compares it.
+      chain.weights.set(key.neuron(e.netuid, e.uid), { uids: e.uids, values: e.values, block: head(chain).block + 1 });
       return;
     case "collateral_deposit":
       ledger.transfer(ledger.account(TAO, e.coldkey), ledger.account(TAO, account.collateral(e.hotkey)), BigInt(e.amount));
-      // The first coldkey to fund a hotkey owns it: nobody registering it later can take the collateral.
-      if (!chain.owners.has(e.hotkey)) chain.owners.set(e.hotkey, e.coldkey);
       addCollateralFlow(chain, e.hotkey, BigInt(e.amount), 0n);
       return;
     case "collateral_withdraw":
@@ -300,6 +318,12 @@ export function applyEffect(state: State, e: Effect): void {
       setViolations(state, [...state.violations, { scope: e.scope, invariant: e.invariant, expected: e.expected, actual: e.actual }]);
       return;
     case "failed":
+      return;
+    case "request":
+      // The key answers with this block's record of the extrinsic (API: rebuilt from the log).
+      if (e.key !== undefined && e.fingerprint !== undefined) {
+        recordIdempotencyKey(state, { signer: e.signer, key: e.key, fingerprint: e.fingerprint, now: e.ts, ref: { block: head(chain).block + 1, index: e.x ?? 0 } });
+      }
       return;
     case "paused":
       updateSubnet(chain, e.netuid, { paused: true });
@@ -330,6 +354,11 @@ export function applyEffect(state: State, e: Effect): void {
       chain.head.set("head", { block: e.block, timestampMs: e.ts, emission: BigInt(e.emission) });
       return;
   }
+}
+
+/** A coinbase took the block's net flow into the EMA: the recorded EMA, and the flow starts again. */
+function flowEma(s: SubnetInfo, recorded: Rao | undefined): Partial<SubnetInfo> {
+  return { taoFlow: 0n, taoFlowEma: recorded === undefined ? s.taoFlowEma : BigInt(recorded) };
 }
 
 function addCollateralFlow(chain: ChainState, hotkey: string, deposited: bigint, withdrawn: bigint): void {

@@ -4,10 +4,15 @@ import { AssertionFailure } from "../errors/errors.ts";
 import {
   blockEmission,
   DEFAULT_BLOCK_EMISSION,
+  FLOW_EMA_SMOOTHING_FACTOR,
+  flowShareWeights,
+  I64_MAX,
   injection,
+  nextFlowEma,
   splitByWeight,
   splitParticipantAlpha,
   SUBNET_OWNER_CUT,
+  TAO_FLOW_CUTOFF,
   TOTAL_SUPPLY,
   U16_MAX,
 } from "./emission.ts";
@@ -306,5 +311,37 @@ describe("splitByWeight", () => {
       ),
       { numRuns: NUM_RUNS },
     );
+  });
+});
+
+describe("flow EMA and shares (get_shares_flow)", () => {
+  const ONE = 1n << 64n; // 1 rao in the EMA's fixed point
+
+  it("is ((D - F)·ema + F·flow·2^64) / D, truncated toward zero, for inflow and outflow alike", () => {
+    const F = FLOW_EMA_SMOOTHING_FACTOR;
+    const D = I64_MAX;
+    expect(nextFlowEma(0n, 1_000n * TAO)).toBe((F * 1_000n * TAO * ONE) / D);
+    expect(nextFlowEma(0n, -1_000n * TAO)).toBe(-((F * 1_000n * TAO * ONE) / D));
+    expect(nextFlowEma(7n * ONE, 0n)).toBe(((D - F) * 7n * ONE) / D);
+    // A tiny EMA decays to 0 from either side, never sticking at -1.
+    expect(nextFlowEma(1n, 0n)).toBe(0n);
+    expect(nextFlowEma(-1n, 0n)).toBe(0n);
+  });
+
+  it("halves in about 216,000 blocks (reference §8)", () => {
+    let ema = 1_000n * TAO * ONE;
+    for (let b = 0; b < 216_000; b++) ema = nextFlowEma(ema, 0n);
+    const ratio = Number((ema * 1_000_000n) / (1_000n * TAO * ONE)) / 1_000_000;
+    expect(ratio).toBeGreaterThan(0.499);
+    expect(ratio).toBeLessThan(0.501);
+  });
+
+  it("weights are the positive EMAs (cutoff 0, p = 1): a negative EMA gets nothing, all non-positive gives no share", () => {
+    expect(TAO_FLOW_CUTOFF).toBe(0n);
+    expect(flowShareWeights([5n, -3n, 0n, 2n])).toEqual([5n, 0n, 0n, 2n]);
+    expect(flowShareWeights([-5n, -1n])).toEqual([0n, 0n]);
+    expect(flowShareWeights([])).toEqual([]);
+    expect(splitByWeight(TAO, flowShareWeights([-5n, 0n]))).toEqual([0n, 0n]);
+    expect(splitByWeight(TAO, flowShareWeights([3n * ONE, -9n * ONE, ONE]))).toEqual([750_000_000n, 0n, 250_000_000n]);
   });
 });

@@ -172,3 +172,43 @@ export function splitByWeight(total: bigint, weights: readonly bigint[]): bigint
   }
   return parts;
 }
+
+// ---- TAO split by the EMA of net TAO flow (`get_shares_flow`, reference §2.3) ----------------------
+
+/** Subtensor's `FlowEmaSmoothingFactor`; the EMA's weight of a new block is this / i64::MAX (≈ 3.2e-6, half-life ≈ 216,000 blocks). */
+export const FLOW_EMA_SMOOTHING_FACTOR = 29_597_889_189_277n;
+
+/** `i64::MAX`, the denominator of the smoothing factor. */
+export const I64_MAX = 9_223_372_036_854_775_807n;
+
+/**
+ * The EMA is kept as I64F64 keeps it upstream: rao times 2^64, as an exact integer. Sixty-four
+ * fraction bits hold a 1-rao flow's first contribution (≈ 3.2e-6 rao) with room to spare.
+ */
+export const FLOW_EMA_FRACTION_BITS = 64n;
+
+/** Subtensor's `TaoFlowCutoff` (default 0), in the EMA's fixed point. */
+export const TAO_FLOW_CUTOFF = 0n;
+
+/**
+ * One block of Subtensor's `get_ema_flow`: ema' = (1 - a)·ema + a·flow with a = F / i64::MAX, in
+ * integers: ema' = ((D - F)·ema + F·flow·2^64) / D, truncated toward zero as substrate_fixed's
+ * conversions truncate. `ema` is fixed point (rao · 2^64); `flow` is the block's net TAO flow in rao
+ * (stake in minus unstake out; may be negative). Exact integer math: the same on every machine.
+ */
+export function nextFlowEma(ema: bigint, flow: bigint): bigint {
+  return ((I64_MAX - FLOW_EMA_SMOOTHING_FACTOR) * ema + FLOW_EMA_SMOOTHING_FACTOR * (flow << FLOW_EMA_FRACTION_BITS)) / I64_MAX;
+}
+
+/**
+ * `get_shares_flow`'s offsets: L = max(TaoFlowCutoff, min_i min(ema_i, 0)) and z_i = max(ema_i - L, 0).
+ * With p = FlowNormExponent = 1 (the default, and the only exponent the devnet has) the share is
+ * z_i / Σz, so these are the weights `splitByWeight` divides the block emission by: exactly, where
+ * upstream goes through I32F32 ln/exp. All zero means no subnet has a positive share.
+ */
+export function flowShareWeights(emas: readonly bigint[]): bigint[] {
+  let least = 0n;
+  for (const e of emas) if (e < least) least = e;
+  const limit = TAO_FLOW_CUTOFF > least ? TAO_FLOW_CUTOFF : least;
+  return emas.map((e) => (e > limit ? e - limit : 0n));
+}

@@ -1,8 +1,9 @@
 import { DomainError, ValidationError } from "../errors/errors.ts";
 import { alpha, TAO } from "../ledger/asset.ts";
+import { heldIdempotencyKey } from "../machine/idempotency.ts";
 import type { State } from "../machine/state.ts";
 import { type ChainViolation, fullRecount } from "../invariants/chain-invariants.ts";
-import { account, key, params } from "./chain-state.ts";
+import { account, head, key, PARAMETER_BOUNDS, type ParameterName, params } from "./chain-state.ts";
 import type { Effect } from "./effects.ts";
 import { swapAlphaForTao, swapTaoForAlpha } from "./pool.ts";
 import { createSharePool, unstake, valueOf } from "./share-pool.ts";
@@ -12,6 +13,17 @@ export interface Extrinsic {
   call: string;
   signer: string;
   args: Record<string, unknown>;
+  /** The signed request it came from (its signer is `signer`); recorded in its block, so it survives a restart. */
+  request?: ExtrinsicRequest;
+}
+
+export interface ExtrinsicRequest {
+  /** The Epistula uuid: committed with the block, so a replay stays refused after a restart. */
+  uuid: string;
+  /** Idempotency-Key and the fingerprint of the request it came with. */
+  idempotency?: { key: string; fingerprint: string };
+  /** The block's time, stamped by the producer: the key is held 24 hours from it (command time). */
+  ts?: number;
 }
 
 /**
@@ -24,7 +36,13 @@ export function runExtrinsics(state: State, extrinsics: readonly Extrinsic[], em
     const ledgerPoint = ledger.savepoint();
     const chainPoint = chain.journal.savepoint();
     const mark = effects.length;
+    const req = x.request;
+    // Never before the chain's head, whatever the producer stamped: keys expire by chain time.
+    const ts = Math.max(req?.ts ?? 0, head(chain).timestampMs);
+    // An Idempotency-Key still held (a concurrent repeat, even in this same block) runs nothing.
+    const repeated = req?.idempotency !== undefined && heldIdempotencyKey(state, x.signer, req.idempotency.key, ts) !== undefined;
     try {
+      if (repeated) throw new DomainError("IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was already used");
       for (const e of decideExtrinsic(state, x)) emit({ ...e, x: index });
     } catch (error) {
       if (!(error instanceof DomainError)) throw error;
@@ -32,6 +50,11 @@ export function runExtrinsics(state: State, extrinsics: readonly Extrinsic[], em
       chain.journal.rollbackTo(chainPoint);
       effects.length = mark;
       emit({ k: "failed", index, call: x.call, code: error.code, message: error.message, x: index });
+    }
+    // After its outcome, refusals included (a repeat answers with the refusal); a repeat keeps the first record.
+    if (req) {
+      const key = req.idempotency && !repeated ? { key: req.idempotency.key, fingerprint: req.idempotency.fingerprint } : {};
+      emit({ k: "request", signer: x.signer, uuid: req.uuid, ts, ...key, x: index });
     }
   });
 }
@@ -164,8 +187,14 @@ export function decideExtrinsic(state: State, x: Extrinsic): Effect[] {
     case "collateral.deposit": {
       const hotkey = str(args, "hotkey");
       const amount = rao(args, "amount_rao");
+      // Only for a hotkey the signer registered: funding must never be a way to claim one.
       const owner = chain.owners.get(hotkey);
-      if (owner !== undefined && owner !== x.signer) throw new DomainError("FORBIDDEN", `${hotkey} belongs to another coldkey`);
+      if (owner === undefined) {
+        throw new DomainError("NOT_A_NEURON", `${hotkey} is not registered: register it (subtensor.burned_register) before depositing collateral for it`, {
+          hotkey,
+        });
+      }
+      if (owner !== x.signer) throw new DomainError("FORBIDDEN", `${hotkey} belongs to another coldkey: only its owner may deposit collateral for it`, { hotkey });
       needBalance(state, x.signer, amount);
       return [{ k: "collateral_deposit", hotkey, coldkey: x.signer, amount: amount.toString() }];
     }
@@ -198,13 +227,18 @@ export function decideExtrinsic(state: State, x: Extrinsic): Effect[] {
       if (x.signer !== p.root) throw new DomainError("FORBIDDEN", "only root may set parameters");
       const name = str(args, "name");
       const value = args.value;
-      const numeric = new Set(["tempo", "maxNeurons", "recountPerBlock", "defaultTempo"]);
-      const amounts = new Set(["registrationBurnRao", "minStakeRao"]);
-      if (numeric.has(name) && typeof value === "number" && Number.isInteger(value) && value >= 0 && value <= 65_535) {
+      if (!Object.hasOwn(PARAMETER_BOUNDS, name)) throw new ValidationError(`unknown parameter ${name}`, { name });
+      const { min, max } = PARAMETER_BOUNDS[name as ParameterName];
+      if (typeof min === "number") {
+        if (typeof value === "number" && Number.isInteger(value) && value >= min && value <= (max as number)) return [{ k: "parameter", name, value }];
+      } else if (typeof value === "string" && /^(0|[1-9][0-9]{0,18})$/.test(value) && BigInt(value) >= min && BigInt(value) <= (max as bigint)) {
         return [{ k: "parameter", name, value }];
       }
-      if (amounts.has(name) && typeof value === "string" && /^(0|[1-9][0-9]{0,18})$/.test(value)) return [{ k: "parameter", name, value }];
-      throw new ValidationError(`unknown parameter or bad value: ${name}`, { name });
+      throw new ValidationError(`${name} must be ${typeof min === "number" ? "an integer" : "a string of integer rao"} from ${min} to ${max}`, {
+        name,
+        min: min.toString(),
+        max: max.toString(),
+      });
     }
     default:
       throw new ValidationError(`unknown call ${x.call}`, { call: x.call });

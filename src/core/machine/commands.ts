@@ -23,6 +23,7 @@ import {
   resolveHeldPriceCommand,
 } from "../trading/trading-commands.ts";
 import type { EventDraft, JsonObject } from "./event.ts";
+import { applyRequest, heldIdempotencyKey } from "./idempotency.ts";
 import type { State } from "./state.ts";
 
 export interface Endowment {
@@ -55,13 +56,6 @@ export interface RequestMeta {
 
 type OffChain<C> = C & { request?: RequestMeta };
 
-/** Idempotency keys are remembered this long (API.md "Conventions"). */
-export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
-
-export function idempotencyKey(signer: string, key: string): string {
-  return `${signer}|${key}`;
-}
-
 /**
  * Every off-chain command: a repeated Idempotency-Key is refused before anything runs (the API
  * answers a same-body repeat with the first response, rebuilt from `ref`); the request's identity
@@ -71,8 +65,8 @@ function offChain<C extends OffChain<{ ts: number }>>(handler: (state: State, co
   return (state, command) => {
     const req = command.request;
     if (req?.idempotency) {
-      const prior = state.idempotency.get(idempotencyKey(req.signer, req.idempotency.key));
-      if (prior && prior.ts_ms + IDEMPOTENCY_TTL_MS > command.ts) {
+      const prior = heldIdempotencyKey(state, req.signer, req.idempotency.key, command.ts);
+      if (prior) {
         const same = prior.fingerprint === req.idempotency.fingerprint;
         throw new DomainError("IDEMPOTENCY_KEY_REUSED", same ? "this Idempotency-Key was already used with this body" : "this Idempotency-Key was already used with another body", {
           same_body: same,
@@ -87,32 +81,6 @@ function offChain<C extends OffChain<{ ts: number }>>(handler: (state: State, co
     applyRequest(state, payload);
     return { ...draft, payload };
   };
-}
-
-/**
- * Remembers an Idempotency-Key with the resource its event made (`ref`: ids, never whole bodies),
- * and forgets, oldest first, the keys whose 24 hours have passed by this command's time.
- */
-export function applyRequest(state: State, payload: JsonObject): void {
-  const request = payload.request as JsonObject | undefined;
-  if (typeof request?.idempotency_key !== "string") return;
-  const now = payload.ts as number;
-  const { idempotency, idempotencyOrder, idempotencyBounds } = state;
-  const bounds = idempotencyBounds.get("q") ?? { head: 0, tail: 0 };
-  const tail = bounds.tail;
-  let head = bounds.head;
-  for (; head < tail; head++) {
-    const key = idempotencyOrder.get(head) as string;
-    const record = idempotency.get(key);
-    if (record && record.ts_ms + IDEMPOTENCY_TTL_MS > now) break;
-    // A key used again after it expired has a newer entry further on; this one only drops the old.
-    if (record?.n === head) idempotency.delete(key);
-    idempotencyOrder.delete(head);
-  }
-  const key = idempotencyKey(request.signer as string, request.idempotency_key);
-  idempotency.set(key, { fingerprint: request.fingerprint as string, ts_ms: now, ref: (payload.ref ?? {}) as Record<string, string | number>, n: tail });
-  idempotencyOrder.set(tail, key);
-  idempotencyBounds.set("q", { head, tail: tail + 1 });
 }
 
 export type CommandKind = Command["kind"];

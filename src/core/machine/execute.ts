@@ -1,6 +1,7 @@
 import { ApplyFailed, AssertionFailure, DomainError } from "../errors/errors.ts";
 import { assetName } from "../ledger/asset.ts";
-import { applyRequest, type Command, HANDLERS, type Handlers } from "./commands.ts";
+import { type Command, HANDLERS, type Handlers } from "./commands.ts";
+import { applyRequest } from "./idempotency.ts";
 import type { EventDraft, JsonObject } from "./event.ts";
 import { EVENTS, upcast } from "./events.ts";
 import type { State } from "./state.ts";

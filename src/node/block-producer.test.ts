@@ -1,0 +1,48 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { blockApplyFails } from "../../test/support/faulty-handlers.ts";
+import { BlockProducer } from "./block-producer.ts";
+import { PropnetNode } from "./node.ts";
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe("the block producer of a node that stopped writing", () => {
+  it("owes no more blocks, settles at once, and refuses extrinsics with the writer's reason", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "propnet-producer-"));
+    dirs.push(dir);
+    const node = await PropnetNode.open({
+      dataDir: dir,
+      // Every block with an extrinsic fails to apply: the node stops writing and stays up.
+      handlers: blockApplyFails((c) => c.extrinsics.length > 0),
+      genesis: [{ owner: "alice", amount_rao: 1_000_000_000_000n }],
+      chainGenesis: { root: "alice", subnets: [{ netuid: 1, ownerHotkey: "alice", ownerColdkey: "alice" }] },
+      onFault: () => {},
+    });
+    const producer = new BlockProducer(node, 5);
+    producer.start();
+    try {
+      const faulting = producer.include({ call: "balances.transfer", signer: "alice", args: { dest: "bob", amount_rao: "1" } }, { now: true });
+      await expect(faulting).rejects.toMatchObject({ code: "UNAVAILABLE" });
+      expect(node.writable).toBe(false);
+      const head = node.head.seq;
+      await new Promise((r) => setTimeout(r, 100));
+      // On main, every tick owed an empty block, and every chain read tried to log them (and failed).
+      expect(producer.owed).toBe(0);
+      await producer.settle();
+      expect(node.head.seq).toBe(head);
+      await expect(producer.include({ call: "balances.transfer", signer: "alice", args: { dest: "bob", amount_rao: "1" } })).rejects.toMatchObject({
+        code: "UNAVAILABLE",
+        message: node.writer.refusal,
+      });
+      expect(node.writer.refusal).toMatch(/restart/);
+    } finally {
+      await producer.stop();
+      await node.close({ snapshot: false });
+    }
+  });
+});
