@@ -12,6 +12,7 @@ const BENCHES: Record<string, () => Promise<{ run: (args: Record<string, string>
   yuma: () => import("./yuma.ts"),
   subaccounts: () => import("./subaccounts.ts"),
   orders: () => import("./orders.ts"),
+  economics: () => import("./economics.ts"),
 };
 
 const [name, ...rest] = process.argv.slice(2);

@@ -5,8 +5,9 @@ import { type EntityRecord, reservedAccount, type SubaccountRecord } from "../co
 import { syntheticHotkey } from "../core/entities/synthetic-hotkey.ts";
 import { TAO } from "../core/ledger/asset.ts";
 import type { State } from "../core/machine/state.ts";
+import { checkpointAt, checkpointEnd } from "../core/perf/perf-checkpoint.ts";
 import { type OrderRecord, type Position, unrealizedPnl } from "../core/trading/position.ts";
-import { checkpointAt, checkpointEnd, traderOf, traderReturn } from "../core/trading/trader.ts";
+import { traderOf, traderReturn } from "../core/trading/trader.ts";
 import { nthKey, positionKey, type TraderRecord } from "../core/trading/trading-state.ts";
 
 /** The resources of API.md "Entities and subaccounts" and "Orders, positions, prices": schemas and views. */

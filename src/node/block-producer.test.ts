@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { blockApplyFails } from "../../test/support/faulty-handlers.ts";
 import { BlockProducer } from "./block-producer.ts";
+import { NodeClock } from "./clock.ts";
 import { PropnetNode } from "./node.ts";
 
 const dirs: string[] = [];
@@ -40,6 +41,43 @@ describe("the block producer of a node that stopped writing", () => {
         message: node.writer.refusal,
       });
       expect(node.writer.refusal).toMatch(/restart/);
+    } finally {
+      await producer.stop();
+      await node.close({ snapshot: false });
+    }
+  });
+});
+
+describe("challenges that run out of time", () => {
+  it("are failed on the next block time, with no price needed", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "propnet-producer-"));
+    dirs.push(dir);
+    let wall = 1_767_225_600_000;
+    const node = await PropnetNode.open({
+      dataDir: dir,
+      clock: new NodeClock(() => wall),
+      genesis: [{ owner: "cold", amount_rao: 1_000_000_000_000_000n }],
+      chainGenesis: { root: "cold", subnets: [{ netuid: 1, ownerHotkey: "owner", ownerColdkey: "cold" }] },
+    });
+    const run = async (command: Parameters<typeof node.submit>[0]["command"]) => {
+      const outcome = await node.submit({ command });
+      if (!outcome.ok) throw outcome.error;
+    };
+    await run({ kind: "block", ts: wall, extrinsics: [{ call: "subtensor.burned_register", signer: "cold", args: { netuid: 1, hotkey: "entity" } }] });
+    await run({ kind: "block", ts: wall, extrinsics: [{ call: "collateral.deposit", signer: "cold", args: { hotkey: "entity", amount_rao: "100000000000" } }] });
+    await run({ kind: "register_entity", ts: wall, hotkey: "entity" });
+    await run({ kind: "create_subaccount", ts: wall, entity: "entity", uuid: "u-0" });
+    const producer = new BlockProducer(node, 5);
+    producer.start();
+    try {
+      await new Promise((r) => setTimeout(r, 50));
+      expect(node.state.entities.subaccounts.get("entity_0")?.status).toBe("active");
+      wall += 90 * 86_400_000 + 1;
+      await new Promise((r) => setTimeout(r, 100));
+      expect(node.state.entities.subaccounts.get("entity_0")?.status).toBe("eliminated");
+      expect(node.state.trading.traders.get("entity_0")?.elimination?.reason).toBe("FAILED_CHALLENGE_PERIOD_TIME");
+      const types = node.store.read(0, 1_000).map((r) => r.type);
+      expect(types.filter((t) => t.startsWith("ChallengesSwept@"))).toHaveLength(1);
     } finally {
       await producer.stop();
       await node.close({ snapshot: false });

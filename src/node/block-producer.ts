@@ -121,6 +121,7 @@ export class BlockProducer {
   /** A block time passed: owe an empty block, or produce a real one. */
   async #tick(): Promise<void> {
     if (this.#producing || this.#stopped || !this.node.writable) return;
+    await this.#sweepChallenges();
     if (this.#waiting.length === 0 && !(await this.#epochDueNext())) {
       this.#owed.push(this.node.clock.now());
       if (this.#owed.length >= MAX_OWED_BLOCKS) await this.settle();
@@ -153,6 +154,7 @@ export class BlockProducer {
       const outcome = await this.node.submit({ command: { kind: "block", ts, extrinsics } });
       if (!outcome.ok) throw outcome.error;
       this.#blocks++;
+      await this.#sweepChallenges();
       const payload = JSON.parse(outcome.events[0]?.payload ?? "{}") as { n: number; effects: Effect[] };
       batch.forEach((w, index) => w.resolve({ includedInBlock: payload.n, effects: payload.effects.filter((e) => e.x === index) }));
       return payload.n;
@@ -163,6 +165,14 @@ export class BlockProducer {
       this.#producing = false;
       if (this.blockTimeMs === 0 && this.#waiting.length > 0) setImmediate(() => void this.produce());
     }
+  }
+
+  /**
+   * Every block time, challenges that ran out of time are failed, so a 90-day time-out does not
+   * wait for a price to arrive. Refused, and so not logged, when none has.
+   */
+  async #sweepChallenges(): Promise<void> {
+    await this.node.submit({ command: { kind: "sweep_challenges", ts: this.node.clock.now() } }).catch(() => undefined);
   }
 
   /** The chain's head as committed. */

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Command } from "../core/machine/commands.ts";
-import { CHECKPOINT_MS, checkpointEnd } from "../core/trading/trader.ts";
+import { CHECKPOINT_MS, checkpointEnd } from "../core/perf/perf-checkpoint.ts";
 import { NodeClock } from "./clock.ts";
 import { PropnetNode } from "./node.ts";
 

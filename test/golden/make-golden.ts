@@ -113,6 +113,18 @@ async function entityMiners(node: PropnetNode, now: () => number, random: () => 
   await run({ kind: "reinstate_subaccount", ts: now(), synthetic: `${two}_1`, reason: "golden reinstatement", by: root });
   const later = now() + 91 * 86_400_000;
   await run({ kind: "post_prices", ts: later, prices: [{ trade_pair: "BTCUSD", price: Math.round(price * 0.925), ts_ms: later }] }); // 90-day failures
+  // A challenge that runs out with no price: the node's block-time sweep fails it.
+  await run({ kind: "create_subaccount", ts: now(), entity: one, uuid: "golden-sub-late" });
+  const swept = now() + 91 * 86_400_000;
+  await run({ kind: "sweep_challenges", ts: swept });
+  // A bug moves entity one's running reserve behind the ledger's back: the next block freezes it;
+  // after the repair root unfreezes it.
+  const e = node.state.entities.entities.get(one);
+  if (!e) throw new Error("golden: no entity");
+  node.state.entities.entities.set(one, { ...e, reservedRao: e.reservedRao + 1n });
+  await block([]);
+  node.state.entities.entities.set(one, { ...(node.state.entities.entities.get(one) ?? e), reservedRao: e.reservedRao });
+  await run({ kind: "unfreeze_entity", ts: now(), hotkey: one, reason: "golden repair", by: root });
 }
 
 async function main(): Promise<void> {

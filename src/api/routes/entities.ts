@@ -313,6 +313,38 @@ export const entityRoutes: FastifyPluginAsync<{ access: Access }> = async (insta
       changeStatus(request, reply, { kind: "reinstate_subaccount", synthetic: request.params.synthetic, reason: request.body.reason, by: signerOf(request) }),
   );
 
+  app.post(
+    "/v1/entities/:hotkey/unfreeze",
+    {
+      preValidation: [
+        writeSigned,
+        async (request) => {
+          hotkeyParam((request.params as { hotkey: string }).hotkey);
+          requireSigner(request, [access.root()], "root");
+        },
+      ],
+      schema: {
+        summary: "Lift the freeze an entity-scoped invariant violation put on an entity, once its recount passes (root, audited)",
+        description: "409 INVARIANT_STILL_FAILING while any of its invariants or its full recount fails; on an entity that is not frozen, 200 unchanged.",
+        tags: ["entities"],
+        params: HotkeyParams,
+        body: z.strictObject({ reason: z.string().min(1).max(500) }),
+        response: { 200: z.strictObject({ entity: EntitySchema }) },
+      },
+    },
+    async (request, reply) => {
+      const hotkey = request.params.hotkey;
+      const view = (state: State) => ({ entity: entityView(state, entityOrNotFound(state, hotkey), now()) });
+      const command = { kind: "unfreeze_entity" as const, hotkey, reason: request.body.reason, by: signerOf(request) };
+      try {
+        return await write(access, request, reply, { command, status: 200, view });
+      } catch (error) {
+        if (error instanceof DomainError && error.details.unchanged === true) return node().read(view);
+        throw error;
+      }
+    },
+  );
+
   app.get(
     "/v1/subaccounts/:synthetic/ledger",
     {

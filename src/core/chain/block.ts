@@ -3,6 +3,8 @@ import { alpha, TAO } from "../ledger/asset.ts";
 import type { EventDraft, JsonObject } from "../machine/event.ts";
 import type { State } from "../machine/state.ts";
 import { type BlockTotals, checkBlockInvariants } from "../invariants/chain-invariants.ts";
+import { entityViolations } from "../invariants/entity-invariants.ts";
+import type { Violation } from "../invariants/invariant-table.ts";
 import { isUnresolved, noteRepeat } from "../invariants/violation-records.ts";
 import { head, isEpochBlock } from "./chain-state.ts";
 import { type CoinbaseTotals, runCoinbase } from "./coinbase.ts";
@@ -137,16 +139,16 @@ function blockTotals(state: State, before: Minted, coinbase: CoinbaseTotals): Bl
 }
 
 /**
- * onFinalize: every invariant over every subnet, paused ones included. A new violation is recorded
- * and pauses its scope (every subnet for `tao`); one already recorded and unresolved is counted
- * only. Strict mode throws instead.
+ * onFinalize: every invariant over every subnet, paused ones included, and every entity's. A new
+ * violation is recorded and pauses its scope (every subnet for `tao`) or freezes its entity; one
+ * already recorded and unresolved is counted only. Strict mode throws instead.
  */
 function finalize(state: State, n: number, totals: BlockTotals, emit: (e: Effect) => void, hooks: BlockHooks): void {
   const { chain } = state;
-  const violations = checkBlockInvariants(state, totals);
+  const violations: Violation[] = [...checkBlockInvariants(state, totals), ...allEntityViolations(state)];
   if (violations.length === 0) return;
   if (state.ledger.strict && !hooks.replaying) {
-    const v = violations[0] as (typeof violations)[number];
+    const v = violations[0] as Violation;
     throw new AssertionFailure(`block ${n}: invariant ${v.invariant} in ${v.scope}: expected ${v.expected}, actual ${v.actual}`);
   }
   const netuids = chain.subnets.sortedKeys();
@@ -158,10 +160,19 @@ function finalize(state: State, n: number, totals: BlockTotals, emit: (e: Effect
       if (!hooks.replaying) noteRepeat(state, v.scope, v.invariant, expected, actual);
       continue;
     }
+    // Recording an entity's violation freezes the entity; a chain violation pauses its subnet(s).
     emit({ k: "violation", scope: v.scope, invariant: v.invariant, expected, actual });
+    if (v.scope.startsWith("entity:")) continue;
     for (const u of v.netuid === null ? netuids : [v.netuid]) toPause.add(u);
   }
   for (const netuid of [...toPause].sort((a, b) => a - b)) {
     if (!chain.subnets.get(netuid)?.paused) emit({ k: "paused", netuid });
   }
+}
+
+/** Every entity's O(1) invariants, as onFinalize re-checks them each block. */
+function allEntityViolations(state: State): Violation[] {
+  return state.entities.entities
+    .sortedKeys()
+    .flatMap((hotkey) => entityViolations(state, hotkey).map((v) => ({ scope: `entity:${hotkey}`, netuid: null, ...v })));
 }

@@ -2,6 +2,7 @@ import { AssertionFailure } from "../errors/errors.ts";
 import { alpha, TAO } from "../ledger/asset.ts";
 import type { Ledger } from "../ledger/ledger.ts";
 import { recordIdempotencyKey } from "../machine/idempotency.ts";
+import { recordViolations, resolveViolations } from "../invariants/violation-records.ts";
 import type { State } from "../machine/state.ts";
 import { account, type ChainState, head, key, type SubnetInfo } from "./chain-state.ts";
 import { createSharePool, distribute, type SharePool, stake, unstake } from "./share-pool.ts";
@@ -150,15 +151,6 @@ function shareCredit(
   distribute(pool, amount);
   chain.pools.set(key.hotkey(netuid, hotkey), pool);
   return amount;
-}
-
-/** The violations list is replaced, never mutated, and the change journaled like any other. */
-export function setViolations(state: State, next: State["violations"]): void {
-  const before = state.violations;
-  state.journal.record(() => {
-    state.violations = before;
-  });
-  state.violations = next;
 }
 
 export function applyEffect(state: State, e: Effect): void {
@@ -315,7 +307,7 @@ export function applyEffect(state: State, e: Effect): void {
       addCollateralFlow(chain, e.hotkey, 0n, BigInt(e.amount));
       return;
     case "violation":
-      setViolations(state, [...state.violations, { scope: e.scope, invariant: e.invariant, expected: e.expected, actual: e.actual }]);
+      recordViolations(state, [e]);
       return;
     case "failed":
       return;
@@ -332,12 +324,7 @@ export function applyEffect(state: State, e: Effect): void {
       updateSubnet(chain, e.netuid, { paused: false });
       // Resolved: this subnet's violations, and issuance-wide ones once no subnet is paused.
       const anyPaused = chain.subnets.sortedKeys().some((u) => chain.subnets.get(u)?.paused);
-      const resolved = (scope: string) => scope === `subnet:${e.netuid}` || (!anyPaused && scope === "tao");
-      setViolations(
-        state,
-        state.violations.filter((v) => !resolved(v.scope)),
-      );
-      for (const id of [...state.violationRepeats.keys()]) if (resolved(id.slice(0, id.indexOf("|")))) state.violationRepeats.delete(id);
+      resolveViolations(state, (scope) => scope === `subnet:${e.netuid}` || (!anyPaused && scope === "tao"));
       return;
     }
     case "parameter": {

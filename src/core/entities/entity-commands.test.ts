@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { account } from "../chain/chain-state.ts";
 import { TAO } from "../ledger/asset.ts";
-import { DAY_MS, expectReplayMatches, neurons, TAO_RAO, world } from "../../../test/support/trading-world.ts";
+import { DAY_MS, expectReplayMatches, neurons, ROOT, TAO_RAO, world } from "../../../test/support/trading-world.ts";
 import { reservedAccount } from "./entity-state.ts";
 import { reserveFor } from "./entity-commands.ts";
 
@@ -22,6 +22,23 @@ describe("entities and subaccounts", () => {
     const w = setup();
     expect(w.run({ kind: "register_entity", ts: w.now, hotkey: E }).error?.code).toBe("ENTITY_EXISTS");
     expect(w.run({ kind: "register_entity", ts: w.now, hotkey: "5stranger" }).error?.code).toBe("NOT_A_NEURON");
+  });
+
+  it("refuses a regular miner with open positions (409 OPEN_POSITIONS); once flat it registers and its past ledger stays its own", () => {
+    const w = world();
+    neurons(w, ["5miner"]);
+    w.ok({ kind: "post_prices", ts: w.now, prices: [{ trade_pair: "BTCUSD", price: 100_000, ts_ms: w.now }] });
+    const order = (type: "LONG" | "FLAT", n: number) =>
+      w.ok({ kind: "place_order", ts: w.now, signer: "5miner", trade_pair: "BTCUSD", order_type: type, leverage: type === "LONG" ? 0.1 : undefined, order_uuid: `o-${n}`, fingerprint: `f-${n}`, position_uuid: `p-${n}` });
+    order("LONG", 1);
+    const refused = w.run({ kind: "register_entity", ts: w.now, hotkey: "5miner" });
+    expect(refused.error?.code).toBe("OPEN_POSITIONS");
+    expect(refused.error?.details).toMatchObject({ open_trade_pairs: ["BTCUSD"] });
+    expect(w.state.entities.entities.has("5miner")).toBe(false);
+    order("FLAT", 2);
+    w.ok({ kind: "register_entity", ts: w.now, hotkey: "5miner" });
+    expect(w.state.trading.traders.get("5miner")).toMatchObject({ closedCount: 1, orderCount: 2, openPairs: [] });
+    expectReplayMatches(w);
   });
 
   it("reserves ceil(size * 1e9 / cost) from free collateral: 10,000 USD reserves 4 TAO, 100,000 USD 20 TAO", () => {
@@ -177,5 +194,52 @@ describe("orders and prices (scripted)", () => {
     expect(order(w, "LONG", 0.1, "same").error).toBeUndefined();
     expect(order(w, "LONG", 0.1, "same").error?.details).toMatchObject({ same_body: true });
     expect(order(w, "LONG", 0.2, "same").error?.details).toMatchObject({ same_body: false });
+  });
+});
+
+describe("entity invariants on every block, and root's unfreeze", () => {
+  it("a block finds an entity's broken running total, records it once and freezes the entity; unfreeze waits for the recount", () => {
+    const w = world({ strict: false });
+    neurons(w, [E]);
+    w.ok({ kind: "register_entity", ts: w.now, hotkey: E });
+    w.ok({ kind: "create_subaccount", ts: w.now, entity: E, uuid: "u-0" });
+    const e = w.state.entities.entities.get(E);
+    if (!e) throw new Error("no entity");
+    // A bug elsewhere moves the entity's running reserve sum without the ledger.
+    w.state.entities.entities.set(E, { ...e, reservedRao: e.reservedRao + 1n });
+    w.block();
+    const recorded = () => w.state.violations.filter((v) => v.scope === `entity:${E}`);
+    expect(recorded()).toEqual([{ scope: `entity:${E}`, invariant: "reserve_equals_sum_of_reserves", expected: (e.reservedRao + 1n).toString(), actual: e.reservedRao.toString() }]);
+    expect(w.state.entities.entities.get(E)?.frozenByViolation).toBe(true);
+    // Frozen: no new subaccounts, no orders.
+    expect(w.run({ kind: "create_subaccount", ts: w.now, entity: E, uuid: "u-1" }).error?.code).toBe("ENTITY_FROZEN");
+    for (let i = 0; i < 5; i++) w.block();
+    expect(recorded()).toHaveLength(1);
+    expect(w.state.violationRepeats.get(`entity:${E}|reserve_equals_sum_of_reserves`)?.repeats).toBe(5);
+    const still = w.run({ kind: "unfreeze_entity", ts: w.now, hotkey: E, reason: "checked", by: ROOT });
+    expect(still.error?.code).toBe("INVARIANT_STILL_FAILING");
+    expect(still.error?.details).toMatchObject({ invariant: "reserve_equals_sum_of_reserves" });
+    w.state.entities.entities.set(E, { ...e, frozenByViolation: true });
+    w.ok({ kind: "unfreeze_entity", ts: w.now, hotkey: E, reason: "repaired", by: ROOT });
+    expect(w.state.entities.entities.get(E)?.frozenByViolation).toBe(false);
+    expect(recorded()).toEqual([]);
+    expect(w.state.violationRepeats.size).toBe(0);
+    expect(w.run({ kind: "unfreeze_entity", ts: w.now, hotkey: E, reason: "again", by: ROOT }).error?.details).toMatchObject({ unchanged: true });
+    expect(w.run({ kind: "create_subaccount", ts: w.now, entity: E, uuid: "u-1" }).error).toBeUndefined();
+    w.block();
+    expect(recorded()).toEqual([]);
+  });
+
+  it("the recount sees what the running counts hide: a subaccount record changed behind the counts' back", () => {
+    const w = world({ strict: false });
+    neurons(w, [E]);
+    w.ok({ kind: "register_entity", ts: w.now, hotkey: E });
+    w.ok({ kind: "create_subaccount", ts: w.now, entity: E, uuid: "u-0" });
+    const e = w.state.entities.entities.get(E);
+    const sub = w.state.entities.subaccounts.get(`${E}_0`);
+    if (!e || !sub) throw new Error("setup");
+    w.state.entities.subaccounts.set(`${E}_0`, { ...sub, status: "eliminated" });
+    w.state.entities.entities.set(E, { ...e, frozenByViolation: true });
+    expect(w.run({ kind: "unfreeze_entity", ts: w.now, hotkey: E, reason: "x", by: ROOT }).error?.code).toBe("INVARIANT_STILL_FAILING");
   });
 });

@@ -1,8 +1,7 @@
 import { DomainError, ValidationError } from "../errors/errors.ts";
 import { account, key } from "../chain/chain-state.ts";
-import { entityViolations } from "../invariants/entity-invariants.ts";
-import { isUnresolved } from "../invariants/violation-records.ts";
-import { setViolations } from "../chain/effects.ts";
+import { entityViolations, recountEntity } from "../invariants/entity-invariants.ts";
+import { isUnresolved, recordViolations, resolveViolations } from "../invariants/violation-records.ts";
 import { TAO } from "../ledger/asset.ts";
 import type { EventDraft, JsonObject } from "../machine/event.ts";
 import type { State } from "../machine/state.ts";
@@ -23,6 +22,7 @@ export type RegisterEntity = { kind: "register_entity"; ts: number; hotkey: stri
 export type CreateSubaccount = { kind: "create_subaccount"; ts: number; entity: string; account_size_usd?: number; uuid: string };
 export type EliminateSubaccount = { kind: "eliminate_subaccount"; ts: number; synthetic: string; reason?: string; by: string };
 export type ReinstateSubaccount = { kind: "reinstate_subaccount"; ts: number; synthetic: string; reason: string; by: string };
+export type UnfreezeEntity = { kind: "unfreeze_entity"; ts: number; hotkey: string; reason: string; by: string };
 
 export function isNeuron(state: State, hotkey: string): boolean {
   return state.chain.uids.has(key.hotkey(PROP_NETUID, hotkey));
@@ -54,20 +54,20 @@ export function subaccountOf(state: State, synthetic: string): SubaccountRecord 
   return sub;
 }
 
-/** Adds the entity's violations (if any) to the event; apply then records them and freezes the entity. */
-function checked(state: State, hotkey: string, draft: EventDraft): EventDraft {
-  // Recorded once per (scope, invariant) while the entity stays frozen.
-  const v = entityViolations(state, hotkey).filter((x) => !isUnresolved(state, `entity:${hotkey}`, x.invariant));
-  if (v.length === 0) return draft;
-  const violations = v.map((x) => ({ scope: `entity:${hotkey}`, ...x }));
-  applyEntityViolations(state, hotkey, violations);
+/**
+ * Checks the invariants of the entities a command touched; any new violation goes into the event
+ * (`violations`), whose apply records it and freezes the entity. Recorded once per (scope,
+ * invariant) while the entity stays frozen.
+ */
+export function withEntityChecks(state: State, hotkeys: Iterable<string>, draft: EventDraft): EventDraft {
+  const violations = [...new Set(hotkeys)].sort().flatMap((hotkey) =>
+    entityViolations(state, hotkey)
+      .filter((x) => !isUnresolved(state, `entity:${hotkey}`, x.invariant))
+      .map((x) => ({ scope: `entity:${hotkey}`, ...x })),
+  );
+  if (violations.length === 0) return draft;
+  recordViolations(state, violations);
   return { ...draft, payload: { ...draft.payload, violations } };
-}
-
-export function applyEntityViolations(state: State, hotkey: string, violations: Array<{ scope: string; invariant: string; expected: string; actual: string }>): void {
-  const e = state.entities.entities.get(hotkey);
-  if (e && !e.frozenByViolation) state.entities.entities.set(hotkey, { ...e, frozenByViolation: true });
-  setViolations(state, [...state.violations, ...violations]);
 }
 
 // ---- transitions shared by handlers and replay ---------------------------------------------------
@@ -153,6 +153,14 @@ export function applySubaccountReinstated(state: State, p: JsonObject): void {
 export function registerEntity(state: State, c: RegisterEntity): EventDraft {
   if (!isNeuron(state, c.hotkey)) throw new DomainError("NOT_A_NEURON", `${c.hotkey} is not a neuron on subnet ${PROP_NETUID}`, { hotkey: c.hotkey });
   if (state.entities.entities.has(c.hotkey)) throw new DomainError("ENTITY_EXISTS", `${c.hotkey} is already a registered entity`, { entity_hotkey: c.hotkey });
+  // An entity never trades: a regular miner closes its positions first (its past ledger stays its own).
+  const open = state.trading.traders.get(c.hotkey)?.openPairs ?? [];
+  if (open.length > 0) {
+    throw new DomainError("OPEN_POSITIONS", `${c.hotkey} still has open positions as a regular miner (${open.join(", ")}): close them with FLAT orders first`, {
+      hotkey: c.hotkey,
+      open_trade_pairs: open,
+    });
+  }
   const max = c.max_subaccounts ?? MAX_ACTIVE_SUBACCOUNTS;
   if (!Number.isInteger(max) || max < 1 || max > MAX_ACTIVE_SUBACCOUNTS) {
     throw new ValidationError(`max_subaccounts must be an integer in [1, ${MAX_ACTIVE_SUBACCOUNTS}]`);
@@ -164,6 +172,10 @@ export function registerEntity(state: State, c: RegisterEntity): EventDraft {
 
 export function createSubaccount(state: State, c: CreateSubaccount): EventDraft {
   const e = entityOf(state, c.entity);
+  if (isFrozen(state, e)) {
+    const why = e.frozenByViolation ? "an invariant violation froze it until root unfreezes it" : "its hotkey holds no uid on the subnet";
+    throw new DomainError("ENTITY_FROZEN", `entity ${c.entity} is frozen: ${why}`, { entity_hotkey: c.entity });
+  }
   if (e.active >= e.maxSubaccounts) {
     throw new DomainError("SUBACCOUNT_LIMIT_REACHED", `${c.entity} has ${e.active} active subaccounts, its limit is ${e.maxSubaccounts}`, {
       active_subaccounts: e.active,
@@ -184,7 +196,7 @@ export function createSubaccount(state: State, c: CreateSubaccount): EventDraft 
   }
   const payload = { entity: c.entity, id: e.nextId, uuid: c.uuid, account_size_usd: size, reserved_rao: reserve.toString(), ts: c.ts };
   applySubaccountCreated(state, payload);
-  return checked(state, c.entity, { type: "SubaccountCreated", version: 1, payload: { ...payload, ref: { synthetic_hotkey: syntheticHotkey(c.entity, e.nextId) } } });
+  return withEntityChecks(state, [c.entity], { type: "SubaccountCreated", version: 1, payload: { ...payload, ref: { synthetic_hotkey: syntheticHotkey(c.entity, e.nextId) } } });
 }
 
 /** Idempotent: eliminating an eliminated subaccount changes nothing (and records nothing). */
@@ -195,7 +207,7 @@ export function eliminateSubaccount(state: State, c: EliminateSubaccount): Event
   // The rules decide the figures here; the event records them (slash and amount freed included) for replay to write.
   const figures = eliminateTrader(state, traderOf(state, c.synthetic, c.ts), reason, c.ts, null, `SubaccountEliminated (${c.synthetic})`);
   const payload = { synthetic_hotkey: c.synthetic, reason, by: c.by, ts: c.ts, rules: TRADING_RULES_VERSION, ...figures } as unknown as JsonObject;
-  return checked(state, sub.entity, { type: "SubaccountEliminated", version: 1, payload: { ...payload, ref: { synthetic_hotkey: c.synthetic } } });
+  return withEntityChecks(state, [sub.entity], { type: "SubaccountEliminated", version: 1, payload: { ...payload, ref: { synthetic_hotkey: c.synthetic } } });
 }
 
 export function reinstateSubaccount(state: State, c: ReinstateSubaccount): EventDraft {
@@ -217,6 +229,34 @@ export function reinstateSubaccount(state: State, c: ReinstateSubaccount): Event
   }
   const payload = { synthetic_hotkey: c.synthetic, reason: c.reason, by: c.by, ts: c.ts, restored_rao: restored.toString(), reserved_rao: reserve.toString() };
   applySubaccountReinstated(state, payload);
-  return checked(state, sub.entity, { type: "SubaccountReinstated", version: 1, payload: { ...payload, ref: { synthetic_hotkey: c.synthetic } } });
+  return withEntityChecks(state, [sub.entity], { type: "SubaccountReinstated", version: 1, payload: { ...payload, ref: { synthetic_hotkey: c.synthetic } } });
 }
 
+
+/**
+ * Root lifts a freeze that an entity-scoped violation put on the entity, once its invariants and
+ * its full recount pass (409 INVARIANT_STILL_FAILING otherwise). Idempotent on a thawed entity.
+ */
+export function unfreezeEntity(state: State, c: UnfreezeEntity): EventDraft {
+  const e = entityOf(state, c.hotkey);
+  if (!e.frozenByViolation) throw new DomainError("NOT_FOUND", "not frozen by a violation", { unchanged: true });
+  const failing = [...entityViolations(state, c.hotkey), ...recountEntity(state, c.hotkey)];
+  const v = failing[0];
+  if (v) {
+    throw new DomainError("INVARIANT_STILL_FAILING", `entity ${c.hotkey} still fails ${v.invariant}: expected ${v.expected}, actual ${v.actual}`, {
+      invariant: v.invariant,
+      expected: v.expected,
+      actual: v.actual,
+    });
+  }
+  const payload = { hotkey: c.hotkey, reason: c.reason, by: c.by, ts: c.ts };
+  applyEntityUnfrozen(state, payload);
+  return { type: "EntityUnfrozen", version: 1, payload: { ...payload, ref: { entity: c.hotkey } } };
+}
+
+export function applyEntityUnfrozen(state: State, p: JsonObject): void {
+  const hotkey = p.hotkey as string;
+  const e = state.entities.entities.get(hotkey) as EntityRecord;
+  state.entities.entities.set(hotkey, { ...e, frozenByViolation: false });
+  resolveViolations(state, (scope) => scope === `entity:${hotkey}`);
+}

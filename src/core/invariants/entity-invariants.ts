@@ -1,5 +1,6 @@
 import { account } from "../chain/chain-state.ts";
 import { reservedAccount } from "../entities/entity-state.ts";
+import { syntheticHotkey } from "../entities/synthetic-hotkey.ts";
 import { TAO } from "../ledger/asset.ts";
 import type { State } from "../machine/state.ts";
 import type { InvariantName } from "./invariant-table.ts";
@@ -40,4 +41,29 @@ export function observeEntity(state: State, hotkey: string): Array<EntityViolati
       ok: free + held === expected,
     },
   ];
+}
+
+/**
+ * The O(N) recount of one entity (unfreeze, verify): its subaccounts counted again, by status, and
+ * their reserves summed, against its running counts and its reserve account.
+ */
+export function recountEntity(state: State, hotkey: string): EntityViolation[] {
+  const e = state.entities.entities.get(hotkey);
+  if (!e) return [];
+  let active = 0;
+  let eliminated = 0;
+  let reserved = 0n;
+  for (let id = 0; id < e.nextId; id++) {
+    const sub = state.entities.subaccounts.get(syntheticHotkey(hotkey, id));
+    if (sub?.status === "active") {
+      active++;
+      reserved += sub.reservedRao;
+    } else if (sub?.status === "eliminated") eliminated++;
+  }
+  const out: EntityViolation[] = [];
+  if (active > e.maxSubaccounts) out.push({ invariant: "active_within_limit", expected: String(e.maxSubaccounts), actual: String(active) });
+  if (active !== e.active || active + eliminated !== e.nextId) out.push({ invariant: "ids_below_next_id", expected: String(e.nextId), actual: String(active + eliminated) });
+  const held = state.ledger.balanceOf(TAO, reservedAccount(hotkey));
+  if (reserved !== held || reserved !== e.reservedRao) out.push({ invariant: "reserve_equals_sum_of_reserves", expected: reserved.toString(), actual: held.toString() });
+  return out;
 }

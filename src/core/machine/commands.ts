@@ -13,6 +13,8 @@ import {
   type RegisterEntity,
   reinstateSubaccount,
   type ReinstateSubaccount,
+  unfreezeEntity,
+  type UnfreezeEntity,
 } from "../entities/entity-commands.ts";
 import {
   type PlaceOrder,
@@ -21,6 +23,8 @@ import {
   postPricesCommand,
   type ResolveHeldPrice,
   resolveHeldPriceCommand,
+  type SweepChallenges,
+  sweepChallengesCommand,
 } from "../trading/trading-commands.ts";
 import type { EventDraft, JsonObject } from "./event.ts";
 import { applyRequest, heldIdempotencyKey } from "./idempotency.ts";
@@ -42,9 +46,11 @@ export type Command =
   | OffChain<CreateSubaccount>
   | OffChain<EliminateSubaccount>
   | OffChain<ReinstateSubaccount>
+  | OffChain<UnfreezeEntity>
   | OffChain<PlaceOrder>
   | OffChain<PostPrices>
-  | OffChain<ResolveHeldPrice>;
+  | OffChain<ResolveHeldPrice>
+  | SweepChallenges;
 
 /** The signed request a command came from: its uuid is kept with the event, so a replay is refused even after a restart. */
 export interface RequestMeta {
@@ -108,9 +114,11 @@ export const HANDLERS: Handlers = {
   create_subaccount: offChain(createSubaccount),
   eliminate_subaccount: offChain(eliminateSubaccount),
   reinstate_subaccount: offChain(reinstateSubaccount),
+  unfreeze_entity: offChain(unfreezeEntity),
   place_order: offChain(placeOrderCommand),
   post_prices: offChain(postPricesCommand),
   resolve_held_price: offChain(resolveHeldPriceCommand),
+  sweep_challenges: sweepChallengesCommand,
   block: (state, command) => produceBlock(state, command),
   block_range: (state, command) => produceBlockRange(state, command),
 

@@ -1,15 +1,16 @@
 import { AssertionFailure } from "../errors/errors.ts";
 import { type AssetId, parseAsset, TAO } from "../ledger/asset.ts";
 import { replayBlockRange } from "../chain/block.ts";
-import { applyEffect, type Effect, setViolations } from "../chain/effects.ts";
+import { applyEffect, type Effect } from "../chain/effects.ts";
+import { recordViolations } from "../invariants/violation-records.ts";
 import {
   applyEntityRegistered,
-  applyEntityViolations,
   applySubaccountCreated,
   applySubaccountEliminated,
   applySubaccountReinstated,
+  applyEntityUnfrozen,
 } from "../entities/entity-commands.ts";
-import { applyHeldPriceResolved, applyOrderPlaced, applyPricesPosted } from "../trading/trading-commands.ts";
+import { applyChallengesSwept, applyHeldPriceResolved, applyOrderPlaced, applyPricesPosted } from "../trading/trading-commands.ts";
 import { applyChainGenesis } from "./commands.ts";
 import type { JsonObject } from "./event.ts";
 import type { State } from "./state.ts";
@@ -112,33 +113,32 @@ export const EVENTS: Record<string, EventDefinition> = {
   },
 
   EntityRegistered: { version: 1, apply: applyEntityRegistered },
-  SubaccountCreated: { version: 1, apply: entityScoped(applySubaccountCreated) },
+  SubaccountCreated: { version: 1, apply: recordsViolations(applySubaccountCreated) },
   // Trading events (and SubaccountEliminated) carry `rules`, the trading rules version they were
   // produced under, with the figures they moved; a payload without `rules` predates both and is
   // still v1: apply computes the figures it lacks (trading/rules.ts), so no upcast is needed.
-  SubaccountEliminated: { version: 1, apply: entityScoped(applySubaccountEliminated) },
-  SubaccountReinstated: { version: 1, apply: entityScoped(applySubaccountReinstated) },
-  OrderPlaced: { version: 1, apply: applyOrderPlaced },
-  PricesPosted: { version: 1, apply: applyPricesPosted },
-  HeldPriceResolved: { version: 1, apply: applyHeldPriceResolved },
+  SubaccountEliminated: { version: 1, apply: recordsViolations(applySubaccountEliminated) },
+  SubaccountReinstated: { version: 1, apply: recordsViolations(applySubaccountReinstated) },
+  EntityUnfrozen: { version: 1, apply: applyEntityUnfrozen },
+  OrderPlaced: { version: 1, apply: recordsViolations(applyOrderPlaced) },
+  PricesPosted: { version: 1, apply: recordsViolations(applyPricesPosted) },
+  HeldPriceResolved: { version: 1, apply: recordsViolations(applyHeldPriceResolved) },
+  ChallengesSwept: { version: 1, apply: recordsViolations(applyChallengesSwept) },
 
   CriticalInvariantViolation: {
     version: 1,
     apply(state, p) {
-      setViolations(state, [
-        ...state.violations,
-        { scope: str(p, "scope"), invariant: str(p, "invariant"), expected: str(p, "expected"), actual: str(p, "actual") },
-      ]);
+      recordViolations(state, [{ scope: str(p, "scope"), invariant: str(p, "invariant"), expected: str(p, "expected"), actual: str(p, "actual") }]);
     },
   },
 };
 
-/** An entity event that found its entity's invariants broken records the violations; replay freezes the entity again. */
-function entityScoped(apply: (state: State, p: JsonObject) => void): (state: State, p: JsonObject) => void {
+/** An event that found entity invariants broken records the violations; replay freezes the entities again. */
+function recordsViolations(apply: (state: State, p: JsonObject) => void): (state: State, p: JsonObject) => void {
   return (state, p) => {
     apply(state, p);
     const v = p.violations as Array<{ scope: string; invariant: string; expected: string; actual: string }> | undefined;
-    if (v && v.length > 0) applyEntityViolations(state, (v[0] as { scope: string }).scope.slice("entity:".length), v);
+    if (v && v.length > 0) recordViolations(state, v);
   };
 }
 

@@ -113,9 +113,11 @@ const SELF_APPLYING = new Set<Command["kind"]>([
   "create_subaccount",
   "eliminate_subaccount",
   "reinstate_subaccount",
+  "unfreeze_entity",
   "place_order",
   "post_prices",
   "resolve_held_price",
+  "sweep_challenges",
 ]);
 
 export function violationEvent(scope: string, invariant: string, expected: string, actual: string): EventDraft {

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DAY_MS, expectReplayMatches, neurons, world } from "../../../test/support/trading-world.ts";
-import { CHECKPOINT_MS, checkpointEnd } from "./trader.ts";
-import type { PerfCheckpoint } from "./trading-state.ts";
+import { CHECKPOINT_MS, CHECKPOINT_WINDOW_MS, checkpointAt, checkpointEnd, currentCheckpoint, firstCheckpoint, type PerfCheckpoint, type PerfMarks, rollCheckpoints, trackCheckpoint } from "./perf-checkpoint.ts";
 
 const E = "5entity";
 const SUB = `${E}_0`;
@@ -71,5 +70,44 @@ describe("12-hour performance checkpoints (scripted prices)", () => {
     const ends = closed.map((c) => c.ts_ms);
     expect(ends.every((t, i) => i === 0 || t - (ends[i - 1] as number) === CHECKPOINT_MS)).toBe(true);
     expect(ends.at(-1)).toBe(w.now - (w.now % CHECKPOINT_MS));
+  });
+});
+
+describe("perf checkpoints as pure functions of a trader's marks", () => {
+  const T0 = Date.UTC(2026, 1, 1); // 00:00 UTC
+  const marks = (over: Partial<PerfMarks> = {}): PerfMarks => ({
+    realizedUsd: 0,
+    spreadFeeUsd: 0,
+    carryFeeUsd: 0,
+    unrealizedUsd: 0,
+    value: 1,
+    peak: 1,
+    openPairs: [],
+    cp: firstCheckpoint(T0 + 1_000),
+    ...over,
+  });
+
+  it("a mark folds into the open checkpoint; the roll closes it with the last mark's values", () => {
+    let t = trackCheckpoint(marks({ value: 0.97, unrealizedUsd: -300, openPairs: ["BTCUSD"] }), false, T0 + 60_000);
+    t = trackCheckpoint({ ...t, value: 1.02, peak: 1.02, unrealizedUsd: 200 }, true, T0 + 120_000);
+    expect(t.cp).toMatchObject({ lastMs: T0 + 120_000, openMs: 60_000, maxValue: 1.02 });
+    expect(t.cp.maxDrawdown).toBeCloseTo(0.03, 12);
+    expect(rollCheckpoints(t, T0 + CHECKPOINT_MS - 1, null)).toBe(t); // not ended yet
+    const closed: PerfCheckpoint[] = [];
+    const rolled = rollCheckpoints(t, T0 + 2 * CHECKPOINT_MS + 5, (c) => closed.push(c));
+    expect(closed.map((c) => c.ts_ms)).toEqual([T0 + CHECKPOINT_MS, T0 + 2 * CHECKPOINT_MS]);
+    expect(closed[0]).toMatchObject({ unrealized_pnl_usd: 200, open_ms: CHECKPOINT_MS - 60_000, accum_ms: CHECKPOINT_MS - 1_000, max_portfolio_value: 1.02 });
+    expect(closed[1]).toMatchObject({ unrealized_pnl_usd: 0, open_ms: CHECKPOINT_MS, accum_ms: CHECKPOINT_MS }); // open all along, no new mark
+    expect(rolled.cp).toMatchObject({ startMs: T0 + 2 * CHECKPOINT_MS, unrealized0: 200, maxValue: 1.02 });
+    expect(rollCheckpoints(t, T0 + 2 * CHECKPOINT_MS + 5, null)).toEqual(rolled); // same state whoever keeps them
+  });
+
+  it("the open checkpoint as of now stops at its end; a long silence closes the window's worth", () => {
+    const t = marks();
+    expect(currentCheckpoint(t, T0 + 5_000)).toEqual(checkpointAt(t, T0 + 5_000));
+    expect(currentCheckpoint(t, T0 + 3 * CHECKPOINT_MS)).toEqual(checkpointAt(t, T0 + CHECKPOINT_MS));
+    let n = 0;
+    rollCheckpoints(t, T0 + 400 * 86_400_000, () => n++);
+    expect(n).toBe(CHECKPOINT_WINDOW_MS / CHECKPOINT_MS);
   });
 });

@@ -3,10 +3,11 @@ import { reservedAccount } from "../entities/entity-state.ts";
 import { account } from "../chain/chain-state.ts";
 import { TAO } from "../ledger/asset.ts";
 import type { State } from "../machine/state.ts";
+import { checkpointEnd, firstCheckpoint, rollCheckpoints, trackCheckpoint } from "../perf/perf-checkpoint.ts";
 import { accrueCarry, type Fill, fillOf, type OrderInput, type Position, positionAfter, round9, unrealizedPnl } from "./position.ts";
 import { type ClosingFill, type EliminationFigures, expectRecorded, type RecordedElimination, type VerdictMarks } from "./records.ts";
 import { tradePair } from "./trade-pairs.ts";
-import { type ChallengeState, type Elimination, nthKey, type PerfCheckpoint, positionKey, type TraderRecord } from "./trading-state.ts";
+import { type ChallengeState, type Elimination, nthKey, positionKey, type TraderRecord } from "./trading-state.ts";
 
 /**
  * A trader's life: orders move its positions, prices mark it, and the challenge and drawdown rules
@@ -21,6 +22,8 @@ export const PASS_RETURN = 0.03;
 export const CHALLENGE_MAX_DRAWDOWN = 0.06;
 export const PASSED_MAX_DRAWDOWN = 0.1;
 export const REGULAR_ACCOUNT_SIZE_USD = 10_000;
+/** Re-exported for src/api/routes/entities.ts until it imports from perf (another owner's file). */
+export { CHECKPOINT_WINDOW_MS } from "../perf/perf-checkpoint.ts";
 
 export function newTrader(hotkey: string, entity: string | null, accountSizeUsd: number, startedAtMs: number): TraderRecord {
   return {
@@ -42,89 +45,26 @@ export function newTrader(hotkey: string, entity: string | null, accountSizeUsd:
     closedCount: 0,
     orderCount: 0,
     elimination: null,
-    cp: { startMs: startedAtMs, lastMs: startedAtMs, realized0: 0, unrealized0: 0, spread0: 0, carry0: 0, maxDrawdown: 0, maxValue: 1, openMs: 0 },
-  };
-}
-
-export const CHECKPOINT_MS = 12 * 3_600_000;
-/** Checkpoints older than this are not kept (DESIGN.md §3.4). */
-export const CHECKPOINT_WINDOW_MS = 120 * 86_400_000;
-
-/** The end of the 12-hour checkpoint holding `ms`. */
-export function checkpointEnd(ms: number): number {
-  return ms - (ms % CHECKPOINT_MS) + CHECKPOINT_MS;
-}
-
-/**
- * The trader's open checkpoint as it stands at `until` (its end, when it closes): the values of
- * the last mark, with time open counted on to `until` while positions are open.
- */
-export function checkpointAt(t: TraderRecord, until: number): PerfCheckpoint {
-  const cp = t.cp;
-  return {
-    ts_ms: checkpointEnd(cp.startMs),
-    return: t.value - 1,
-    max_drawdown: cp.maxDrawdown,
-    max_portfolio_value: cp.maxValue,
-    realized_pnl_usd: t.realizedUsd - cp.realized0,
-    unrealized_pnl_usd: t.unrealizedUsd - cp.unrealized0,
-    spread_fee_loss: t.spreadFeeUsd - cp.spread0,
-    carry_fee_loss: t.carryFeeUsd - cp.carry0,
-    open_ms: cp.openMs + (t.openPairs.length > 0 ? Math.max(0, until - cp.lastMs) : 0),
-    accum_ms: Math.max(0, until - cp.startMs),
+    cp: firstCheckpoint(startedAtMs),
   };
 }
 
 /**
- * Closes every checkpoint that ended by `now` with the values of the trader's last mark (periods
- * without marks close flat, as Vanta fills void periods), and opens the one holding `now`.
+ * Closes the trader's checkpoints that ended by `now` (perf-checkpoint.ts), handing them to the
+ * writer through the state's sink, journaled so that an aborted command leaves none behind.
  */
-function rollCheckpoints(state: State, t: TraderRecord, now: number): TraderRecord {
-  let cp = t.cp;
-  let end = checkpointEnd(cp.startMs);
-  if (now < end) return t;
+function rollTraderCheckpoints(state: State, t: TraderRecord, now: number): TraderRecord {
+  if (now < checkpointEnd(t.cp.startMs)) return t;
   const sink = state.trading.closedCheckpoints;
-  const fresh = (startMs: number) => ({
-    startMs,
-    lastMs: startMs,
-    realized0: t.realizedUsd,
-    unrealized0: t.unrealizedUsd,
-    spread0: t.spreadFeeUsd,
-    carry0: t.carryFeeUsd,
-    maxDrawdown: 0,
-    maxValue: t.value,
-    openMs: 0,
-  });
-  // Checkpoints older than the window are never written: a long silence starts at its edge.
-  const oldest = checkpointEnd(now) - CHECKPOINT_WINDOW_MS;
-  if (end < oldest) {
-    cp = fresh(oldest - CHECKPOINT_MS);
-    end = oldest;
-  }
-  for (; end <= now; end += CHECKPOINT_MS) {
-    if (sink) {
-      sink.push({ trader: t.hotkey, checkpoint: checkpointAt({ ...t, cp }, end) });
-      state.journal.record(() => sink.pop());
-    }
-    cp = fresh(end);
-  }
-  return { ...t, cp };
-}
-
-/** Folds a new mark into the open checkpoint: time open since the last mark, best value, worst drawdown. */
-function trackCheckpoint(t: TraderRecord, wasOpen: boolean, now: number): TraderRecord {
-  const cp = t.cp;
-  const drawdown = 1 - t.value / t.peak;
-  return {
-    ...t,
-    cp: {
-      ...cp,
-      lastMs: now,
-      openMs: cp.openMs + (wasOpen ? now - cp.lastMs : 0),
-      maxValue: t.value > cp.maxValue ? t.value : cp.maxValue,
-      maxDrawdown: drawdown > cp.maxDrawdown ? drawdown : cp.maxDrawdown,
-    },
-  };
+  return rollCheckpoints(
+    t,
+    now,
+    sink &&
+      ((checkpoint) => {
+        sink.push({ trader: t.hotkey, checkpoint });
+        state.journal.record(() => sink.pop());
+      }),
+  );
 }
 
 /** The trader's record; a subaccount that has not traded yet gets its fresh record (not stored). */
@@ -149,7 +89,7 @@ export function traderReturn(t: TraderRecord): number {
 /** Accrues carry on every open position and marks the trader to the latest prices. */
 export function markTrader(state: State, trader: TraderRecord, now: number): TraderRecord {
   const { trading } = state;
-  const t = rollCheckpoints(state, trader, now);
+  const t = rollTraderCheckpoints(state, trader, now);
   let unrealized = 0;
   let carry = t.carryFeeUsd;
   for (const pairId of t.openPairs) {

@@ -1,5 +1,5 @@
 import { AssertionFailure, DomainError } from "../errors/errors.ts";
-import { isFrozen, isNeuron } from "../entities/entity-commands.ts";
+import { isFrozen, isNeuron, withEntityChecks } from "../entities/entity-commands.ts";
 import { syntheticHotkey } from "../entities/synthetic-hotkey.ts";
 import type { EventDraft, Json, JsonObject } from "../machine/event.ts";
 import type { State } from "../machine/state.ts";
@@ -29,6 +29,8 @@ export type PlaceOrder = {
   position_uuid: string;
 };
 export type PostPrices = { kind: "post_prices"; ts: number; prices: Array<{ trade_pair: string; price: number; ts_ms: number }> };
+/** The node sweeps ended challenges on every block, so a 90-day time-out needs no price to land. */
+export type SweepChallenges = { kind: "sweep_challenges"; ts: number };
 export type ResolveHeldPrice = { kind: "resolve_held_price"; ts: number; trade_pair: string; ts_ms: number; action: "apply" | "discard" };
 
 /**
@@ -131,6 +133,11 @@ function orderPlaced(state: State, p: JsonObject, recorded: Fill | null, where: 
 
 export function applyPricesPosted(state: State, p: JsonObject): void {
   pricesPosted(state, "PricesPosted", p, true);
+}
+
+/** A sweep is a price batch without prices: the same transition, recorded under its own name. */
+export function applyChallengesSwept(state: State, p: JsonObject): void {
+  pricesPosted(state, "ChallengesSwept", p, true);
 }
 
 export function applyHeldPriceResolved(state: State, p: JsonObject): void {
@@ -297,7 +304,8 @@ export function placeOrderCommand(state: State, c: PlaceOrder): EventDraft {
     payload.verdict = v;
     payload.marks = applyVerdict(state, trader, v, c.ts, null, `${where} verdict`) as unknown as JsonObject;
   }
-  return { type: "OrderPlaced", version: 1, payload: { ...payload, ref: { trader, n: t.orderCount - 1 } } };
+  const eliminated = typeof payload.verdict === "string" && payload.verdict !== "pass" ? [trader] : [];
+  return withEntityChecks(state, entitiesOf(state, eliminated), { type: "OrderPlaced", version: 1, payload: { ...payload, ref: { trader, n: t.orderCount - 1 } } });
 }
 
 export function postPricesCommand(state: State, c: PostPrices): EventDraft {
@@ -336,7 +344,17 @@ export function postPricesCommand(state: State, c: PostPrices): EventDraft {
   decide(state, "PricesPosted", (ended?.expired ?? []).map((t) => [t, "FAILED_CHALLENGE_PERIOD_TIME"]), c.ts, accepted.length, verdicts);
   const payload: JsonObject = { ts: c.ts, accepted, held, skipped, verdicts: verdicts as unknown as Json, rules: TRADING_RULES_VERSION };
   if (ended !== undefined) payload.queue_head = ended.head;
-  return { type: "PricesPosted", version: 1, payload: { ...payload, ref: { accepted: accepted.length, held: held.length, skipped } } };
+  return withEntityChecks(state, entitiesOf(state, eliminatedIn(verdicts)), {
+    type: "PricesPosted",
+    version: 1,
+    payload: { ...payload, ref: { accepted: accepted.length, held: held.length, skipped } },
+  });
+}
+
+/** Fails the challenges that ran out of time by `ts`; refused (nothing logged) when none did. */
+export function sweepChallengesCommand(state: State, c: SweepChallenges): EventDraft {
+  if (endedChallenges(state, c.ts) === undefined) throw new DomainError("NOT_FOUND", "no challenge has ended", { unchanged: true });
+  return { ...postPricesCommand(state, { kind: "post_prices", ts: c.ts, prices: [] }), type: "ChallengesSwept" };
 }
 
 export function resolveHeldPriceCommand(state: State, c: ResolveHeldPrice): EventDraft {
@@ -351,7 +369,7 @@ export function resolveHeldPriceCommand(state: State, c: ResolveHeldPrice): Even
     acceptPrice(state, c.trade_pair, held.price, held.ts_ms, c.ts);
     decide(state, "HeldPriceResolved", judgeMarked(state, c.trade_pair, c.ts), c.ts, 1, verdicts);
   }
-  return {
+  return withEntityChecks(state, entitiesOf(state, eliminatedIn(verdicts)), {
     type: "HeldPriceResolved",
     version: 1,
     payload: {
@@ -364,7 +382,20 @@ export function resolveHeldPriceCommand(state: State, c: ResolveHeldPrice): Even
       rules: TRADING_RULES_VERSION,
       ref: { resolved: 1 },
     },
-  };
+  });
+}
+
+/** The traders a list of verdicts eliminated. */
+function eliminatedIn(verdicts: readonly VerdictRecord[]): string[] {
+  return verdicts.filter(([, verdict]) => verdict !== "pass").map(([trader]) => trader);
+}
+
+/** The entities whose subaccounts these traders are: their invariants are checked after an elimination. */
+function entitiesOf(state: State, traders: readonly string[]): string[] {
+  return traders.flatMap((t) => {
+    const entity = state.entities.subaccounts.get(t)?.entity;
+    return entity === undefined ? [] : [entity];
+  });
 }
 
 /** Applies each verdict the rules gave and records it with its marks and effects. */

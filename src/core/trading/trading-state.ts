@@ -1,4 +1,5 @@
 import { type Journal, JournaledMap } from "../machine/journal.ts";
+import type { OpenCheckpoint, PerfCheckpoint } from "../perf/perf-checkpoint.ts";
 import type { OrderRecord, Position } from "./position.ts";
 import { TRADE_PAIRS } from "./trade-pairs.ts";
 
@@ -45,35 +46,8 @@ export interface TraderRecord {
   cp: OpenCheckpoint;
 }
 
-/**
- * The running part of a 12-hour checkpoint (aligned to 00:00 and 12:00 UTC): the totals at its
- * start, its worst drawdown and best value so far, and time with positions open.
- */
-export interface OpenCheckpoint {
-  startMs: number;
-  lastMs: number;
-  realized0: number;
-  unrealized0: number;
-  spread0: number;
-  carry0: number;
-  maxDrawdown: number;
-  maxValue: number;
-  openMs: number;
-}
-
-/** A closed checkpoint (API.md PerfCheckpoint), kept in the store, not in the state. */
-export interface PerfCheckpoint {
-  ts_ms: number;
-  return: number;
-  max_drawdown: number;
-  max_portfolio_value: number;
-  realized_pnl_usd: number;
-  unrealized_pnl_usd: number;
-  spread_fee_loss: number;
-  carry_fee_loss: number;
-  open_ms: number;
-  accum_ms: number;
-}
+/** Re-exported for src/api/routes/entities.ts until it imports from perf (another owner's file). */
+export type { PerfCheckpoint } from "../perf/perf-checkpoint.ts";
 
 export interface PriceRecord {
   price: number;
