@@ -11,6 +11,7 @@ import { auditRoutes } from "./routes/audit.ts";
 import { entityRoutes } from "./routes/entities.ts";
 import { sessionRoutes } from "./routes/sessions.ts";
 import { tradingRoutes } from "./routes/trading.ts";
+import { weightRoutes } from "./routes/weights.ts";
 import { Sessions } from "./sessions.ts";
 import { chainRoutes } from "./routes/chain.ts";
 import { dashboardRoutes } from "./routes/dashboard.ts";
@@ -86,6 +87,7 @@ export function buildServer(ctx: ApiContext, options: { logger?: boolean } = {})
   app.register(chainRoutes, { ctx, epistula });
   app.register(entityRoutes, { access });
   app.register(tradingRoutes, { access });
+  app.register(weightRoutes, { access });
   app.register(sessionRoutes, { access });
   app.register(auditRoutes, { access });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());

@@ -2,7 +2,7 @@ import { Command, Option } from "commander";
 import { CODE_VERSION } from "../version.ts";
 import { registerClientCommands } from "./client-commands.ts";
 import { registerKeysCommands } from "./keys-command.ts";
-import { parseBlockTime, parseChoice, parsePeers, parsePort } from "./serve-options.ts";
+import { parseBlockTime, parseChoice, parsePayoutPeriod, parsePeers, parsePort } from "./serve-options.ts";
 
 // serve, simulate and verify load the node, the store and the server: imported when run, so the
 // client commands start quickly.
@@ -37,7 +37,8 @@ program
   .option("--peers <urls>", "comma-separated peer validator URLs", parsePeers, [])
   .option("--rate-limit <on|off>", "rate limits", parseChoice(["on", "off"] as const), "on")
   .option("--snapshot-every <events>", "write a snapshot after this many events", positiveInt, 100_000)
-  .option("--genesis <file>", "devnet genesis JSON (endowments, root, tempo, subnets); used for an empty log only")
+  .option("--genesis <file>", "devnet genesis JSON (endowments, root, tempo, subnets with their owner and validators); used for an empty log only")
+  .option("--payout-period <period>", "payout period: month (calendar month UTC), 1d, 1h, 10m or 1m (one minute)", parsePayoutPeriod, "month")
   .action(async (options) => {
     const { runServe } = await import("./serve.ts");
     process.exit(await runServe(options));

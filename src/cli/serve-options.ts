@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from "commander";
+import { isPayoutPeriod, PAYOUT_PERIODS, type PayoutPeriod } from "../core/debt/payout-period.ts";
 
 export function parsePort(value: string): number {
   const n = Number(value);
@@ -17,6 +18,14 @@ export function parseChoice<T extends string>(choices: readonly T[]) {
     if (!(choices as readonly string[]).includes(value)) throw new InvalidArgumentError(`must be one of ${choices.join(", ")}`);
     return value as T;
   };
+}
+
+/** `--payout-period`: a calendar month (UTC) or a fixed span, `1m` being one minute (DESIGN.md §3.5). */
+export function parsePayoutPeriod(value: string): PayoutPeriod {
+  if (!isPayoutPeriod(value)) {
+    throw new InvalidArgumentError(`must be one of ${PAYOUT_PERIODS.join(", ")} (month = calendar month UTC, 1m = one minute)`);
+  }
+  return value;
 }
 
 export function parsePeers(value: string): string[] {

@@ -8,11 +8,13 @@ import { buildServer } from "../api/server.ts";
 import type { Endowment } from "../core/machine/commands.ts";
 import { cryptoReady, devAccounts, isSs58, KeyError, loadKey, loadOrCreateNodeKey } from "../keys/keys.ts";
 import { BlockProducer } from "../node/block-producer.ts";
+import { WeightSetter } from "../node/weight-setter.ts";
 import { Demo } from "../node/demo.ts";
 import { logPath, PropnetNode } from "../node/node.ts";
 import { LogIntegrityError } from "../store/stored-event.ts";
 import { CODE_VERSION } from "../version.ts";
 import type { ChainGenesis } from "../core/chain/chain-state.ts";
+import type { PayoutPeriod } from "../core/debt/payout-period.ts";
 import { GenesisFileError, readGenesisFile } from "./genesis-file.ts";
 import { isLoopback } from "./serve-options.ts";
 
@@ -33,10 +35,16 @@ export interface ServeOptions {
   rateLimit: "on" | "off";
   snapshotEvery: number;
   genesis?: string;
+  /** `--payout-period`: month (calendar month UTC, the default) or 1d, 1h, 10m, 1m. */
+  payoutPeriod?: PayoutPeriod;
 }
 
 const TAO_RAO = 1_000_000_000n;
 export const DEV_ENDOWMENT_RAO = 1_000_000n * TAO_RAO;
+/** The node's own key at genesis: enough for its registration burn and its stake, with room to spare. */
+export const NODE_ENDOWMENT_RAO = 10_000n * TAO_RAO;
+/** The node's validator stake at genesis: alone on the devnet, its weights are the consensus. */
+export const NODE_STAKE_RAO = 1_000n * TAO_RAO;
 
 class ServeRefused extends Error {}
 
@@ -49,6 +57,22 @@ function signatureThreads(): number {
 
 function say(message: string): void {
   process.stderr.write(`propnet: ${message}\n`);
+}
+
+/**
+ * The devnet genesis: the development accounts endowed, subnet 1 owned by Alice with her hotkey as
+ * uid 0, and the node's key endowed and registered as a validator with stake. A node whose key is
+ * Alice's (`--key //Alice`) is the owner and the validator at once, on uid 0; a development key
+ * already holds far more than it needs.
+ */
+export function devGenesis(dev: Map<string, string>, root: string, alice: string, node: string): { endowments: Endowment[]; chain: ChainGenesis } {
+  const endowments: Endowment[] = [...dev.values()].map((owner) => ({ owner, amount_rao: DEV_ENDOWMENT_RAO }));
+  if (![...dev.values()].includes(node)) endowments.push({ owner: node, amount_rao: NODE_ENDOWMENT_RAO });
+  const validators = [{ hotkey: node, coldkey: node, stake_rao: NODE_STAKE_RAO }];
+  return {
+    endowments,
+    chain: { root, subnets: [{ netuid: 1, ownerHotkey: alice, ownerColdkey: alice, registerOwner: node !== alice, validators }] },
+  };
 }
 
 /** `propnet serve`: the node, its store and its HTTP interface. Resolves with the exit code. */
@@ -92,22 +116,26 @@ async function serve(options: ServeOptions): Promise<number> {
     );
   }
   const alice = dev.get("Alice") as string;
-  // The default devnet genesis, unless a genesis file says otherwise (applied to an empty log only).
-  let genesis: Endowment[] = [...dev.values()].map((owner) => ({ owner, amount_rao: DEV_ENDOWMENT_RAO }));
-  let chainGenesis: ChainGenesis = { root, subnets: [{ netuid: 1, ownerHotkey: alice, ownerColdkey: alice }] };
+  let chainGenesisFile: { endowments: Endowment[]; chain: ChainGenesis } | null = null;
   if (options.genesis) {
-    ({ endowments: genesis, chain: chainGenesis } = readGenesisFile(options.genesis, root));
+    chainGenesisFile = readGenesisFile(options.genesis, root);
     if (existsSync(logPath(options.data))) say(`--genesis ${options.genesis} ignored: the log in ${options.data} already holds its genesis`);
   }
   const { mkdirSync } = await import("node:fs");
   mkdirSync(options.data, { recursive: true });
   const nodeKey = options.key ? loadKey(options.key) : loadOrCreateNodeKey(options.data);
+  // The default devnet genesis, unless a genesis file says otherwise (applied to an empty log only):
+  // Alice owns subnet 1 and its uid 0 (where what debts do not need goes); the node's own key is
+  // its validator, registered and staked, so the weights it sets are the consensus.
+  const { endowments: genesis, chain: chainGenesis } = chainGenesisFile ?? devGenesis(dev, root, alice, nodeKey.address);
 
   let node: PropnetNode | null = null;
   let producer: BlockProducer | null = null;
   let demo: Demo | null = null;
+  let weights: WeightSetter | null = null;
   /** After an execution fault: no more demo orders (the block producer stops owing blocks by itself). */
   const stopWriters = async () => {
+    weights?.stop();
     await demo?.stop();
   };
   let status = "replaying the event log";
@@ -150,6 +178,7 @@ async function serve(options: ServeOptions): Promise<number> {
     genesis,
     // Subnet 1, the prop-trading subnet, exists at genesis and receives emission from block 1.
     chainGenesis,
+    payoutPeriod: options.payoutPeriod ?? "month",
     snapshotEvery: options.snapshotEvery,
     say,
     onProgress: (seq) => {
@@ -168,6 +197,10 @@ async function serve(options: ServeOptions): Promise<number> {
   }
   producer = new BlockProducer(opened, options.blockTime);
   producer.start();
+  // The node's validator scores and sets weights once per tempo (the devnet default genesis
+  // registers and stakes it; on a chain where its hotkey holds no uid it says so and retries).
+  weights = new WeightSetter(opened, producer, nodeKey.address, options.blockTime > 0 ? options.blockTime : 12_000, say);
+  weights.start();
   node = opened;
   process.removeListener("SIGTERM", stopDuringStart);
   process.removeListener("SIGINT", stopDuringStart);
@@ -190,6 +223,7 @@ async function serve(options: ServeOptions): Promise<number> {
         await app.close();
         await demoStarted;
         await demo?.stop();
+        weights?.stop();
         await producer?.stop();
         await opened.close();
         await signatures.close();

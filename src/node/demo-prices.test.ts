@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { TRADE_PAIRS } from "../core/trading/trade-pairs.ts";
+import { DEMO_TRADED_PAIRS } from "./demo.ts";
 import { DEMO_START_PRICES, DemoPrices } from "./demo-prices.ts";
 
 const T0 = 1_700_000_000_000;
@@ -28,8 +30,8 @@ describe("DemoPrices", () => {
   });
 
   it("moves each step by at most 0.5%, stays positive, finite, rounded and within the band", () => {
-    // Seed 23 meets the band's edge near step 79,000 (so the turn back at the edge runs here).
-    const series = run(23, 80_000);
+    // Seed 25 meets the band's edge near step 22,800 (so the turn back at the edge runs here).
+    const series = run(25, 25_000);
     let prev = DEMO_START_PRICES.map((p) => p.start);
     let maxStep = 0;
     let maxDeviation = 0;
@@ -65,9 +67,22 @@ describe("DemoPrices", () => {
     expect(sumAbsDeviation / steps).toBeLessThan(0.15);
   });
 
-  it("starts from a price for every trade pair", () => {
-    const pairs = ["BTCUSD", "ETHUSD", "SOLUSD", "XRPUSD", "DOGEUSD", "ADAUSD", "EURUSD", "GBPUSD", "AUDUSD", "NZDUSD", "USDCAD", "USDCHF"];
+  it("starts from a price for every trade pair, TAOUSD included", () => {
+    const pairs = ["BTCUSD", "ETHUSD", "SOLUSD", "XRPUSD", "DOGEUSD", "ADAUSD", "EURUSD", "GBPUSD", "AUDUSD", "NZDUSD", "USDCAD", "USDCHF", "TAOUSD"];
     expect(DEMO_START_PRICES.map((p) => p.id)).toEqual(pairs);
+    expect(DEMO_START_PRICES.map((p) => p.id)).toEqual(TRADE_PAIRS.map((p) => p.id));
+  });
+
+  it("posts TAOUSD around 400 USD, moving gently, and the demo never trades it", () => {
+    const demo = new DemoPrices(5, DEMO_START_PRICES);
+    const tao: number[] = [];
+    for (let i = 0; i < 2_000; i++) tao.push(demo.next(T0 + i * 5_000).find((t) => t.trade_pair === "TAOUSD")!.price);
+    expect(tao[0]).toBeGreaterThan(398);
+    expect(tao[0]).toBeLessThan(402);
+    expect(new Set(tao).size).toBeGreaterThan(100);
+    expect(Math.min(...tao)).toBeGreaterThanOrEqual(300);
+    expect(Math.max(...tao)).toBeLessThanOrEqual(500);
+    expect(DEMO_TRADED_PAIRS.map((p) => p.id)).toEqual(["BTCUSD", "ETHUSD", "SOLUSD", "XRPUSD", "DOGEUSD", "ADAUSD"]);
   });
 
   it("refuses a start price that is not positive and finite", () => {

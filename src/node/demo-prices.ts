@@ -18,7 +18,7 @@ export interface DemoTick {
   ts_ms: number;
 }
 
-/** Plausible starting prices for every trade pair. */
+/** Plausible starting prices for every trade pair, TAOUSD included (priced, never traded: it values emissions). */
 export const DEMO_START_PRICES: readonly DemoPair[] = Object.freeze([
   { id: "BTCUSD", start: 95_000 },
   { id: "ETHUSD", start: 3_500 },
@@ -32,6 +32,7 @@ export const DEMO_START_PRICES: readonly DemoPair[] = Object.freeze([
   { id: "NZDUSD", start: 0.6 },
   { id: "USDCAD", start: 1.36 },
   { id: "USDCHF", start: 0.88 },
+  { id: "TAOUSD", start: 400 },
 ]);
 
 /** Random part of a step: within ±0.4%. */

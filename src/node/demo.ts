@@ -10,11 +10,14 @@ import type { PropnetNode } from "./node.ts";
 export const DEMO_TICK_MS = 5_000;
 const TAO_RAO = 1_000_000_000n;
 const DEMO_SUBACCOUNTS = 3;
+/** What the demo entity trades: the crypto pairs (TAOUSD is priced for valuation, never traded). */
+export const DEMO_TRADED_PAIRS = TRADE_PAIRS.filter((p) => p.tradable && p.category === "crypto");
 
 /**
- * The devnet demo (off with `--no-demo`): generated prices every few seconds, and one demo entity
- * (hotkey `//Dave//demo-entity`, funded by //Dave) whose subaccounts trade on them, so a fresh
- * start has something moving. Everything goes through the same commands as the API.
+ * The devnet demo (off with `--no-demo`): generated prices every few seconds (TAOUSD included),
+ * and one demo entity (hotkey `//Dave//demo-entity`, funded by //Dave) whose subaccounts trade on
+ * them (never TAOUSD), so a fresh start has something moving. Everything goes through the same
+ * commands as the API.
  */
 export class Demo {
   #timer: NodeJS.Timeout | null = null;
@@ -95,7 +98,7 @@ export class Demo {
     });
     if (active.length === 0) return;
     const id = active[Math.floor(this.#random() * active.length)] as number;
-    const pair = TRADE_PAIRS[Math.floor(this.#random() * 6)] as (typeof TRADE_PAIRS)[number];
+    const pair = DEMO_TRADED_PAIRS[Math.floor(this.#random() * DEMO_TRADED_PAIRS.length)] as (typeof TRADE_PAIRS)[number];
     const r = this.#random();
     const orderType = r < 0.45 ? "LONG" : r < 0.9 ? "SHORT" : "FLAT";
     await this.#submit({

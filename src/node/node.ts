@@ -1,5 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import type { PayoutPeriod } from "../core/debt/payout-period.ts";
 import type { ChainGenesis } from "../core/chain/chain-state.ts";
 import { ApplyFailed } from "../core/errors/errors.ts";
 import type { Command, Endowment, Handlers } from "../core/machine/commands.ts";
@@ -26,6 +27,9 @@ export interface NodeOptions {
   genesis?: Endowment[];
   /** The devnet chain's genesis, applied with `genesis`. */
   chainGenesis?: ChainGenesis;
+  /** The payout period debts and weights use (`--payout-period`); default a calendar month (UTC). */
+  /** Recorded in the log when it differs from the log's (debt ledgers roll by it; replay follows the log). */
+  payoutPeriod?: PayoutPeriod;
   handlers?: Handlers;
   clock?: NodeClock;
   say?: (message: string) => void;
@@ -134,6 +138,10 @@ export class PropnetNode {
         const command = { kind: "genesis" as const, endowments: options.genesis, chain: options.chainGenesis };
         const outcome = await node.submit({ command });
         if (!outcome.ok) throw outcome.error;
+      }
+      if (options.payoutPeriod) {
+        const outcome = await node.submit({ command: { kind: "set_payout_period", ts: clock.now(), period: options.payoutPeriod } });
+        if (!outcome.ok && outcome.error.details.unchanged !== true) throw outcome.error;
       }
       return node;
     } catch (error) {

@@ -3,6 +3,7 @@ import { type Command, HANDLERS, type Handlers } from "../core/machine/commands.
 import type { EventDraft } from "../core/machine/event.ts";
 import { type ExecuteResult, execute } from "../core/machine/execute.ts";
 import type { State } from "../core/machine/state.ts";
+import { encodeCheckpointRow } from "../core/debt/checkpoint-row.ts";
 import type { CheckpointRow } from "../store/store.ts";
 import type { StoredEvent } from "../store/stored-event.ts";
 import type { NodeClock } from "./clock.ts";
@@ -220,7 +221,7 @@ export class Writer {
           fault = { pending: p, error };
           break;
         }
-        for (const c of closed) checkpoints.push({ trader: c.trader, ts_ms: c.checkpoint.ts_ms, data: JSON.stringify(c.checkpoint) });
+        for (const c of closed) checkpoints.push({ trader: c.trader, ts_ms: c.checkpoint.ts_ms, data: encodeCheckpointRow(c.checkpoint, c.debt) });
         closed.length = 0;
         const seal = { block: block(), ts: clock.now(), signer: signer ?? null, signature: signature ?? null };
         const sealed = result.events.map((draft) => this.log.seal(draft, seal));

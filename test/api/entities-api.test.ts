@@ -211,6 +211,7 @@ describe("entities on the chain view", () => {
     const rows = a.json.invariants.filter((r: { scope: string }) => r.scope === `entity:${addr("E1")}`);
     expect(rows.map((r: { name: string }) => r.name).sort()).toEqual([
       "active_within_limit",
+      "attributed_plus_unattributed_equals_paid",
       "deposited_less_withdrawn_and_slashed_equals_free_plus_reserved",
       "ids_below_next_id",
       "reserve_equals_sum_of_reserves",
@@ -400,7 +401,8 @@ describe("subaccount reads: status, detail, ledgers, list", () => {
 
     const e = await get(`/v1/entities/${addr("E1")}/ledger`, key("E1"));
     expectStatus(e, 200);
-    expect(e.json).toEqual({ debt: [] });
+    // Nothing funded, nothing paid yet (test/api/economic-loop.test.ts covers the loop).
+    expect(e.json).toEqual({ debt: [], attribution: { paid_alpha_rao: "0", attributed_alpha_rao: "0", unattributed_alpha_rao: "0" } });
     expectStatus(await get(`/v1/entities/${addr("E1")}/ledger`, key("Alice")), 200);
     expectError(await get(`/v1/entities/${addr("E1")}/ledger`, key("E2")), 403, "FORBIDDEN");
     expectError(await get(`/v1/entities/${addr("Miner")}/ledger`, key("Alice")), 404, "ENTITY_NOT_FOUND");
@@ -752,6 +754,25 @@ describe("POST /v1/orders, positions and order history", () => {
     expect(await seq()).toBe(before + 1);
   });
 
+  it("TAOUSD is priced by the oracle like any pair, and an order on it is 422 PAIR_NOT_TRADABLE, whatever its leverage", async () => {
+    const sub = await createSubaccount("E1");
+    const posted = await postPrices([{ trade_pair: "TAOUSD", price: 400 }]);
+    expectStatus(posted, 200);
+    expect(posted.json).toEqual({ accepted: 1, held: 0, skipped: 0 });
+    expect((await get("/v1/prices")).json.prices.TAOUSD).toEqual({ price: 400, ts_ms: expect.any(Number) });
+    const before = await seq();
+    for (const [by, body] of [
+      ["E1", { subaccount_id: sub.subaccount_id, trade_pair: "TAOUSD", order_type: "LONG", leverage: 0.1 }],
+      ["E1", { subaccount_id: sub.subaccount_id, trade_pair: "TAOUSD", order_type: "SHORT", leverage: 100 }],
+      ["Miner", { trade_pair: "TAOUSD", order_type: "FLAT" }],
+    ] as const) {
+      const r = await order(by, body);
+      expectError(r, 422, "PAIR_NOT_TRADABLE");
+      expect(r.json.error.details).toEqual({ trade_pair: "TAOUSD" });
+    }
+    expect(await seq()).toBe(before);
+  });
+
   it("order_uuid: the same body again is 200 duplicate:true with the original; another body is 409 DUPLICATE_ORDER", async () => {
     const sub = await createSubaccount("E1");
     const s = sub.synthetic_hotkey;
@@ -975,16 +996,18 @@ describe("prices", () => {
     expect((await get("/healthz")).json.status).toBe("ok");
   });
 
-  it("GET /v1/trade-pairs lists the crypto and forex pairs with their ranges and fees", async () => {
+  it("GET /v1/trade-pairs lists the crypto and forex pairs with their ranges and fees, and TAOUSD as valuation only", async () => {
     const a = await get("/v1/trade-pairs");
     expectStatus(a, 200);
     const byId = new Map(a.json.trade_pairs.map((p: { id: string }) => [p.id, p]));
     for (const id of ["BTCUSD", "ETHUSD", "SOLUSD", "XRPUSD", "DOGEUSD", "ADAUSD"]) {
-      expect(byId.get(id), id).toMatchObject({ id, category: "crypto", min_leverage: 0.01, max_leverage: 0.5, fee: expect.any(Number) });
+      expect(byId.get(id), id).toMatchObject({ id, category: "crypto", min_leverage: 0.01, max_leverage: 0.5, fee: expect.any(Number), tradable: true });
     }
     for (const id of ["EURUSD", "GBPUSD", "AUDUSD", "NZDUSD", "USDCAD", "USDCHF"]) {
-      expect(byId.get(id), id).toMatchObject({ id, category: "forex", min_leverage: 0.1, max_leverage: 5, fee: expect.any(Number) });
+      expect(byId.get(id), id).toMatchObject({ id, category: "forex", min_leverage: 0.1, max_leverage: 5, fee: expect.any(Number), tradable: true });
     }
+    expect(byId.get("TAOUSD")).toMatchObject({ id: "TAOUSD", category: "valuation", tradable: false });
+    expect(a.json.trade_pairs).toHaveLength(13);
   });
 });
 

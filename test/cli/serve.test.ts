@@ -362,6 +362,7 @@ describe.concurrent("propnet serve: flags are checked before anything starts", (
     { args: ["--store", "mysql"], message: /--store.*mysql|mysql.*--store/ },
     { args: ["--rate-limit", "maybe"], message: /--rate-limit.*maybe|maybe.*--rate-limit/ },
     { args: ["--root", "notanaddress"], message: /--root.*notanaddress.*SS58|SS58.*notanaddress/ },
+    { args: ["--payout-period", "2w"], message: /--payout-period.*2w.*month, 1d, 1h, 10m, 1m/ },
   ];
 
   for (const { args, message } of refusals) {
@@ -408,6 +409,34 @@ describe.concurrent("propnet serve: flags are checked before anything starts", (
     expect(result.stderr).toContain(join(dir, "events.sqlite"));
     expect(result.stderr).not.toMatch(STACK_LINE);
     expect(result.stdout).not.toMatch(/verified/);
+  });
+});
+
+describe("propnet serve: the devnet genesis", () => {
+  test("a fresh node has Alice (the subnet owner) as uid 0 and its own hotkey as a staked validator on uid 1; --payout-period 1m is accepted", async (ctx) => {
+    await cryptoWaitReady();
+    const alice = new Keyring({ type: "sr25519", ss58Format: 42 }).addFromUri("//Alice").address;
+    const { proc, port } = await serveReady(ctx, tempDir(), ["--payout-period", "1m"]);
+    await waitForStderr(proc, /ready at seq/, 5_000);
+    const hotkey = hotkeyOf(proc.stderr);
+    expect(hotkey).toBeDefined();
+    const subnet = await get(port, "/v1/chain/subnets/1");
+    expect(subnet.status).toBe(200);
+    const { neurons } = subnet.body as { neurons: Array<{ uid: number; hotkey: string; coldkey: string; stake_alpha_rao: string }> };
+    expect(neurons).toMatchObject([
+      { uid: 0, hotkey: alice, coldkey: alice },
+      { uid: 1, hotkey, coldkey: hotkey },
+    ]);
+    expect(neurons).toHaveLength(2);
+    // 1,000 TAO into the 1,000 TAO / 1,000 alpha pool buys just under 500 alpha (constant product, less the swap fee).
+    const stake = BigInt((neurons[1] as { stake_alpha_rao: string }).stake_alpha_rao);
+    expect(stake).toBeGreaterThan(499_000_000_000n);
+    expect(stake).toBeLessThan(500_000_000_000n);
+    const invariants = await get(port, "/v1/chain/invariants");
+    expect(invariants.status).toBe(200);
+    expect((invariants.body as { invariants: Array<{ ok: boolean }> }).invariants.filter((r) => !r.ok)).toEqual([]);
+    const stopped = await stop(proc);
+    expect(stopped, proc.stderr).toMatchObject({ code: 0, signal: null });
   });
 });
 

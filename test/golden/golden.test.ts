@@ -34,6 +34,7 @@ describe("golden log fixture", () => {
     const types = new Set(rows.map((r) => r.type.split("@")[0]));
     expect([...types].sort()).toEqual(Object.keys(EVENTS).sort());
     expect(rows.some((r) => r.payload.includes('"remainders"'))).toBe(true);
+    expect(rows.some((r) => r.type.startsWith("BlockProduced@") && r.payload.includes('"attributions"'))).toBe(true);
     const kinds = new Set(
       rows.filter((r) => r.type.startsWith("BlockProduced@")).flatMap((r) => (JSON.parse(r.payload).effects as Array<{ k: string }>).map((e) => e.k)),
     );

@@ -125,6 +125,37 @@ async function entityMiners(node: PropnetNode, now: () => number, random: () => 
   await block([]);
   node.state.entities.entities.set(one, { ...(node.state.entities.entities.get(one) ?? e), reservedRao: e.reservedRao });
   await run({ kind: "unfreeze_entity", ts: now(), hotkey: one, reason: "golden repair", by: root });
+  // The economic loop: a payout period, the subnet owner and a staked validator on subnet 1, the
+  // validator's scores and weights, and epochs whose alpha to the entities' uids is attributed.
+  await run({ kind: "set_payout_period", ts: now(), period: "1h" });
+  const validator = "5goldenvalidator".padEnd(48, "v");
+  await block([
+    { call: "subtensor.burned_register", signer: root, args: { netuid: 1, hotkey: "5owner1" } },
+    { call: "subtensor.burned_register", signer: root, args: { netuid: 1, hotkey: validator } },
+    { call: "subtensor.add_stake", signer: root, args: { netuid: 1, hotkey: validator, amount_rao: "500000000000000" } },
+  ]);
+  /** Empty blocks as the producer logs them: ranges, and each epoch block on its own. */
+  const advance = async (blocks: number) => {
+    for (let left = blocks; left > 0; ) {
+      const ts = Array.from({ length: Math.min(left, 8) }, () => now());
+      if ((await node.submit({ command: { kind: "block_range", ts } })).ok) left -= ts.length;
+      else {
+        await block([]);
+        left--;
+      }
+    }
+  };
+  const setWeights = async () => {
+    await run({ kind: "score_weights", ts: now(), validator, block_time_ms: 12_000 });
+    const scored = node.state.debt.scored.get("last");
+    if (!scored) throw new Error("golden: nothing scored");
+    await block([{ call: "subtensor.set_weights", signer: validator, args: { netuid: 1, uids: scored.uids, weights: scored.weights } }]);
+  };
+  // The random validators' weights age out (activityCutoff); the golden validator's then decide.
+  await setWeights();
+  await advance(340);
+  await setWeights();
+  await advance(60);
 }
 
 async function main(): Promise<void> {

@@ -55,7 +55,7 @@ export const EXTRINSIC_CALLS = [
 ] as const;
 
 /** A numeric chain parameter within core's bounds (PARAMETER_BOUNDS), so OpenAPI shows its range. */
-const boundedInt = (name: "tempo" | "defaultTempo" | "maxNeurons" | "recountPerBlock") =>
+const boundedInt = (name: "tempo" | "defaultTempo" | "maxNeurons" | "recountPerBlock" | "activityCutoff") =>
   z.number().int().min(PARAMETER_BOUNDS[name].min).max(PARAMETER_BOUNDS[name].max);
 const boundedRao = (name: "registrationBurnRao" | "minStakeRao") => {
   const { min, max } = PARAMETER_BOUNDS[name];
@@ -72,6 +72,7 @@ const SetParameterArgs = z.discriminatedUnion("name", [
   parameter("defaultTempo", boundedInt("defaultTempo")),
   parameter("maxNeurons", boundedInt("maxNeurons")),
   parameter("recountPerBlock", boundedInt("recountPerBlock")),
+  parameter("activityCutoff", boundedInt("activityCutoff")),
   parameter("registrationBurnRao", boundedRao("registrationBurnRao")),
   parameter("minStakeRao", boundedRao("minStakeRao")),
 ]);

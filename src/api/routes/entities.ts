@@ -11,6 +11,12 @@ import {
 } from "../../core/entities/entity-commands.ts";
 import type { EntityRecord, SubaccountRecord } from "../../core/entities/entity-state.ts";
 import { syntheticHotkey } from "../../core/entities/synthetic-hotkey.ts";
+import { decodeCheckpointRow } from "../../core/debt/checkpoint-row.ts";
+import type { DebtCheckpoint } from "../../core/debt/debt-checkpoint.ts";
+import { openDebtCheckpoint } from "../../core/debt/debt-state.ts";
+import { aggregateEntity } from "../../core/debt/entity-aggregation.ts";
+import { usdOfMicro } from "../../core/debt/micro-usd.ts";
+import { PPM } from "../../core/debt/penalty.ts";
 import type { State } from "../../core/machine/state.ts";
 import { CHECKPOINT_WINDOW_MS, traderOf } from "../../core/trading/trader.ts";
 import type { PerfCheckpoint } from "../../core/trading/trading-state.ts";
@@ -46,11 +52,38 @@ const DebtCheckpointSchema = z.strictObject({
   ts_ms: z.number().int(),
   emission_alpha_rao: z.string(),
   emission_tao_rao: z.string(),
+  emission_usd: z.number(),
+  realized_pnl_usd: z.number(),
+  unrealized_pnl_usd: z.number(),
+  fees_usd: z.number(),
   portfolio_return: z.number(),
   max_drawdown: z.number(),
   total_penalty: z.number(),
-  status: z.string(),
+  status: z.enum(["challenge", "funded", "eliminated", "entity"]),
+  owed_usd: z.number(),
+  paid_usd: z.number(),
 });
+
+const AttributionSchema = z.strictObject({ paid_alpha_rao: z.string(), attributed_alpha_rao: z.string(), unattributed_alpha_rao: z.string() });
+
+/** API.md DebtCheckpoint: rao as strings, USD as numbers, the penalty as a fraction. */
+function debtCheckpointView(c: DebtCheckpoint) {
+  return {
+    ts_ms: c.ts_ms,
+    emission_alpha_rao: c.emission_alpha_rao.toString(),
+    emission_tao_rao: c.emission_tao_rao.toString(),
+    emission_usd: usdOfMicro(c.emission_usd_micro),
+    realized_pnl_usd: c.realized_pnl_usd,
+    unrealized_pnl_usd: c.unrealized_pnl_usd,
+    fees_usd: c.fees_usd,
+    portfolio_return: c.portfolio_return,
+    max_drawdown: c.max_drawdown,
+    total_penalty: c.total_penalty_ppm / PPM,
+    status: c.status,
+    owed_usd: usdOfMicro(c.owed_usd_micro),
+    paid_usd: usdOfMicro(c.paid_usd_micro),
+  };
+}
 
 function entityOrNotFound(state: State, hotkey: string): EntityRecord {
   const e = state.entities.entities.get(hotkey);
@@ -73,10 +106,19 @@ export const entityRoutes: FastifyPluginAsync<{ access: Access }> = async (insta
   const readSigned = signedRead(access);
 
   /** Closed perf checkpoints of the last 120 days, from the store (committed rows only). */
-  const closedCheckpoints = (trader: string): PerfCheckpoint[] =>
+  const closedRows = (trader: string) =>
     node()
       .store.readCheckpoints(trader, now() - CHECKPOINT_WINDOW_MS, MAX_CHECKPOINTS)
-      .map((row) => JSON.parse(row.data) as PerfCheckpoint);
+      .map((row) => decodeCheckpointRow(row.data));
+  const closedCheckpoints = (trader: string): PerfCheckpoint[] => closedRows(trader).map((r) => r.perf);
+  /** A trader's debt checkpoints: the closed ones, then the one still open (once it is funded). */
+  const debtLedger = (state: State, trader: string): DebtCheckpoint[] => {
+    const t = traderOf(state, trader, now());
+    const status = t.elimination ? "eliminated" : t.challenge === "passed" ? "funded" : "challenge";
+    const open = openDebtCheckpoint(state.debt, trader, openCheckpoint(t, now()), t.maxDrawdown, t.unrealizedUsd, status, now());
+    const closed = closedRows(trader).flatMap((r) => (r.debt ? [r.debt] : []));
+    return open ? [...closed, open] : closed;
+  };
 
   /** Eliminate and reinstate: a subaccount already in the status asked for answers 200 with itself, unchanged. */
   const changeStatus = async (
@@ -352,7 +394,7 @@ export const entityRoutes: FastifyPluginAsync<{ access: Access }> = async (insta
       schema: {
         summary: "A subaccount's performance checkpoints (owner or root)",
         description:
-          "The closed 12-hour checkpoints of the last 120 days (aligned to 00:00 and 12:00 UTC; periods without marks close flat), then the open one. Debt checkpoints are not built yet.",
+          "The closed 12-hour checkpoints of the last 120 days (aligned to 00:00 and 12:00 UTC; periods without marks close flat), then the open one; debt checkpoints from the moment the subaccount was funded, the open one last (its emission is what was attributed since the last close).",
         tags: ["entities"],
         params: SyntheticParams,
         response: { 200: z.strictObject({ perf: z.array(PerfCheckpointSchema), debt: z.array(DebtCheckpointSchema) }) },
@@ -362,7 +404,10 @@ export const entityRoutes: FastifyPluginAsync<{ access: Access }> = async (insta
       node().read((state) => {
         const synthetic = request.params.synthetic;
         subaccountOrNotFound(state, synthetic);
-        return { perf: [...closedCheckpoints(synthetic), openCheckpoint(traderOf(state, synthetic, now()), now())], debt: [] };
+        return {
+          perf: [...closedCheckpoints(synthetic), openCheckpoint(traderOf(state, synthetic, now()), now())],
+          debt: debtLedger(state, synthetic).map(debtCheckpointView),
+        };
       }),
   );
 
@@ -372,16 +417,30 @@ export const entityRoutes: FastifyPluginAsync<{ access: Access }> = async (insta
       preValidation: [readSigned, entityOrRoot],
       schema: {
         summary: "The entity's debt ledger over its active subaccounts (the entity or root)",
-        description: "Debt checkpoints are not built yet: the list is empty.",
+        description:
+          "Aggregated over its active and funded subaccounts per 12-hour checkpoint (sums; return weighted by max portfolio value; worst drawdown; smallest penalty), and how the alpha paid to its uid was attributed.",
         tags: ["entities"],
         params: HotkeyParams,
-        response: { 200: z.strictObject({ debt: z.array(DebtCheckpointSchema) }) },
+        response: { 200: z.strictObject({ debt: z.array(DebtCheckpointSchema), attribution: AttributionSchema }) },
       },
     },
     async (request) =>
       node().read((state) => {
-        entityOrNotFound(state, request.params.hotkey);
-        return { debt: [] };
+        const e = entityOrNotFound(state, request.params.hotkey);
+        const ledgers = [];
+        for (let id = 0; id < e.nextId; id++) {
+          const synthetic = syntheticHotkey(e.hotkey, id);
+          if (state.entities.subaccounts.get(synthetic)?.status === "active") ledgers.push({ id, checkpoints: debtLedger(state, synthetic) });
+        }
+        const a = state.debt.entities.get(e.hotkey) ?? { paidAlphaRao: 0n, attributedAlphaRao: 0n, unattributedAlphaRao: 0n };
+        return {
+          debt: aggregateEntity(ledgers).map((c) => debtCheckpointView({ ...c, status: "entity" })),
+          attribution: {
+            paid_alpha_rao: a.paidAlphaRao.toString(),
+            attributed_alpha_rao: a.attributedAlphaRao.toString(),
+            unattributed_alpha_rao: a.unattributedAlphaRao.toString(),
+          },
+        };
       }),
   );
 };

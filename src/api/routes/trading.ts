@@ -234,11 +234,20 @@ export const tradingRoutes: FastifyPluginAsync<{ access: Access }> = async (inst
     {
       schema: {
         summary: "The trade pairs with their leverage ranges and fees",
+        description: "tradable: false marks a valuation-only pair (TAOUSD): its price is posted and used to value emissions in USD; an order on it is 422 PAIR_NOT_TRADABLE.",
         tags: ["trading"],
         response: {
           200: z.strictObject({
             trade_pairs: z.array(
-              z.strictObject({ id: z.string(), category: z.string(), min_leverage: z.number(), max_leverage: z.number(), fee: z.number(), carry_per_year: z.number() }),
+              z.strictObject({
+                id: z.string(),
+                category: z.enum(["crypto", "forex", "valuation"]),
+                min_leverage: z.number(),
+                max_leverage: z.number(),
+                fee: z.number(),
+                carry_per_year: z.number(),
+                tradable: z.boolean(),
+              }),
             ),
           }),
         },

@@ -36,6 +36,15 @@ export interface BlockHooks {
   replaying?: boolean;
 }
 
+/**
+ * Steps other concepts run inside a block, handed in by the command layer so that chain/ imports
+ * none of them: after an epoch's payouts, debt attribution records whose alpha each uid was paid.
+ * A step decides and applies; what it returns goes into the block's event for replay to apply.
+ */
+export interface BlockSteps {
+  afterEpoch?: (state: State, netuid: number, epoch: Effect, ts: number) => JsonObject[];
+}
+
 /** Empty blocks (no extrinsics, no epoch) logged as one event: their times, in order. */
 export interface BlockRangeCommand {
   kind: "block_range";
@@ -48,7 +57,7 @@ export interface BlockRangeCommand {
  * (every invariant, every subnet, paused ones included). Each step decides its effects with the
  * rules and applies them at once, so later steps see earlier ones; the event records the effects.
  */
-export function produceBlock(state: State, command: BlockCommand, hooks: BlockHooks = {}): EventDraft {
+export function produceBlock(state: State, command: BlockCommand, hooks: BlockHooks = {}, steps: BlockSteps = {}): EventDraft {
   const h = head(state.chain);
   const n = h.block + 1;
   if (command.ts < h.timestampMs) throw new ValidationError(`block ${n} time ${command.ts} is before block ${h.block}`);
@@ -59,12 +68,14 @@ export function produceBlock(state: State, command: BlockCommand, hooks: BlockHo
   };
   const mintedBefore = mintedTotals(state);
   const coinbase = runCoinbase(state, emit);
-  runEpochs(state, n, emit);
+  const attributions = runEpochs(state, n, command.ts, emit, steps);
   runExtrinsics(state, command.extrinsics, emit, effects);
   hooks.beforeFinalize?.(state);
   finalize(state, n, blockTotals(state, mintedBefore, coinbase), emit, hooks);
   emit({ k: "head", block: n, ts: command.ts, emission: coinbase.blockEmission });
-  return { type: "BlockProduced", version: 1, payload: { n, ts: command.ts, effects: effects as unknown as EventDraft["payload"][string] }, bigints: true };
+  const payload: JsonObject = { n, ts: command.ts, effects: effects as unknown as EventDraft["payload"][string] };
+  if (attributions.length > 0) payload.attributions = attributions;
+  return { type: "BlockProduced", version: 1, payload, bigints: true };
 }
 
 /**
@@ -107,13 +118,17 @@ export function replayBlockRange(state: State, p: JsonObject): void {
   for (const t of ts) produceBlock(state, { kind: "block", ts: t as number, extrinsics: [] }, { replaying: true });
 }
 
-function runEpochs(state: State, n: number, emit: (e: Effect) => void): void {
+function runEpochs(state: State, n: number, ts: number, emit: (e: Effect) => void, steps: BlockSteps): JsonObject[] {
+  const records: JsonObject[] = [];
   for (const netuid of state.chain.subnets.sortedKeys()) {
     const s = state.chain.subnets.get(netuid);
     if (!s || !isEpochBlock(n, netuid, s.tempo)) continue;
     const epoch = decideEpoch(state, netuid);
-    if (epoch) emit(epoch);
+    if (!epoch) continue;
+    emit(epoch);
+    if (steps.afterEpoch) records.push(...steps.afterEpoch(state, netuid, epoch, ts));
   }
+  return records;
 }
 
 interface Minted {

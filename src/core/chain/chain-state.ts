@@ -1,6 +1,8 @@
+import { ValidationError } from "../errors/errors.ts";
 import { RECOUNT_BUCKETS } from "../ledger/ledger.ts";
 import { Journal, JournaledMap } from "../machine/journal.ts";
 import { TOTAL_SUPPLY } from "./emission.ts";
+import { swapTaoForAlpha } from "./pool.ts";
 import type { SharePool } from "./share-pool.ts";
 import { MAX_NEURONS } from "./yuma.ts";
 
@@ -18,8 +20,10 @@ export interface ChainParams {
   /** Burned by subtensor.burned_register. */
   registrationBurnRao: bigint;
   minStakeRao: bigint;
-  /** Hotkeys recounted against the ledger per block (round-robin). */
+  /** Recount buckets (ledger accounts and stake pools) recounted per block, round-robin. */
   recountPerBlock: number;
+  /** Blocks after its last weights (or its registration) that a neuron's stake still votes in Yuma. */
+  activityCutoff: number;
 }
 
 export const DEFAULT_CHAIN_PARAMS: Omit<ChainParams, "root"> = {
@@ -28,6 +32,9 @@ export const DEFAULT_CHAIN_PARAMS: Omit<ChainParams, "root"> = {
   registrationBurnRao: 1_000_000_000n,
   minStakeRao: 2_000_000n,
   recountPerBlock: 8,
+  // Upstream's minimum (5000 by default): the devnet's validator is the only one setting weights,
+  // and the owner's and miners' growing stake must stop voting within a tempo or so.
+  activityCutoff: 360,
 };
 
 /**
@@ -41,6 +48,7 @@ export const PARAMETER_BOUNDS = {
   defaultTempo: { min: 1, max: 65_535 },
   maxNeurons: { min: 1, max: MAX_NEURONS },
   recountPerBlock: { min: 1, max: RECOUNT_BUCKETS },
+  activityCutoff: { min: 360, max: 65_535 },
   registrationBurnRao: { min: 0n, max: TOTAL_SUPPLY },
   minStakeRao: { min: 0n, max: TOTAL_SUPPLY },
 } as const;
@@ -271,6 +279,20 @@ export interface SubnetGenesis {
   poolTaoRao?: bigint;
   poolAlphaRao?: bigint;
   tempo?: number;
+  /**
+   * Registers the owner hotkey as uid 0, as subnet registration does upstream (no burn: the lock
+   * paid for it). It is the uid that receives the weight debts do not need.
+   */
+  registerOwner?: boolean;
+  /** Registered next (uid 1, 2, ... after the owner) and staked through the pool, in this order. */
+  validators?: GenesisValidator[];
+}
+
+/** A validator at genesis: its coldkey pays the registration burn and the stake, as burned_register + add_stake. */
+export interface GenesisValidator {
+  hotkey: string;
+  coldkey: string;
+  stake_rao: bigint;
 }
 
 export interface ChainGenesis {
@@ -281,22 +303,68 @@ export interface ChainGenesis {
 
 export const DEFAULT_POOL_RAO = 1_000n * 1_000_000_000n;
 
-/** The chain part of the genesis event, as recorded. */
+/** What each coldkey pays at genesis (registration burns and stake): its endowment must cover it. */
+export function genesisCosts(g: ChainGenesis): Map<string, bigint> {
+  const costs = new Map<string, bigint>();
+  for (const s of g.subnets) {
+    for (const v of s.validators ?? []) costs.set(v.coldkey, (costs.get(v.coldkey) ?? 0n) + DEFAULT_CHAIN_PARAMS.registrationBurnRao + v.stake_rao);
+  }
+  return costs;
+}
+
+/**
+ * The chain part of the genesis event, as recorded: per subnet its `subnet` effect, then the
+ * `register` and `stake_added` effects of its genesis neurons, decided here (pool math included)
+ * so that replay applies them and never recomputes them. A subnet without neurons encodes as before.
+ */
 export function encodeChainGenesis(g: ChainGenesis) {
   const p = { ...DEFAULT_CHAIN_PARAMS, root: g.root, defaultTempo: g.tempo ?? DEFAULT_CHAIN_PARAMS.defaultTempo };
+  const owners = new Map<string, string>();
+  const claim = (hotkey: string, coldkey: string) => {
+    const owner = owners.get(hotkey);
+    if (owner !== undefined && owner !== coldkey) throw new ValidationError(`genesis: hotkey ${hotkey} is given two coldkeys`, { hotkey });
+    owners.set(hotkey, coldkey);
+  };
+  const subnets: Array<Record<string, string | number | null>> = [];
+  for (const s of [...g.subnets].sort((a, b) => a.netuid - b.netuid)) {
+    const poolTao = s.poolTaoRao ?? DEFAULT_POOL_RAO;
+    const poolAlpha = s.poolAlphaRao ?? DEFAULT_POOL_RAO;
+    subnets.push({
+      k: "subnet" as const,
+      netuid: s.netuid,
+      tempo: s.tempo ?? p.defaultTempo,
+      owner_hotkey: s.ownerHotkey,
+      owner_coldkey: s.ownerColdkey,
+      pool_tao: poolTao.toString(),
+      pool_alpha: poolAlpha.toString(),
+    });
+    claim(s.ownerHotkey, s.ownerColdkey);
+    const validators = s.validators ?? [];
+    const neurons = (s.registerOwner === true ? 1 : 0) + validators.length;
+    if (neurons > p.maxNeurons) throw new ValidationError(`genesis: subnet ${s.netuid} has ${neurons} neurons, at most ${p.maxNeurons}`, { netuid: s.netuid });
+    const seen = new Set<string>();
+    let uid = 0;
+    const register = (hotkey: string, coldkey: string, burn: bigint) => {
+      if (seen.has(hotkey)) throw new ValidationError(`genesis: ${hotkey} is registered twice on subnet ${s.netuid}`, { hotkey, netuid: s.netuid });
+      seen.add(hotkey);
+      claim(hotkey, coldkey);
+      subnets.push({ k: "register", netuid: s.netuid, uid: uid++, hotkey, coldkey, burn: burn.toString(), replaced: null });
+    };
+    if (s.registerOwner === true) register(s.ownerHotkey, s.ownerColdkey, 0n);
+    let reserves = { tao: poolTao, alpha: poolAlpha };
+    for (const v of validators) {
+      register(v.hotkey, v.coldkey, p.registrationBurnRao);
+      // The same checks and pool math as subtensor.add_stake, on the pool as the previous stakes left it.
+      if (v.stake_rao < p.minStakeRao) throw new ValidationError(`genesis: the stake of ${v.hotkey} must be at least ${p.minStakeRao} rao`, { hotkey: v.hotkey });
+      const swap = swapTaoForAlpha(reserves, v.stake_rao);
+      if (swap.alphaOut === 0n) throw new ValidationError(`genesis: the stake of ${v.hotkey} is too small to buy any alpha`, { hotkey: v.hotkey });
+      reserves = swap.reserves;
+      subnets.push({ k: "stake_added", netuid: s.netuid, hotkey: v.hotkey, coldkey: v.coldkey, tao: v.stake_rao.toString(), alpha: swap.alphaOut.toString() });
+    }
+  }
   return {
     params: { ...p, registrationBurnRao: p.registrationBurnRao.toString(), minStakeRao: p.minStakeRao.toString() },
-    subnets: [...g.subnets]
-      .sort((a, b) => a.netuid - b.netuid)
-      .map((s) => ({
-        k: "subnet" as const,
-        netuid: s.netuid,
-        tempo: s.tempo ?? p.defaultTempo,
-        owner_hotkey: s.ownerHotkey,
-        owner_coldkey: s.ownerColdkey,
-        pool_tao: (s.poolTaoRao ?? DEFAULT_POOL_RAO).toString(),
-        pool_alpha: (s.poolAlphaRao ?? DEFAULT_POOL_RAO).toString(),
-      })),
+    subnets,
   };
 }
 
@@ -308,5 +376,7 @@ export function decodeChainParams(p: Record<string, unknown>): ChainParams {
     registrationBurnRao: BigInt(p.registrationBurnRao as string),
     minStakeRao: BigInt(p.minStakeRao as string),
     recountPerBlock: Number(p.recountPerBlock),
+    // Logs from before the parameter existed ran with every neuron active.
+    activityCutoff: p.activityCutoff === undefined ? Number.MAX_SAFE_INTEGER : Number(p.activityCutoff),
   };
 }

@@ -1,6 +1,6 @@
 import { alpha } from "../ledger/asset.ts";
 import type { State } from "../machine/state.ts";
-import { account, key } from "./chain-state.ts";
+import { account, head, key, params } from "./chain-state.ts";
 import { type Effect, VALIDATOR_TAKE } from "./effects.ts";
 import { U16_MAX } from "./emission.ts";
 import { MAX_NEURONS, splitByLargestRemainder, yumaEpoch } from "./yuma.ts";
@@ -33,11 +33,16 @@ export function decideEpoch(state: State, netuid: number): Effect | null {
   // Subtensor masks weights set at or before the block their target registered
   // (`last_update <= block_at_registration`): they were meant for the uid's previous neuron.
   const neurons = Array.from({ length: n }, (_, uid) => chain.neurons.get(key.neuron(netuid, uid)));
+  // Upstream's activity: a neuron whose last weights (or registration) are more than the cutoff
+  // old does not vote; its stake is masked out of consensus.
+  const block = head(chain).block + 1;
+  const cutoff = params(chain).activityCutoff;
   for (let uid = 0; uid < n; uid++) {
     const neuron = neurons[uid];
     if (!neuron) continue;
-    stake[uid] = Number(chain.pools.get(key.hotkey(netuid, neuron.hotkey))?.value ?? 0n);
     const w = chain.weights.get(key.neuron(netuid, uid));
+    const lastUpdate = w?.block ?? neuron.registeredAt;
+    if (lastUpdate + cutoff >= block) stake[uid] = Number(chain.pools.get(key.hotkey(netuid, neuron.hotkey))?.value ?? 0n);
     if (!w) continue;
     w.uids.forEach((j, i) => {
       const target = j < n ? neurons[j] : undefined;

@@ -14,6 +14,7 @@ import { account, head, key, type SubnetGenesis } from "./chain-state.ts";
 import type { Effect } from "./effects.ts";
 import { FLOW_EMA_SMOOTHING_FACTOR, I64_MAX } from "./emission.ts";
 import { MAX_NEURONS } from "./yuma.ts";
+import { TAO_RAO as ONE_TAO, world } from "../../../test/support/trading-world.ts";
 
 const TAO_RAO = 1_000_000_000n;
 const ALICE = "5alice";
@@ -265,5 +266,37 @@ describe("TAO is split across subnets by the EMA of net TAO flow (get_shares_flo
   it("gives nothing to a subnet with no inflow next to one with inflow", () => {
     const s = chain({ subnets: [{ netuid: 1 }, { netuid: 2, poolTaoRao: 0n }] });
     expect(taoParts(block(s))).toEqual(new Map([[1, TAO_RAO], [2, 0n]]));
+  });
+});
+
+describe("activity cutoff (upstream's activity_cutoff)", () => {
+  /** One validator weighting one miner for 8,000 blocks; the incentive of the last epoch. */
+  function lastEpochIncentive(activityCutoff: number | null) {
+    const w = world();
+    w.block(["5owner", "5validator", "5miner"].map((hotkey) => ({ call: "subtensor.burned_register", signer: "5cold", args: { netuid: 1, hotkey } })));
+    w.block([
+      { call: "subtensor.add_stake", signer: "5cold", args: { netuid: 1, hotkey: "5validator", amount_rao: (1_000n * ONE_TAO).toString() } },
+      ...(activityCutoff === null ? [] : [{ call: "root.set_parameter", signer: "5root", args: { name: "activityCutoff", value: activityCutoff } }]),
+    ]);
+    const tempo = w.state.chain.subnets.get(1)?.tempo ?? 0;
+    let incentive: number[] = [];
+    for (let b = head(w.state.chain).block; b < 8_000; b++) {
+      if (b % tempo === 0) w.block([{ call: "subtensor.set_weights", signer: "5validator", args: { netuid: 1, uids: [2], weights: [65_535] } }]);
+      else w.block();
+      const stats = w.state.chain.stats.get(1);
+      if (stats && stats.block === head(w.state.chain).block) incentive = stats.incentive;
+    }
+    const stake = (hotkey: string) => w.state.chain.pools.get(key.hotkey(1, hotkey))?.value ?? 0n;
+    // The owner's cut and the miner's incentive, staked and never voting, now outweigh the validator.
+    expect(stake("5owner") + stake("5miner")).toBeGreaterThan(stake("5validator"));
+    return incentive;
+  }
+
+  it("stake that never votes stops counting, so the one validator that sets weights stays the consensus", () => {
+    expect(lastEpochIncentive(null)[2]).toBe(1);
+  });
+
+  it("without the cutoff (every neuron active for 65,535 blocks) the silent majority zeroes the consensus", () => {
+    expect(lastEpochIncentive(65_535)[2]).toBe(0);
   });
 });

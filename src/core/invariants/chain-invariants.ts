@@ -1,8 +1,11 @@
 import { type AssetId, alpha, netuidOf, TAO } from "../ledger/asset.ts";
 import { type AccountHandle, type Ledger, MAX_ISSUANCE, RECOUNT_BUCKETS, RECOUNT_RUN, type TotalsViolation } from "../ledger/ledger.ts";
 import type { State } from "../machine/state.ts";
-import { account, head, params } from "../chain/chain-state.ts";
+import { account, head, key, params } from "../chain/chain-state.ts";
 import type { InvariantName, Violation } from "./invariant-table.ts";
+
+/** Ledger owners of stake accounts (chain-state `account.stake`). */
+const STAKE_PREFIX = "stake:";
 
 /** What the block itself minted and injected, measured by onFinalize. */
 export interface BlockTotals {
@@ -102,7 +105,17 @@ function checkLedgerAsset(state: State, netuid: number | null, check: Check): vo
  * total is its ledger account, which only the ledger moves.
  */
 function recountBucket(state: State, bucket: number, fail: Check): void {
-  for (const v of state.ledger.recountBucket(bucket)) fail(netuidOf(v.asset), ledgerInvariant(v), v.expected, v.actual);
+  const { ledger, chain } = state;
+  for (const v of ledger.recountBucket(bucket)) fail(netuidOf(v.asset), ledgerInvariant(v), v.expected, v.actual);
+  // The other direction: stake in the ledger whose pool is gone is missing from Σ pool values.
+  for (const h of ledger.bucketAccounts(bucket)) {
+    const owner = ledger.ownerOf(h);
+    if (!owner.startsWith(STAKE_PREFIX)) continue;
+    const netuid = netuidOf(ledger.assetOf(h));
+    const held = ledger.balance(h);
+    if (netuid === null || held === 0n || chain.pools.has(key.hotkey(netuid, owner.slice(STAKE_PREFIX.length)))) continue;
+    fail(netuid, "staked_alpha_recount", held, 0n);
+  }
   const pools = state.chain.pools.keysByArrival();
   for (let run = bucket * RECOUNT_RUN; run < pools.length; run += RECOUNT_BUCKETS * RECOUNT_RUN) {
     const end = Math.min(run + RECOUNT_RUN, pools.length);

@@ -14,7 +14,7 @@ export interface EntityViolation {
 /**
  * The entity invariants (DESIGN.md §3.6), O(1) per entity: active <= limit, every id below next
  * id, the reserve account holding exactly the sum of the active subaccounts' reserves, and
- * deposited - withdrawn - slashed == free + reserved.
+ * deposited - withdrawn - slashed == free + reserved, and attributed + unattributed == alpha paid.
  */
 export function entityViolations(state: State, hotkey: string): EntityViolation[] {
   return observeEntity(state, hotkey)
@@ -30,6 +30,8 @@ export function observeEntity(state: State, hotkey: string): Array<EntityViolati
   const flows = state.chain.collateral.get(hotkey) ?? { deposited: 0n, withdrawn: 0n };
   const expected = flows.deposited - flows.withdrawn - e.slashedRao;
   const free = state.ledger.balanceOf(TAO, account.collateral(hotkey));
+  const emission = state.debt.entities.get(hotkey) ?? { paidAlphaRao: 0n, attributedAlphaRao: 0n, unattributedAlphaRao: 0n };
+  const accounted = emission.attributedAlphaRao + emission.unattributedAlphaRao;
   return [
     { invariant: "active_within_limit", expected: String(e.maxSubaccounts), actual: String(e.active), ok: e.active <= e.maxSubaccounts },
     { invariant: "ids_below_next_id", expected: String(e.nextId), actual: String(e.active + e.eliminated), ok: e.active + e.eliminated === e.nextId },
@@ -39,6 +41,12 @@ export function observeEntity(state: State, hotkey: string): Array<EntityViolati
       expected: expected.toString(),
       actual: (free + held).toString(),
       ok: free + held === expected,
+    },
+    {
+      invariant: "attributed_plus_unattributed_equals_paid",
+      expected: emission.paidAlphaRao.toString(),
+      actual: accounted.toString(),
+      ok: accounted === emission.paidAlphaRao,
     },
   ];
 }

@@ -31,6 +31,11 @@ export const INVARIANTS = {
     when: "state",
     says: "collateral deposited - withdrawn - slashed == free + reserved",
   },
+  attributed_plus_unattributed_equals_paid: {
+    scope: "entity",
+    when: "state",
+    says: "alpha attributed to the entity's subaccounts + unattributed == alpha paid to its uid",
+  },
   events_reproduce_effects: { scope: "command", when: "command", says: "applying a command's event changes exactly what executing it changed" },
   no_live_credit: { scope: "command", when: "command", says: "a command ends with no value in flight" },
 } as const;

@@ -227,6 +227,11 @@ export class Ledger {
     return h === undefined ? 0n : this.balance(h);
   }
 
+  /** The accounts in a recount bucket (do not modify the array). */
+  bucketAccounts(bucket: number): readonly AccountHandle[] {
+    return this.#bucketMembers[bucket] ?? [];
+  }
+
   /** The recount bucket an account falls in (node-local: it follows the order accounts were made). */
   bucketOf(account: AccountHandle): number {
     return (this.#bucketCellOf[account] as number) - (this.#counterBase.get(this.assetOf(account)) as number) - COUNTERS;

@@ -26,6 +26,10 @@ import {
   type SweepChallenges,
   sweepChallengesCommand,
 } from "../trading/trading-commands.ts";
+import { attributeEpoch } from "../debt/attribute-epoch.ts";
+import type { SetPayoutPeriod } from "../debt/debt-state.ts";
+import { setPayoutPeriodCommand } from "../debt/payout-period-command.ts";
+import { type ScoreWeights, scoreWeightsCommand } from "../debt/score-weights.ts";
 import type { EventDraft, JsonObject } from "./event.ts";
 import { applyRequest, heldIdempotencyKey } from "./idempotency.ts";
 import type { State } from "./state.ts";
@@ -50,7 +54,9 @@ export type Command =
   | OffChain<PlaceOrder>
   | OffChain<PostPrices>
   | OffChain<ResolveHeldPrice>
-  | SweepChallenges;
+  | SweepChallenges
+  | ScoreWeights
+  | SetPayoutPeriod;
 
 /** The signed request a command came from: its uuid is kept with the event, so a replay is refused even after a restart. */
 export interface RequestMeta {
@@ -103,9 +109,28 @@ function positive(amount: bigint, what: string): void {
   if (amount <= 0n) throw new ValidationError(`${what} must be a positive number of rao`, { amount_rao: amount.toString() });
 }
 
-/** Sets the chain's parameters and creates its genesis subnets (handler and replay alike). */
+/**
+ * Sets the chain's parameters and applies the recorded genesis effects: subnets, then their genesis
+ * neurons' registrations and stakes (handler and replay alike).
+ */
 export function applyChainGenesis(state: State, chain: { params: Record<string, unknown>; subnets: Effect[] }): void {
   state.chain.params.set("params", decodeChainParams(chain.params));
+  // A clear refusal rather than the ledger's: the endowments must pay every genesis burn and stake.
+  const needs = new Map<string, bigint>();
+  for (const e of chain.subnets) {
+    if (e.k === "register") needs.set(e.coldkey, (needs.get(e.coldkey) ?? 0n) + BigInt(e.burn));
+    if (e.k === "stake_added") needs.set(e.coldkey, (needs.get(e.coldkey) ?? 0n) + BigInt(e.tao));
+  }
+  for (const [coldkey, need] of [...needs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const have = state.ledger.balanceOf(TAO, coldkey);
+    if (have < need) {
+      throw new ValidationError(`genesis: ${coldkey} is endowed with ${have} rao, but its genesis registrations and stake need ${need}`, {
+        coldkey,
+        needed_rao: need.toString(),
+        available_rao: have.toString(),
+      });
+    }
+  }
   for (const e of chain.subnets) applyEffect(state, e);
 }
 
@@ -119,7 +144,9 @@ export const HANDLERS: Handlers = {
   post_prices: offChain(postPricesCommand),
   resolve_held_price: offChain(resolveHeldPriceCommand),
   sweep_challenges: sweepChallengesCommand,
-  block: (state, command) => produceBlock(state, command),
+  score_weights: scoreWeightsCommand,
+  set_payout_period: setPayoutPeriodCommand,
+  block: (state, command) => produceBlock(state, command, {}, { afterEpoch: attributeEpoch }),
   block_range: (state, command) => produceBlockRange(state, command),
 
   genesis(state, command) {

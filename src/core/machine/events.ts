@@ -2,6 +2,9 @@ import { AssertionFailure } from "../errors/errors.ts";
 import { type AssetId, parseAsset, TAO } from "../ledger/asset.ts";
 import { replayBlockRange } from "../chain/block.ts";
 import { applyEffect, type Effect } from "../chain/effects.ts";
+import { applyAttribution } from "../debt/attribute-epoch.ts";
+import { applyPayoutPeriodChange } from "../debt/payout-period-command.ts";
+import { applyWeightsScored } from "../debt/score-weights.ts";
 import { recordViolations } from "../invariants/violation-records.ts";
 import {
   applyEntityRegistered,
@@ -79,6 +82,8 @@ export const EVENTS: Record<string, EventDefinition> = {
       const effects = p.effects;
       if (!Array.isArray(effects)) throw new AssertionFailure("BlockProduced without effects");
       for (const e of effects) applyEffect(state, e as unknown as Effect);
+      // Debt attribution after the block's epochs (DESIGN.md §3.5), as recorded.
+      for (const a of (p.attributions ?? []) as JsonObject[]) applyAttribution(state, a, p.ts as number);
     },
   },
 
@@ -124,6 +129,8 @@ export const EVENTS: Record<string, EventDefinition> = {
   PricesPosted: { version: 1, apply: recordsViolations(applyPricesPosted) },
   HeldPriceResolved: { version: 1, apply: recordsViolations(applyHeldPriceResolved) },
   ChallengesSwept: { version: 1, apply: recordsViolations(applyChallengesSwept) },
+  WeightsScored: { version: 1, apply: applyWeightsScored },
+  PayoutPeriodSet: { version: 1, apply: applyPayoutPeriodChange },
 
   CriticalInvariantViolation: {
     version: 1,

@@ -118,6 +118,8 @@ const SELF_APPLYING = new Set<Command["kind"]>([
   "post_prices",
   "resolve_held_price",
   "sweep_challenges",
+  "score_weights",
+  "set_payout_period",
 ]);
 
 export function violationEvent(scope: string, invariant: string, expected: string, actual: string): EventDraft {

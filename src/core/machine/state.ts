@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { type ChainState, createChainState, exportChain, importChain } from "../chain/chain-state.ts";
 import { createEntitiesState, type EncodedEntities, type EntitiesState, exportEntities, importEntities } from "../entities/entity-state.ts";
 import { Ledger, type LedgerSnapshot } from "../ledger/ledger.ts";
+import { createDebtState, debtUsed, type DebtState, type EncodedDebt, exportDebt, importDebt } from "../debt/debt-state.ts";
 import { createTradingState, type EncodedTrading, exportTrading, importTrading, type TradingState } from "../trading/trading-state.ts";
 import { canonicalJson } from "./canonical-json.ts";
 import { Journal, JournaledMap } from "./journal.ts";
@@ -22,6 +23,8 @@ export interface State {
   chain: ChainState;
   entities: EntitiesState;
   trading: TradingState;
+  /** Debt ledgers, attribution and the validator's last scored weights (DESIGN.md §3.5). */
+  debt: DebtState;
   /** `${signer}|${Idempotency-Key}` -> what the first request did (API.md "Conventions"). */
   idempotency: JournaledMap<string, IdempotencyRecord>;
   /** Keys in the order they were recorded (n -> key, from `head` to `tail`), so expired ones are dropped oldest first. */
@@ -50,6 +53,7 @@ export interface StateSnapshot {
   /** Present once anything off-chain happened. */
   entities?: EncodedEntities;
   trading?: EncodedTrading;
+  debt?: EncodedDebt;
   idempotency?: Array<[string, IdempotencyRecord]>;
   idempotency_order?: { head: number; tail: number; keys: Array<[number, string]> };
 }
@@ -62,6 +66,7 @@ export function createState(options: { strict?: boolean } = {}): State {
     chain: createChainState(journal),
     entities: createEntitiesState(journal),
     trading: createTradingState(journal),
+    debt: createDebtState(journal),
     idempotency: new JournaledMap(journal),
     idempotencyOrder: new JournaledMap(journal),
     idempotencyBounds: new JournaledMap(journal),
@@ -79,6 +84,9 @@ export function exportState(state: State): StateSnapshot {
     snapshot.entities = exportEntities(state.entities);
     snapshot.trading = exportTrading(state.trading);
   }
+  if (debtUsed(state.debt)) {
+    snapshot.debt = exportDebt(state.debt);
+  }
   if (state.idempotency.size > 0) snapshot.idempotency = state.idempotency.sortedEntries();
   const bounds = state.idempotencyBounds.get("q");
   if (bounds) snapshot.idempotency_order = { ...bounds, keys: state.idempotencyOrder.sortedEntries() };
@@ -93,6 +101,7 @@ export function importState(snapshot: StateSnapshot, options: { strict?: boolean
     chain: snapshot.chain === undefined ? createChainState(journal) : importChain(snapshot.chain as never, journal),
     entities: snapshot.entities === undefined ? createEntitiesState(journal) : importEntities(snapshot.entities, journal),
     trading: snapshot.trading === undefined ? createTradingState(journal) : importTrading(snapshot.trading, journal),
+    debt: importDebt(snapshot.debt, journal),
     idempotency: importEntries<string, IdempotencyRecord>(snapshot.idempotency ?? [], journal),
     idempotencyOrder: importEntries<number, string>(snapshot.idempotency_order?.keys ?? [], journal),
     idempotencyBounds: importEntries<"q", { head: number; tail: number }>(

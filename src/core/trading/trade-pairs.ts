@@ -1,8 +1,10 @@
 /**
- * The tradable pairs (DESIGN.md §3.4, Vanta's TradePair table): crypto majors against USD and the
- * forex majors. Leverage outside a pair's range is refused, never clamped.
+ * The trade pairs (DESIGN.md §3.4, Vanta's TradePair table): crypto majors against USD and the
+ * forex majors, tradable; leverage outside a pair's range is refused, never clamped. TAOUSD is
+ * valuation only (API.md): the oracle posts it like any price, it values emissions in USD, and an
+ * order on it is refused (PAIR_NOT_TRADABLE).
  */
-export type TradePairCategory = "crypto" | "forex";
+export type TradePairCategory = "crypto" | "forex" | "valuation";
 
 export interface TradePair {
   id: string;
@@ -13,14 +15,20 @@ export interface TradePair {
   fee: number;
   /** Carry fee per year per unit of open leverage (Vanta: 10.95% crypto, 3% forex). */
   carry_per_year: number;
+  /** False for a pair that only prices something (TAOUSD): orders on it are refused. */
+  tradable: boolean;
 }
 
-const crypto = (id: string): TradePair => ({ id, category: "crypto", min_leverage: 0.01, max_leverage: 0.5, fee: 0.001, carry_per_year: 0.1095 });
-const forex = (id: string): TradePair => ({ id, category: "forex", min_leverage: 0.1, max_leverage: 5, fee: 0.00007, carry_per_year: 0.03 });
+const crypto = (id: string): TradePair => ({ id, category: "crypto", min_leverage: 0.01, max_leverage: 0.5, fee: 0.001, carry_per_year: 0.1095, tradable: true });
+const forex = (id: string): TradePair => ({ id, category: "forex", min_leverage: 0.1, max_leverage: 5, fee: 0.00007, carry_per_year: 0.03, tradable: true });
+// No leverage range and no fees: nothing can be opened on it.
+const valuation = (id: string): TradePair => ({ id, category: "valuation", min_leverage: 0, max_leverage: 0, fee: 0, carry_per_year: 0, tradable: false });
 
+/** Last, so the tradable pairs keep their indices. */
 export const TRADE_PAIRS: readonly TradePair[] = [
   ...["BTCUSD", "ETHUSD", "SOLUSD", "XRPUSD", "DOGEUSD", "ADAUSD"].map(crypto),
   ...["EURUSD", "GBPUSD", "AUDUSD", "NZDUSD", "USDCAD", "USDCHF"].map(forex),
+  valuation("TAOUSD"),
 ];
 
 const BY_ID = new Map(TRADE_PAIRS.map((p) => [p.id, p]));

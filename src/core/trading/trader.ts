@@ -2,6 +2,8 @@ import { AssertionFailure } from "../errors/errors.ts";
 import { reservedAccount } from "../entities/entity-state.ts";
 import { account } from "../chain/chain-state.ts";
 import { TAO } from "../ledger/asset.ts";
+import { closeDebtCheckpoint, closeFundedPosition, fundTrader, rollTraderDebt } from "../debt/debt-state.ts";
+import { microUsdOf } from "../debt/micro-usd.ts";
 import type { State } from "../machine/state.ts";
 import { checkpointEnd, firstCheckpoint, rollCheckpoints, trackCheckpoint } from "../perf/perf-checkpoint.ts";
 import { accrueCarry, type Fill, fillOf, type OrderInput, type Position, positionAfter, round9, unrealizedPnl } from "./position.ts";
@@ -56,15 +58,15 @@ export function newTrader(hotkey: string, entity: string | null, accountSizeUsd:
 function rollTraderCheckpoints(state: State, t: TraderRecord, now: number): TraderRecord {
   if (now < checkpointEnd(t.cp.startMs)) return t;
   const sink = state.trading.closedCheckpoints;
-  return rollCheckpoints(
-    t,
-    now,
-    sink &&
-      ((checkpoint) => {
-        sink.push({ trader: t.hotkey, checkpoint });
-        state.journal.record(() => sink.pop());
-      }),
-  );
+  const status = t.elimination ? "eliminated" : t.challenge === "passed" ? "funded" : "challenge";
+  return rollCheckpoints(t, now, (checkpoint) => {
+    // A funded trader's debt checkpoint closes with its perf checkpoint (on replay too: it takes
+    // the emission pending for it); only live commands hand them to the store.
+    const debt = closeDebtCheckpoint(state.debt, t.hotkey, checkpoint, t.maxDrawdown, status);
+    if (!sink) return;
+    sink.push(debt ? { trader: t.hotkey, checkpoint, debt } : { trader: t.hotkey, checkpoint });
+    state.journal.record(() => sink.pop());
+  });
 }
 
 /** The trader's record; a subaccount that has not traded yet gets its fresh record (not stored). */
@@ -89,6 +91,8 @@ export function traderReturn(t: TraderRecord): number {
 /** Accrues carry on every open position and marks the trader to the latest prices. */
 export function markTrader(state: State, trader: TraderRecord, now: number): TraderRecord {
   const { trading } = state;
+  // A payout period that ended since the last mark is settled with that mark's unrealized PnL.
+  rollTraderDebt(state.debt, trader.hotkey, now, trader.unrealizedUsd);
   const t = rollTraderCheckpoints(state, trader, now);
   let unrealized = 0;
   let carry = t.carryFeeUsd;
@@ -134,6 +138,7 @@ export function judge(t: TraderRecord, now: number): Verdict {
 export function passChallenge(state: State, hotkey: string, now: number): void {
   const t = state.trading.traders.get(hotkey) as TraderRecord;
   state.trading.traders.set(hotkey, { ...t, challenge: "passed", passedAtMs: now });
+  fundTrader(state.debt, hotkey, now);
 }
 
 /**
@@ -175,6 +180,9 @@ export function placeOrder(
   trading.orders.set(nthKey(t.hotkey, t.orderCount), outcome.order);
   const byPair = trading.openByPair.get(pairId);
   if (outcome.position.is_closed) {
+    const p = outcome.position;
+    // Owed to a funded trader: the realized PnL after fees of the positions it closes (DESIGN.md §3.5).
+    closeFundedPosition(state.debt, t.hotkey, microUsdOf(p.realized_pnl_usd - p.spread_fee_usd - p.carry_fee_usd), input.now, t.unrealizedUsd);
     trading.open.delete(key);
     byPair?.delete(t.hotkey);
     trading.closed.set(nthKey(t.hotkey, next.closedCount), outcome.position);

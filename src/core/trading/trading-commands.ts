@@ -281,6 +281,8 @@ export function placeOrderCommand(state: State, c: PlaceOrder): EventDraft {
   }
   const pair = tradePair(c.trade_pair);
   if (!pair) throw new DomainError("UNKNOWN_TRADE_PAIR", `${c.trade_pair} is not a trade pair`, { trade_pair: c.trade_pair });
+  // Before any leverage check: no order on a valuation-only pair is valid, whatever its leverage.
+  if (!pair.tradable) throw new DomainError("PAIR_NOT_TRADABLE", `${pair.id} is a valuation-only pair: it is priced, not traded`, { trade_pair: pair.id });
   const open = trading.open.get(positionKey(trader, pair.id)) ?? null;
   const delta = checkOrder(open, pair, c.order_type, c.leverage);
   if (!trading.prices.has(pair.id)) throw new DomainError("NO_PRICE", `no accepted price for ${pair.id} yet`, { trade_pair: pair.id });

@@ -1,3 +1,4 @@
+import type { DebtCheckpoint } from "../debt/debt-checkpoint.ts";
 import { type Journal, JournaledMap } from "../machine/journal.ts";
 import type { OpenCheckpoint, PerfCheckpoint } from "../perf/perf-checkpoint.ts";
 import type { OrderRecord, Position } from "./position.ts";
@@ -86,7 +87,7 @@ export interface TradingState {
    * Checkpoints closed by the command executing now, for the writer to store with its events (not
    * state: replay makes them again, and the store already holds them). Null while replaying.
    */
-  closedCheckpoints: Array<{ trader: string; checkpoint: PerfCheckpoint }> | null;
+  closedCheckpoints: Array<{ trader: string; checkpoint: PerfCheckpoint; debt?: DebtCheckpoint }> | null;
 }
 
 export function createTradingState(journal: Journal): TradingState {

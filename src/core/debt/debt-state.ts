@@ -1,0 +1,236 @@
+import { type Journal, JournaledMap } from "../machine/journal.ts";
+import type { PerfCheckpoint } from "../perf/perf-checkpoint.ts";
+import { accrueEmission, type DebtCheckpoint, debtCheckpoint, type DebtStatus, type EmissionChunk, type PendingEmission, takeEmission } from "./debt-checkpoint.ts";
+import { microUsdOf } from "./micro-usd.ts";
+import { closeWhileFunded, debtOf, fundedOwed, type OwedRecord, payOwed, rollOwed } from "./owed.ts";
+import { type PayoutPeriod, periodIndex } from "./payout-period.ts";
+import { drawdownPenaltyPpm } from "./penalty.ts";
+import type { Bucket, WeightRow } from "./scoring.ts";
+
+/**
+ * Debt ledgers in the state (DESIGN.md §3.5): per trader its owed record from the moment it was
+ * funded, the alpha attributed to it, and emission waiting for its next debt checkpoint; per
+ * entity the alpha its uid was paid and how it was attributed; the payout period; and the last
+ * weights the node's validator scored. Journaled maps of immutable records, like the rest.
+ */
+export interface TraderDebt {
+  fundedAtMs: number;
+  owed: OwedRecord;
+  attributedAlphaRao: bigint;
+  pending: PendingEmission;
+}
+
+/** Alpha paid to an entity's uid, and whose it is: attributed + unattributed == paid (an entity invariant). */
+export interface EntityEmission {
+  paidAlphaRao: bigint;
+  attributedAlphaRao: bigint;
+  unattributedAlphaRao: bigint;
+}
+
+/** The weights the node's validator last scored and set (GET /v1/weights). */
+export interface ScoredWeights {
+  netuid: number;
+  validator: string;
+  scoredAtMs: number;
+  payoutPeriod: PayoutPeriod;
+  uids: number[];
+  weights: number[];
+  rows: Array<Omit<WeightRow, "bucket"> & { bucket: Bucket | "owner"; hotkey: string }>;
+}
+
+export interface DebtState {
+  traders: JournaledMap<string, TraderDebt>;
+  entities: JournaledMap<string, EntityEmission>;
+  config: JournaledMap<"payout_period", PayoutPeriod>;
+  scored: JournaledMap<"last", ScoredWeights>;
+}
+
+export function createDebtState(journal: Journal): DebtState {
+  return { traders: new JournaledMap(journal), entities: new JournaledMap(journal), config: new JournaledMap(journal), scored: new JournaledMap(journal) };
+}
+
+export const DEFAULT_PAYOUT_PERIOD: PayoutPeriod = "month";
+
+export function payoutPeriod(debt: DebtState): PayoutPeriod {
+  return debt.config.get("payout_period") ?? DEFAULT_PAYOUT_PERIOD;
+}
+
+/** The payout period holding a time, under the period the log set. */
+export function periodOf(debt: DebtState): (ms: number) => number {
+  const period = payoutPeriod(debt);
+  return (ms) => periodIndex(period, ms);
+}
+
+/** The penalty on what a trader is owed, in ppm (penalty.ts). Entities' collateral always covers their reserves here. */
+export function penaltyPpmOf(maxDrawdown: number): number {
+  return drawdownPenaltyPpm(maxDrawdown);
+}
+
+// ---- transitions (shared by handlers and replay) --------------------------------------------------
+
+/** A trader passed its challenge: from now on what it closes is owed to it. */
+export function fundTrader(debt: DebtState, hotkey: string, nowMs: number): void {
+  if (debt.traders.has(hotkey)) return; // reinstated after an elimination: its record goes on
+  debt.traders.set(hotkey, { fundedAtMs: nowMs, owed: fundedOwed(nowMs, periodOf(debt)), attributedAlphaRao: 0n, pending: [] });
+}
+
+/** Before a funded trader is marked at `nowMs`: settles the payout periods that ended since its last mark. */
+export function rollTraderDebt(debt: DebtState, hotkey: string, nowMs: number, lastMarkUnrealizedUsd: number): void {
+  const d = debt.traders.get(hotkey);
+  if (!d) return;
+  const owed = rollOwed(d.owed, nowMs, periodOf(debt), lastMarkUnrealizedUsd);
+  if (owed !== d.owed) debt.traders.set(hotkey, { ...d, owed });
+}
+
+/** A funded trader closed a position: its realized PnL after fees is owed once its period ends. */
+export function closeFundedPosition(debt: DebtState, hotkey: string, realizedAfterFeesMicro: bigint, nowMs: number, lastMarkUnrealizedUsd: number): void {
+  const d = debt.traders.get(hotkey);
+  if (!d) return;
+  debt.traders.set(hotkey, { ...d, owed: closeWhileFunded(d.owed, realizedAfterFeesMicro, nowMs, periodOf(debt), lastMarkUnrealizedUsd) });
+}
+
+/** Alpha attributed to a trader at an epoch: paid toward its debt at its USD value, pending for its next debt checkpoint. */
+export function payTrader(debt: DebtState, hotkey: string, chunk: EmissionChunk, atMs: number): void {
+  const d = debt.traders.get(hotkey);
+  if (!d) return;
+  debt.traders.set(hotkey, {
+    ...d,
+    owed: payOwed(d.owed, chunk.usdMicro),
+    attributedAlphaRao: d.attributedAlphaRao + chunk.alphaRao,
+    pending: accrueEmission(d.pending, atMs, chunk),
+  });
+}
+
+/**
+ * The debt checkpoint closing with a trader's perf checkpoint: the emission pending up to its end,
+ * the penalty and status now, and the debt as of its payout period. Changes the state (the pending
+ * emission is taken), so it runs on replay too, where nothing is stored.
+ */
+export function closeDebtCheckpoint(debt: DebtState, hotkey: string, perf: PerfCheckpoint, maxDrawdown: number, status: DebtStatus): DebtCheckpoint | null {
+  const d = debt.traders.get(hotkey);
+  if (!d) return null;
+  const { emission, pending } = takeEmission(d.pending, perf.ts_ms);
+  if (pending !== d.pending) debt.traders.set(hotkey, { ...d, pending });
+  const ppm = penaltyPpmOf(maxDrawdown);
+  return debtCheckpoint(perf, emission, ppm, status, debtOf(d.owed, ppm));
+}
+
+/**
+ * The debt checkpoint still open for a funded trader, as it stands now: the perf checkpoint's
+ * open view, every emission still pending, and the debt rolled to `nowMs` (nothing written).
+ */
+export function openDebtCheckpoint(debt: DebtState, hotkey: string, perf: PerfCheckpoint, maxDrawdown: number, unrealizedUsd: number, status: DebtStatus, nowMs: number): DebtCheckpoint | null {
+  const d = debt.traders.get(hotkey);
+  if (!d) return null;
+  const { emission } = takeEmission(d.pending, Number.MAX_SAFE_INTEGER);
+  const ppm = penaltyPpmOf(maxDrawdown);
+  return debtCheckpoint(perf, emission, ppm, status, debtOf(rollOwed(d.owed, nowMs, periodOf(debt), unrealizedUsd), ppm));
+}
+
+// ---- canonical encoding ---------------------------------------------------------------------------
+
+type Encoded = Record<string, unknown>;
+
+const big = (v: bigint) => v.toString();
+
+export interface EncodedDebt {
+  traders: Array<[string, Encoded]>;
+  entities: Array<[string, Encoded]>;
+  payout_period: PayoutPeriod | null;
+  scored: Encoded | null;
+}
+
+export function exportDebt(debt: DebtState): EncodedDebt {
+  return {
+    traders: debt.traders.sortedEntries().map(([k, d]) => [
+      k,
+      {
+        fundedAtMs: d.fundedAtMs,
+        owed: { ...d.owed, settledRealizedMicro: big(d.owed.settledRealizedMicro), pendingRealizedMicro: big(d.owed.pendingRealizedMicro), settledUnrealizedMicro: big(d.owed.settledUnrealizedMicro), paidMicro: big(d.owed.paidMicro) },
+        attributedAlphaRao: big(d.attributedAlphaRao),
+        pending: d.pending.map((p) => ({ ts_ms: p.ts_ms, alphaRao: big(p.emission.alphaRao), taoRao: big(p.emission.taoRao), usdMicro: big(p.emission.usdMicro) })),
+      },
+    ]),
+    entities: debt.entities.sortedEntries().map(([k, e]) => [k, { paidAlphaRao: big(e.paidAlphaRao), attributedAlphaRao: big(e.attributedAlphaRao), unattributedAlphaRao: big(e.unattributedAlphaRao) }]),
+    payout_period: debt.config.get("payout_period") ?? null,
+    scored: encodeScored(debt.scored.get("last")),
+  };
+}
+
+function encodeScored(s: ScoredWeights | undefined): Encoded | null {
+  if (!s) return null;
+  return { ...s, rows: s.rows.map((r) => ({ ...r, owedMicro: big(r.owedMicro), paidMicro: big(r.paidMicro), remainingMicro: big(r.remainingMicro) })) };
+}
+
+export function importDebt(encoded: EncodedDebt | undefined, journal: Journal): DebtState {
+  const debt = createDebtState(journal);
+  if (!encoded) return debt;
+  for (const [k, d] of encoded.traders) {
+    const o = d.owed as Record<string, string | number>;
+    debt.traders.set(k, {
+      fundedAtMs: d.fundedAtMs as number,
+      owed: {
+        period: o.period as number,
+        settledRealizedMicro: BigInt(o.settledRealizedMicro as string),
+        pendingRealizedMicro: BigInt(o.pendingRealizedMicro as string),
+        settledUnrealizedMicro: BigInt(o.settledUnrealizedMicro as string),
+        paidMicro: BigInt(o.paidMicro as string),
+      },
+      attributedAlphaRao: BigInt(d.attributedAlphaRao as string),
+      pending: (d.pending as Array<Record<string, string | number>>).map((p) => ({
+        ts_ms: p.ts_ms as number,
+        emission: { alphaRao: BigInt(p.alphaRao as string), taoRao: BigInt(p.taoRao as string), usdMicro: BigInt(p.usdMicro as string) },
+      })),
+    });
+  }
+  for (const [k, e] of encoded.entities) {
+    debt.entities.set(k, { paidAlphaRao: BigInt(e.paidAlphaRao as string), attributedAlphaRao: BigInt(e.attributedAlphaRao as string), unattributedAlphaRao: BigInt(e.unattributedAlphaRao as string) });
+  }
+  if (encoded.payout_period) debt.config.set("payout_period", encoded.payout_period);
+  if (encoded.scored) {
+    const s = encoded.scored as unknown as Omit<ScoredWeights, "rows"> & { rows: Array<Record<string, unknown>> };
+    debt.scored.set("last", {
+      ...s,
+      rows: s.rows.map((r) => ({
+        ...(r as unknown as ScoredWeights["rows"][number]),
+        owedMicro: BigInt(r.owedMicro as string),
+        paidMicro: BigInt(r.paidMicro as string),
+        remainingMicro: BigInt(r.remainingMicro as string),
+      })),
+    });
+  }
+  return debt;
+}
+
+/** Whether anything debt-related ever happened (older logs' state hashes leave the section out). */
+export function debtUsed(debt: DebtState): boolean {
+  return debt.traders.size > 0 || debt.entities.size > 0 || debt.config.size > 0 || debt.scored.size > 0;
+}
+
+// ---- the payout period ----------------------------------------------------------------------------
+
+/** The node's configured payout period, recorded once it differs from the log's (replay follows the log). */
+export type SetPayoutPeriod = { kind: "set_payout_period"; ts: number; period: PayoutPeriod };
+
+/**
+ * A new payout period ends the current one at `ts`: what funded traders closed so far is settled
+ * (owed from now on), and their records continue under the new period's numbering.
+ */
+export function applyPayoutPeriodSet(debt: DebtState, period: PayoutPeriod, ts: number, unrealizedUsdOf: (trader: string) => number): void {
+  debt.config.set("payout_period", period);
+  const index = periodIndex(period, ts);
+  for (const trader of debt.traders.sortedKeys()) {
+    const d = debt.traders.get(trader) as TraderDebt;
+    const unrealized = unrealizedUsdOf(trader);
+    debt.traders.set(trader, {
+      ...d,
+      owed: {
+        ...d.owed,
+        period: index,
+        settledRealizedMicro: d.owed.settledRealizedMicro + d.owed.pendingRealizedMicro,
+        pendingRealizedMicro: 0n,
+        settledUnrealizedMicro: unrealized < 0 ? microUsdOf(unrealized) : 0n,
+      },
+    });
+  }
+}

@@ -1,0 +1,110 @@
+import { key } from "../chain/chain-state.ts";
+import { blockEmission, splitParticipantAlpha } from "../chain/emission.ts";
+import { PROP_NETUID } from "../entities/entity-commands.ts";
+import { DomainError } from "../errors/errors.ts";
+import { alpha } from "../ledger/asset.ts";
+import type { EventDraft, JsonObject } from "../machine/event.ts";
+import type { State } from "../machine/state.ts";
+import { alphaPriceNow, fundedSubaccounts, TAO_USD } from "./attribute-epoch.ts";
+import { type ScoredWeights, payoutPeriod, penaltyPpmOf, periodOf } from "./debt-state.ts";
+import { type Debt, debtOf, rollOwed } from "./owed.ts";
+import { periodDeadline } from "./payout-period.ts";
+import { type EligibleUid, entityDebt, projectedEmissionMicro, scoreWeights } from "./scoring.ts";
+
+/**
+ * The node's validator scores the prop-trading subnet each tempo (DESIGN.md §3.5): every uid but
+ * its own and the owner's, by bucket (entity, funded regular miner, regular miner in challenge),
+ * with what it is still owed; weights that pay the debts from the emission projected to the payout
+ * period's deadline, dust floors, the rest to the owner's uid. Recorded (WeightsScored) so that
+ * GET /v1/weights shows the figures behind the vector the node then sets with set_weights.
+ */
+export type ScoreWeights = { kind: "score_weights"; ts: number; validator: string; block_time_ms: number };
+
+const NO_DEBT: Debt = { owedMicro: 0n, paidMicro: 0n, remainingMicro: 0n };
+
+/** A trader's debt now: its record rolled to `nowMs` (not written), under its penalty. */
+function debtNow(state: State, trader: string, nowMs: number): Debt {
+  const d = state.debt.traders.get(trader);
+  const t = state.trading.traders.get(trader);
+  if (!d || !t) return NO_DEBT;
+  return debtOf(rollOwed(d.owed, nowMs, periodOf(state.debt), t.unrealizedUsd), penaltyPpmOf(t.maxDrawdown));
+}
+
+export function scoreWeightsCommand(state: State, c: ScoreWeights): EventDraft {
+  const netuid = PROP_NETUID;
+  const { chain } = state;
+  const subnet = chain.subnets.get(netuid);
+  if (!subnet) throw new DomainError("NOT_FOUND", `subnet ${netuid} does not exist`, { netuid });
+  const validatorUid = chain.uids.get(key.hotkey(netuid, c.validator));
+  if (validatorUid === undefined) throw new DomainError("NOT_A_NEURON", `the validator ${c.validator} holds no uid on subnet ${netuid}`, { hotkey: c.validator });
+  const ownerUid = chain.uids.get(key.hotkey(netuid, subnet.ownerHotkey));
+  if (ownerUid === undefined) {
+    throw new DomainError("NOT_FOUND", `the subnet owner's hotkey ${subnet.ownerHotkey} holds no uid: nowhere to send what debts do not need`, { hotkey: subnet.ownerHotkey });
+  }
+  const eligible: Array<EligibleUid & { hotkey: string }> = [];
+  for (let uid = 0; uid < subnet.neuronCount; uid++) {
+    const hotkey = chain.neurons.get(key.neuron(netuid, uid))?.hotkey;
+    if (hotkey === undefined || uid === validatorUid || uid === ownerUid) continue;
+    if (state.entities.entities.has(hotkey)) {
+      const debt = entityDebt(fundedSubaccounts(state, hotkey).map((s) => debtNow(state, s.synthetic, c.ts)));
+      eligible.push({ uid, hotkey, bucket: "entity", ...debt });
+      continue;
+    }
+    const t = state.trading.traders.get(hotkey);
+    if (!t || t.elimination) continue;
+    if (t.challenge === "passed") eligible.push({ uid, hotkey, bucket: "funded", ...debtNow(state, hotkey, c.ts) });
+    else eligible.push({ uid, hotkey, bucket: "challenge", ...NO_DEBT });
+  }
+  const period = payoutPeriod(state.debt);
+  // Miners earn the server half of what the owner's cut leaves of the subnet's alpha emission per block.
+  const minerAlphaPerBlock = splitParticipantAlpha(blockEmission(state.ledger.totals(alpha(netuid)).issuance)).server;
+  const projectedMicro = projectedEmissionMicro(minerAlphaPerBlock, c.ts, periodDeadline(period, c.ts), c.block_time_ms, alphaPriceNow(state, netuid));
+  const scores = scoreWeights({ eligible, projectedMicro, ownerUid });
+  const hotkeyOf = new Map(eligible.map((e) => [e.uid, e.hotkey]));
+  hotkeyOf.set(ownerUid, subnet.ownerHotkey);
+  const payload: JsonObject = {
+    netuid,
+    validator: c.validator,
+    ts: c.ts,
+    payout_period: period,
+    projected_usd_micro: projectedMicro.toString(),
+    priced: state.trading.prices.has(TAO_USD),
+    uids: scores.uids,
+    weights: scores.weights,
+    rows: scores.rows.map((r) => ({
+      uid: r.uid,
+      hotkey: hotkeyOf.get(r.uid) ?? "",
+      bucket: r.bucket,
+      owed: r.owedMicro.toString(),
+      paid: r.paidMicro.toString(),
+      remaining: r.remainingMicro.toString(),
+      share: r.share,
+      weight: r.weight,
+    })),
+  };
+  applyWeightsScored(state, payload);
+  return { type: "WeightsScored", version: 1, payload };
+}
+
+export function applyWeightsScored(state: State, p: JsonObject): void {
+  const rows = p.rows as Array<Record<string, string | number>>;
+  const scored: ScoredWeights = {
+    netuid: p.netuid as number,
+    validator: p.validator as string,
+    scoredAtMs: p.ts as number,
+    payoutPeriod: p.payout_period as ScoredWeights["payoutPeriod"],
+    uids: p.uids as number[],
+    weights: p.weights as number[],
+    rows: rows.map((r) => ({
+      uid: r.uid as number,
+      hotkey: r.hotkey as string,
+      bucket: r.bucket as ScoredWeights["rows"][number]["bucket"],
+      owedMicro: BigInt(r.owed as string),
+      paidMicro: BigInt(r.paid as string),
+      remainingMicro: BigInt(r.remaining as string),
+      share: r.share as number,
+      weight: r.weight as number,
+    })),
+  };
+  state.debt.scored.set("last", scored);
+}
