@@ -8,7 +8,7 @@ import { buildServer } from "../api/server.ts";
 import type { Endowment } from "../core/machine/commands.ts";
 import { cryptoReady, devAccounts, isSs58, KeyError, loadKey, loadOrCreateNodeKey } from "../keys/keys.ts";
 import { BlockProducer } from "../node/block-producer.ts";
-import { WeightSetter } from "../node/weight-setter.ts";
+import { devnetWeights, WeightSetter } from "../node/weight-setter.ts";
 import { Demo } from "../node/demo.ts";
 import { logPath, PropnetNode } from "../node/node.ts";
 import { LogIntegrityError } from "../store/stored-event.ts";
@@ -199,7 +199,7 @@ async function serve(options: ServeOptions): Promise<number> {
   producer.start();
   // The node's validator scores and sets weights once per tempo (the devnet default genesis
   // registers and stakes it; on a chain where its hotkey holds no uid it says so and retries).
-  weights = new WeightSetter(opened, producer, nodeKey.address, options.blockTime > 0 ? options.blockTime : 12_000, say);
+  weights = new WeightSetter(opened, devnetWeights(producer), nodeKey.address, options.blockTime > 0 ? options.blockTime : 12_000, say);
   weights.start();
   node = opened;
   process.removeListener("SIGTERM", stopDuringStart);

@@ -3,6 +3,27 @@ import { PROP_NETUID } from "../core/entities/entity-commands.ts";
 import type { BlockProducer } from "./block-producer.ts";
 import type { PropnetNode } from "./node.ts";
 
+/**
+ * Where the validator sets its weights (DESIGN.md §2 rule 7): the devnet's block producer here; a
+ * Subtensor adapter submits `set_weights` (or a timelocked commit) behind the same call.
+ */
+export interface WeightsChain {
+  /** Sets `uids`/`weights` for `validator` on `netuid`; resolves with the block that holds them, or refuses with why. */
+  setWeights(netuid: number, validator: string, uids: number[], weights: number[]): Promise<{ block: number }>;
+}
+
+/** The devnet: a `subtensor.set_weights` extrinsic in the next block. */
+export function devnetWeights(producer: BlockProducer): WeightsChain {
+  return {
+    async setWeights(netuid, validator, uids, weights) {
+      const inclusion = await producer.include({ call: "subtensor.set_weights", signer: validator, args: { netuid, uids, weights } });
+      const failed = inclusion.effects.find((e) => e.k === "failed");
+      if (failed && failed.k === "failed") throw new Error(`set_weights refused: ${failed.code}: ${failed.message}`);
+      return { block: inclusion.includedInBlock };
+    },
+  };
+}
+
 /** What one round of weight setting did. */
 export type WeightRound =
   | { set: true; block: number; uids: number[]; weights: number[] }
@@ -22,7 +43,7 @@ export class WeightSetter {
 
   constructor(
     readonly node: PropnetNode,
-    readonly producer: BlockProducer,
+    readonly chain: WeightsChain,
     readonly validator: string,
     /** The chain's nominal block time: how the emission until the payout deadline is projected. */
     readonly blockTimeMs: number,
@@ -71,11 +92,9 @@ export class WeightSetter {
       });
       if (!scored.ok) return this.#failed(`weights not scored: ${scored.error.message}`);
       const { uids, weights } = JSON.parse(scored.events[0]?.payload ?? "{}") as { uids: number[]; weights: number[] };
-      const inclusion = await this.producer.include({ call: "subtensor.set_weights", signer: this.validator, args: { netuid: PROP_NETUID, uids, weights } });
-      const failed = inclusion.effects.find((e) => e.k === "failed");
-      if (failed && failed.k === "failed") return this.#failed(`set_weights refused: ${failed.code}: ${failed.message}`);
+      const { block } = await this.chain.setWeights(PROP_NETUID, this.validator, uids, weights);
       this.#lastProblem = null;
-      return { set: true, block: inclusion.includedInBlock, uids, weights };
+      return { set: true, block, uids, weights };
     } catch (error) {
       return this.#failed(`weights not set: ${(error as Error).message}`);
     } finally {

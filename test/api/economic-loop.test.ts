@@ -14,7 +14,7 @@ import { BlockProducer } from "../../src/node/block-producer.ts";
 import { NodeClock } from "../../src/node/clock.ts";
 import { PropnetNode } from "../../src/node/node.ts";
 import { verifyLog } from "../../src/node/verify.ts";
-import { WeightSetter } from "../../src/node/weight-setter.ts";
+import { devnetWeights, WeightSetter } from "../../src/node/weight-setter.ts";
 import { api, devSigners, listen, type Signer } from "../support/http.ts";
 
 const TAO_RAO = 1_000_000_000n;
@@ -54,7 +54,7 @@ beforeAll(async () => {
   });
   producer = new BlockProducer(node, 0);
   producer.start();
-  weights = new WeightSetter(node, producer, keys.Validator.address, 12_000);
+  weights = new WeightSetter(node, devnetWeights(producer), keys.Validator.address, 12_000);
   app = buildServer({ node: () => node, producer: () => producer, root: alice, oracle: alice, startupStatus: () => "starting", version: "test" });
   base = await listen(app);
 });

@@ -1,9 +1,8 @@
-import { account, key } from "../chain/chain-state.ts";
+import { type ChainView, devnetChain } from "../chain/chain-view.ts";
 import type { Effect } from "../chain/effects.ts";
 import { PROP_NETUID } from "../entities/entity-commands.ts";
 import { syntheticHotkey } from "../entities/synthetic-hotkey.ts";
 import { AssertionFailure } from "../errors/errors.ts";
-import { alpha, TAO } from "../ledger/asset.ts";
 import type { Json, JsonObject } from "../machine/event.ts";
 import type { State } from "../machine/state.ts";
 import { attributeDebts } from "./attribution.ts";
@@ -33,13 +32,10 @@ export interface UidAttribution {
 }
 
 /** The alpha price at this moment: the subnet's pool and the last TAO/USD price (0 before one arrives). */
-export function alphaPriceNow(state: State, netuid: number): AlphaPrice {
+export function alphaPriceNow(state: State, chain: ChainView, netuid: number): AlphaPrice {
   const usd = state.trading.prices.get(TAO_USD)?.price;
-  return {
-    subnetTaoRao: state.ledger.balanceOf(TAO, account.subnetTao(netuid)),
-    alphaInRao: state.ledger.balanceOf(alpha(netuid), account.alphaIn(netuid)),
-    microUsdPerTao: usd === undefined ? 0n : microUsdOf(usd),
-  };
+  const pool = chain.pool(netuid);
+  return { subnetTaoRao: pool.taoRao, alphaInRao: pool.alphaInRao, microUsdPerTao: usd === undefined ? 0n : microUsdOf(usd) };
 }
 
 /** The trader's remaining debt now, in micro-USD (its record rolled to `nowMs` without writing it). */
@@ -64,6 +60,13 @@ export function fundedSubaccounts(state: State, entity: string): Array<{ id: num
   return out;
 }
 
+/** The block step (chain/block.ts BlockSteps): an epoch effect's payouts, attributed on the devnet. */
+export function attributeEpochEffect(state: State, netuid: number, epoch: Effect, nowMs: number): JsonObject[] {
+  if (epoch.k !== "epoch") return [];
+  const paid = epoch.pays.map(([uid, incentive, take, shared]) => [uid, BigInt(incentive) + BigInt(take) + BigInt(shared)] as [number, bigint]);
+  return attributeEpoch(state, devnetChain(state), netuid, paid, nowMs);
+}
+
 /**
  * The named step block production runs after an epoch's payouts (DESIGN.md §3.5): the alpha paid
  * to each uid of the prop-trading subnet is attributed to whoever it is owed to. An entity's goes
@@ -72,13 +75,12 @@ export function fundedSubaccounts(state: State, entity: string): Array<{ id: num
  * miner's is its own. Nothing moves in the ledger: the alpha stays staked to the uid's hotkey.
  * Decides and applies; returns the records for the block's event.
  */
-export function attributeEpoch(state: State, netuid: number, epoch: Effect, nowMs: number): JsonObject[] {
-  if (netuid !== PROP_NETUID || epoch.k !== "epoch") return [];
-  const price = alphaPriceNow(state, netuid);
+export function attributeEpoch(state: State, chain: ChainView, netuid: number, paidByUid: ReadonlyArray<[number, bigint]>, nowMs: number): JsonObject[] {
+  if (netuid !== PROP_NETUID) return [];
+  const price = alphaPriceNow(state, chain, netuid);
   const records: JsonObject[] = [];
-  for (const [uid, incentive, take, shared] of epoch.pays) {
-    const paid = BigInt(incentive) + BigInt(take) + BigInt(shared);
-    const hotkey = state.chain.neurons.get(key.neuron(netuid, uid))?.hotkey;
+  for (const [uid, paid] of paidByUid) {
+    const hotkey = chain.hotkeyOf(netuid, uid);
     if (paid === 0n || hotkey === undefined) continue;
     let record: UidAttribution | null = null;
     const p: [string, string, string] = [price.subnetTaoRao.toString(), price.alphaInRao.toString(), price.microUsdPerTao.toString()];

@@ -1,8 +1,6 @@
-import { key } from "../chain/chain-state.ts";
-import { blockEmission, splitParticipantAlpha } from "../chain/emission.ts";
+import { type ChainView, devnetChain } from "../chain/chain-view.ts";
 import { PROP_NETUID } from "../entities/entity-commands.ts";
 import { DomainError } from "../errors/errors.ts";
-import { alpha } from "../ledger/asset.ts";
 import type { EventDraft, JsonObject } from "../machine/event.ts";
 import type { State } from "../machine/state.ts";
 import { alphaPriceNow, fundedSubaccounts, TAO_USD } from "./attribute-epoch.ts";
@@ -31,19 +29,23 @@ function debtNow(state: State, trader: string, nowMs: number): Debt {
 }
 
 export function scoreWeightsCommand(state: State, c: ScoreWeights): EventDraft {
+  return scoreWeightsOn(state, devnetChain(state), c);
+}
+
+/** Scores the prop-trading subnet as `chain` shows it. */
+export function scoreWeightsOn(state: State, chain: ChainView, c: ScoreWeights): EventDraft {
   const netuid = PROP_NETUID;
-  const { chain } = state;
-  const subnet = chain.subnets.get(netuid);
-  if (!subnet) throw new DomainError("NOT_FOUND", `subnet ${netuid} does not exist`, { netuid });
-  const validatorUid = chain.uids.get(key.hotkey(netuid, c.validator));
+  const ownerHotkey = chain.ownerHotkey(netuid);
+  if (ownerHotkey === undefined) throw new DomainError("NOT_FOUND", `subnet ${netuid} does not exist`, { netuid });
+  const validatorUid = chain.uidOf(netuid, c.validator);
   if (validatorUid === undefined) throw new DomainError("NOT_A_NEURON", `the validator ${c.validator} holds no uid on subnet ${netuid}`, { hotkey: c.validator });
-  const ownerUid = chain.uids.get(key.hotkey(netuid, subnet.ownerHotkey));
+  const ownerUid = chain.uidOf(netuid, ownerHotkey);
   if (ownerUid === undefined) {
-    throw new DomainError("NOT_FOUND", `the subnet owner's hotkey ${subnet.ownerHotkey} holds no uid: nowhere to send what debts do not need`, { hotkey: subnet.ownerHotkey });
+    throw new DomainError("NOT_FOUND", `the subnet owner's hotkey ${ownerHotkey} holds no uid: nowhere to send what debts do not need`, { hotkey: ownerHotkey });
   }
   const eligible: Array<EligibleUid & { hotkey: string }> = [];
-  for (let uid = 0; uid < subnet.neuronCount; uid++) {
-    const hotkey = chain.neurons.get(key.neuron(netuid, uid))?.hotkey;
+  for (let uid = 0; uid < chain.neuronCount(netuid); uid++) {
+    const hotkey = chain.hotkeyOf(netuid, uid);
     if (hotkey === undefined || uid === validatorUid || uid === ownerUid) continue;
     if (state.entities.entities.has(hotkey)) {
       const debt = entityDebt(fundedSubaccounts(state, hotkey).map((s) => debtNow(state, s.synthetic, c.ts)));
@@ -56,12 +58,10 @@ export function scoreWeightsCommand(state: State, c: ScoreWeights): EventDraft {
     else eligible.push({ uid, hotkey, bucket: "challenge", ...NO_DEBT });
   }
   const period = payoutPeriod(state.debt);
-  // Miners earn the server half of what the owner's cut leaves of the subnet's alpha emission per block.
-  const minerAlphaPerBlock = splitParticipantAlpha(blockEmission(state.ledger.totals(alpha(netuid)).issuance)).server;
-  const projectedMicro = projectedEmissionMicro(minerAlphaPerBlock, c.ts, periodDeadline(period, c.ts), c.block_time_ms, alphaPriceNow(state, netuid));
+  const projectedMicro = projectedEmissionMicro(chain.minerAlphaPerBlock(netuid), c.ts, periodDeadline(period, c.ts), c.block_time_ms, alphaPriceNow(state, chain, netuid));
   const scores = scoreWeights({ eligible, projectedMicro, ownerUid });
   const hotkeyOf = new Map(eligible.map((e) => [e.uid, e.hotkey]));
-  hotkeyOf.set(ownerUid, subnet.ownerHotkey);
+  hotkeyOf.set(ownerUid, ownerHotkey);
   const payload: JsonObject = {
     netuid,
     validator: c.validator,

@@ -26,7 +26,7 @@ import {
   type SweepChallenges,
   sweepChallengesCommand,
 } from "../trading/trading-commands.ts";
-import { attributeEpoch } from "../debt/attribute-epoch.ts";
+import { attributeEpochEffect } from "../debt/attribute-epoch.ts";
 import type { SetPayoutPeriod } from "../debt/debt-state.ts";
 import { setPayoutPeriodCommand } from "../debt/payout-period-command.ts";
 import { type ScoreWeights, scoreWeightsCommand } from "../debt/score-weights.ts";
@@ -146,7 +146,7 @@ export const HANDLERS: Handlers = {
   sweep_challenges: sweepChallengesCommand,
   score_weights: scoreWeightsCommand,
   set_payout_period: setPayoutPeriodCommand,
-  block: (state, command) => produceBlock(state, command, {}, { afterEpoch: attributeEpoch }),
+  block: (state, command) => produceBlock(state, command, {}, { afterEpoch: attributeEpochEffect }),
   block_range: (state, command) => produceBlockRange(state, command),
 
   genesis(state, command) {
