@@ -1,7 +1,7 @@
 import { applyEffect } from "../src/core/chain/effects.ts";
 import { alpha } from "../src/core/ledger/asset.ts";
 import { RECOUNT_BUCKETS } from "../src/core/ledger/ledger.ts";
-import { checkBlockInvariants, fullRecount, stateInvariants } from "../src/core/invariants/chain-invariants.ts";
+import { bucketsPerBlock, checkBlockInvariants, fullRecount, stateInvariants } from "../src/core/invariants/chain-invariants.ts";
 import { account } from "../src/core/chain/chain-state.ts";
 import { execute } from "../src/core/machine/execute.ts";
 import { createState } from "../src/core/machine/state.ts";
@@ -71,7 +71,7 @@ export async function run(args: Record<string, string>): Promise<Record<string, 
       atBlock(start + blocks);
       blocks++;
       if (checkBlockInvariants(state, totals).length > 0) break;
-      if (blocks > RECOUNT_BUCKETS) throw new Error("corruption not found within a full pass");
+      if (blocks > RECOUNT_BUCKETS / bucketsPerBlock(state)) throw new Error("corruption not found within a full pass");
     }
     state.ledger.corruptForTest(handle, was);
     worst = Math.max(worst, blocks);
@@ -82,7 +82,8 @@ export async function run(args: Record<string, string>): Promise<Record<string, 
     stake_pools: subnets * hotkeys,
     ledger_accounts: state.ledger.accountCount,
     recount_buckets: RECOUNT_BUCKETS,
-    blocks_per_full_pass: RECOUNT_BUCKETS,
+    buckets_per_block: bucketsPerBlock(state),
+    blocks_per_full_pass: Math.ceil(RECOUNT_BUCKETS / bucketsPerBlock(state)),
     block_check_ms_mean: Number(mean.toFixed(3)),
     block_check_ms_p99: Number((perBlock[Math.floor(perBlock.length * 0.99)] as number).toFixed(3)),
     baseline_o1_identities_ms: Number(identitiesMs.toFixed(3)),

@@ -55,10 +55,25 @@ export function checkBlockInvariants(state: State, block: BlockTotals): ChainVio
     const minted = block.mintedAlpha.get(netuid) ?? 0n;
     if (minted !== expected) fail(netuid, "alpha_minted_equals_in_plus_out", expected, minted);
   }
-  const perBlock = Math.min(Math.max(1, params(state.chain).recountPerBlock), RECOUNT_BUCKETS);
+  const perBlock = bucketsPerBlock(state);
   const first = head(state.chain).block * perBlock;
   for (let i = 0; i < perBlock; i++) recountBucket(state, (first + i) % RECOUNT_BUCKETS, fail);
   return out;
+}
+
+/** About this many accounts and pools are recounted per block at most (DESIGN.md §2 rule 8: no task over 10 ms). */
+export const RECOUNT_CELLS_PER_BLOCK = 4_096;
+
+/**
+ * Buckets recounted per block: `recountPerBlock`, fewer when the buckets are so full that they
+ * would pass RECOUNT_CELLS_PER_BLOCK, never fewer than one, so every cell is recounted within
+ * RECOUNT_BUCKETS blocks (two passes while the size crosses a step). It follows the size of the
+ * ledger and the pools, which only *when* a fault is found depends on, never the state.
+ */
+export function bucketsPerBlock(state: State): number {
+  const configured = Math.min(Math.max(1, params(state.chain).recountPerBlock), RECOUNT_BUCKETS);
+  const perBucket = (state.ledger.accountCount + state.chain.pools.size) / RECOUNT_BUCKETS;
+  return Math.max(1, Math.min(configured, Math.floor(RECOUNT_CELLS_PER_BLOCK / Math.max(1, perBucket))));
 }
 
 /** The identities that hold between commands, each an O(1) comparison (no recount). */
