@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { decodeCheckpointRow } from "../core/debt/checkpoint-row.ts";
 import type { Command } from "../core/machine/commands.ts";
 import { CHECKPOINT_MS, checkpointEnd } from "../core/perf/perf-checkpoint.ts";
 import { NodeClock } from "./clock.ts";
@@ -41,7 +42,7 @@ describe("closed performance checkpoints in the store", () => {
     const first = checkpointEnd(t);
     t = first + 2 * CHECKPOINT_MS + 5;
     await run({ kind: "post_prices", ts: t, prices: [{ trade_pair: "ETHUSD", price: 3_100, ts_ms: t }] });
-    const stored = () => node.store.readCheckpoints(`${E}_0`, 0, 100).map((r) => [r.ts_ms, JSON.parse(r.data).open_ms]);
+    const stored = () => node.store.readCheckpoints(`${E}_0`, 0, 100).map((r) => [r.ts_ms, decodeCheckpointRow(r.data).perf.open_ms]);
     expect(stored()).toEqual([
       [first, CHECKPOINT_MS],
       [first + CHECKPOINT_MS, CHECKPOINT_MS],

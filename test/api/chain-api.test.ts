@@ -1,27 +1,21 @@
 // The chain HTTP API over real HTTP: a real node on a temp dir, a block producer making a block
 // per extrinsic, and requests signed with real sr25519 keys (Epistula v2).
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { KeyringPair } from "@polkadot/keyring/types";
-import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildServer } from "../../src/api/server.ts";
 import { head } from "../../src/core/chain/chain-state.ts";
 import { TAO } from "../../src/core/ledger/asset.ts";
-import { BlockProducer } from "../../src/node/block-producer.ts";
-import { PropnetNode } from "../../src/node/node.ts";
-import { api, devKeyring, epistula, expectError, listen, type SignOptions } from "../support/http.ts";
+import type { PropnetNode } from "../../src/node/node.ts";
+import { api, devKeyring, epistula, expectError, type SignOptions } from "../support/http.ts";
+import { type DevnetApi, startDevnetApi } from "../support/devnet-api.ts";
 
 const TAO_RAO = 1_000_000_000n;
 const ENDOWMENT_RAO = 1_000_000n * TAO_RAO;
 
-let dir: string;
+let devnet: DevnetApi;
 let node: PropnetNode;
-let producer: BlockProducer;
-let app: FastifyInstance;
 let base: string;
 const keys: Record<string, KeyringPair> = {};
 
@@ -31,23 +25,17 @@ beforeAll(async () => {
   keys.BobHot = keyring.addFromUri("//Bob//hot");
   keys.Pauper = keyring.addFromUri("//Pauper");
   const alice = (keys.Alice as KeyringPair).address;
-  dir = mkdtempSync(join(tmpdir(), "propnet-chain-api-"));
-  node = await PropnetNode.open({
-    dataDir: dir,
+  devnet = await startDevnetApi({
+    prefix: "chain-api",
+    root: alice,
     genesis: ["Alice", "Bob", "Charlie", "Dave", "Eve", "Ferdie"].map((n) => ({ owner: (keys[n] as KeyringPair).address, amount_rao: ENDOWMENT_RAO })),
     chainGenesis: { root: alice, subnets: [{ netuid: 1, ownerHotkey: alice, ownerColdkey: alice }] },
   });
-  producer = new BlockProducer(node, 0);
-  producer.start();
-  app = buildServer({ node: () => node, producer: () => producer, root: alice, startupStatus: () => "starting", version: "test" });
-  base = await listen(app);
+  ({ node, base } = devnet);
 });
 
 afterAll(async () => {
-  await app?.close();
-  await producer?.stop();
-  await node?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await devnet?.close();
 });
 
 function key(name: string): KeyringPair {

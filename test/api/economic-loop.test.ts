@@ -2,39 +2,32 @@
 // subaccounts, trades on scripted prices; one passes, one is eliminated; the node's validator
 // scores and sets weights; the epoch pays the entity's uid; the alpha is attributed to the funded
 // subaccount and shows in its ledger and the entity's; a replay of the log reproduces every figure.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildServer } from "../../src/api/server.ts";
 import { head, isEpochBlock } from "../../src/core/chain/chain-state.ts";
 import { stateHash } from "../../src/core/machine/state.ts";
-import { BlockProducer } from "../../src/node/block-producer.ts";
 import { NodeClock } from "../../src/node/clock.ts";
-import { PropnetNode } from "../../src/node/node.ts";
+import type { PropnetNode } from "../../src/node/node.ts";
 import { verifyLog } from "../../src/node/verify.ts";
 import { devnetWeights, WeightSetter } from "../../src/node/weight-setter.ts";
-import { api, devSigners, listen, type Signer } from "../support/http.ts";
+import { type DevnetApi, startDevnetApi } from "../support/devnet-api.ts";
+import { api, devSigners, type Signer } from "../support/http.ts";
 
 const TAO_RAO = 1_000_000_000n;
 const TEMPO = 10;
 
-let dir: string;
+let devnet: DevnetApi;
 let node: PropnetNode;
-let producer: BlockProducer;
 let weights: WeightSetter;
-let app: FastifyInstance;
-let base: string;
 let keys: Record<"Alice" | "Bob" | "Validator", Signer>;
 let wall = 1_767_225_600_000; // the node's clock: moved by the test (payout periods of a minute)
 
 beforeAll(async () => {
   keys = await devSigners(["Alice", "Bob", "Validator"] as const);
   const alice = keys.Alice.address;
-  dir = mkdtempSync(join(tmpdir(), "propnet-economic-loop-"));
-  node = await PropnetNode.open({
-    dataDir: dir,
+  devnet = await startDevnetApi({
+    prefix: "economic-loop",
+    root: alice,
+    oracle: alice,
     clock: new NodeClock(() => wall),
     payoutPeriod: "1m",
     genesis: [keys.Alice, keys.Bob, keys.Validator].map((k) => ({ owner: k.address, amount_rao: 1_000_000n * TAO_RAO })),
@@ -52,21 +45,15 @@ beforeAll(async () => {
       ],
     },
   });
-  producer = new BlockProducer(node, 0);
-  producer.start();
-  weights = new WeightSetter(node, devnetWeights(producer), keys.Validator.address, 12_000);
-  app = buildServer({ node: () => node, producer: () => producer, root: alice, oracle: alice, startupStatus: () => "starting", version: "test" });
-  base = await listen(app);
+  node = devnet.node;
+  weights = new WeightSetter(node, devnetWeights(devnet.producer), keys.Validator.address, 12_000);
 });
 
 afterAll(async () => {
-  await app?.close();
-  await producer?.stop();
-  await node?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await devnet?.close();
 });
 
-const { get, post } = api(() => base);
+const { get, post } = api(() => devnet.base);
 
 async function ok(answer: Promise<{ status: number; text: string; json: unknown }>, status = 200) {
   const a = await answer;
@@ -152,10 +139,10 @@ describe("the economic loop over HTTP", () => {
     const hash = await node.read((s) => stateHash(s));
     const invariants = await ok(get("/v1/chain/invariants"));
     expect((invariants.invariants as Array<{ ok: boolean }>).every((r) => r.ok)).toBe(true);
-    await app.close();
-    await producer.stop();
+    await devnet.app.close();
+    await devnet.producer.stop();
     await node.close();
-    const verified = await verifyLog(dir, { full: true });
+    const verified = await verifyLog(devnet.dir, { full: true });
     expect(verified.stateHash).toBe(hash);
   });
 });

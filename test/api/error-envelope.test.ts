@@ -3,44 +3,33 @@
 // OpenAPI document is requested with a badly percent-encoded parameter and an over-long one, with
 // each of its methods; odd requests (a 16 KB query string, unknown or header-less methods, huge
 // headers) go over a raw socket, since fetch would refuse to send some of them.
-import { mkdtempSync, rmSync } from "node:fs";
 import { connect } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildServer } from "../../src/api/server.ts";
 import { ERROR_TABLE } from "../../src/core/errors/errors.ts";
 import { BlockProducer } from "../../src/node/block-producer.ts";
-import { PropnetNode } from "../../src/node/node.ts";
+import type { PropnetNode } from "../../src/node/node.ts";
 import { type Answer, api, devSigners, epistula, listen, STACK_LINE, type Signer } from "../support/http.ts";
+import { buildServer } from "../../src/api/server.ts";
+import { type DevnetApi, startDevnetApi } from "../support/devnet-api.ts";
 
-let dir: string;
+let devnet: DevnetApi;
 let node: PropnetNode;
-let producer: BlockProducer;
-let app: FastifyInstance;
 let base: string;
 let alice: Signer;
 
 beforeAll(async () => {
   ({ Alice: alice } = await devSigners(["Alice"] as const));
-  dir = mkdtempSync(join(tmpdir(), "propnet-envelope-"));
-  node = await PropnetNode.open({
-    dataDir: dir,
+  devnet = await startDevnetApi({
+    prefix: "envelope",
+    root: alice.address,
     genesis: [{ owner: alice.address, amount_rao: 1_000_000_000_000n }],
     chainGenesis: { root: alice.address, subnets: [{ netuid: 1, ownerHotkey: alice.address, ownerColdkey: alice.address }] },
   });
-  producer = new BlockProducer(node, 0);
-  producer.start();
-  app = buildServer({ node: () => node, producer: () => producer, root: alice.address, startupStatus: () => "starting", version: "test" });
-  base = await listen(app);
+  ({ node, base } = devnet);
 });
 
 afterAll(async () => {
-  await app?.close();
-  await producer?.stop();
-  await node?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await devnet?.close();
 });
 
 const { request } = api(() => base);

@@ -1,53 +1,37 @@
 // A fault inside the state machine over real HTTP (DESIGN.md §2 rule 2): a block whose event cannot
 // be applied. The node stays up read-only: /healthz names the fault, every write answers 503
 // UNAVAILABLE, reads answer 200 from the committed state.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildServer } from "../../src/api/server.ts";
-import { BlockProducer } from "../../src/node/block-producer.ts";
-import { PropnetNode } from "../../src/node/node.ts";
 import { blockApplyFails } from "../support/faulty-handlers.ts";
-import { api, devSigners, expectError, listen, type Signer } from "../support/http.ts";
+import { api, devSigners, expectError, type Signer } from "../support/http.ts";
+import { type DevnetApi, startDevnetApi } from "../support/devnet-api.ts";
 
 const TAO_RAO = 1_000_000_000n;
 
-let dir: string;
-let node: PropnetNode;
-let producer: BlockProducer;
-let app: FastifyInstance;
-let base: string;
+let devnet: DevnetApi;
 let keys: Record<"Alice" | "Bob" | "Eve", Signer>;
 const fatal: unknown[] = [];
 
 beforeAll(async () => {
   keys = await devSigners(["Alice", "Bob", "Eve"] as const);
   const alice = keys.Alice.address;
-  dir = mkdtempSync(join(tmpdir(), "propnet-fatal-fault-"));
-  node = await PropnetNode.open({
-    dataDir: dir,
+  devnet = await startDevnetApi({
+    prefix: "fatal-fault",
+    root: alice,
+    oracle: alice,
     // The block holding a transfer of 13 rao records an effect its appliers cannot apply.
     handlers: blockApplyFails((c) => c.extrinsics.some((x) => x.args.amount_rao === "13")),
     genesis: [keys.Alice, keys.Bob].map((k) => ({ owner: k.address, amount_rao: 1_000n * TAO_RAO })),
     chainGenesis: { root: alice, subnets: [{ netuid: 1, ownerHotkey: alice, ownerColdkey: alice }] },
     onFatal: (error) => fatal.push(error),
   });
-  producer = new BlockProducer(node, 0);
-  producer.start();
-  app = buildServer({ node: () => node, producer: () => producer, root: alice, oracle: alice, startupStatus: () => "starting", version: "test" });
-  base = await listen(app);
 });
 
 afterAll(async () => {
-  await app?.close();
-  await producer?.stop();
-  await node?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await devnet?.close();
 });
 
-const { get, post } = api(() => base);
+const { get, post } = api(() => devnet.base);
 const transfer = (by: Signer, amount: string) => post("/v1/chain/extrinsics", by, { call: "balances.transfer", args: { dest: keys.Eve.address, amount_rao: amount } });
 
 describe("an exception in apply over HTTP", () => {

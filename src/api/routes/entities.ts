@@ -18,8 +18,8 @@ import { aggregateEntity } from "../../core/debt/entity-aggregation.ts";
 import { usdOfMicro } from "../../core/debt/micro-usd.ts";
 import { PPM } from "../../core/debt/penalty.ts";
 import type { State } from "../../core/machine/state.ts";
-import { CHECKPOINT_WINDOW_MS, traderOf } from "../../core/trading/trader.ts";
-import type { PerfCheckpoint } from "../../core/trading/trading-state.ts";
+import { traderOf } from "../../core/trading/trader.ts";
+import { CHECKPOINT_WINDOW_MS, type PerfCheckpoint } from "../../core/perf/perf-checkpoint.ts";
 import { type Access, hotkeyParam, requireSigner, signedRead, signedWrite, syntheticParam, write } from "../access.ts";
 import { signerOf } from "../epistula.ts";
 import {

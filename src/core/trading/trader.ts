@@ -24,8 +24,6 @@ export const PASS_RETURN = 0.03;
 export const CHALLENGE_MAX_DRAWDOWN = 0.06;
 export const PASSED_MAX_DRAWDOWN = 0.1;
 export const REGULAR_ACCOUNT_SIZE_USD = 10_000;
-/** Re-exported for src/api/routes/entities.ts until it imports from perf (another owner's file). */
-export { CHECKPOINT_WINDOW_MS } from "../perf/perf-checkpoint.ts";
 
 export function newTrader(hotkey: string, entity: string | null, accountSizeUsd: number, startedAtMs: number): TraderRecord {
   return {

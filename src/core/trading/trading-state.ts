@@ -1,6 +1,6 @@
 import type { DebtCheckpoint } from "../debt/debt-checkpoint.ts";
 import { type Journal, JournaledMap } from "../machine/journal.ts";
-import type { OpenCheckpoint, PerfCheckpoint } from "../perf/perf-checkpoint.ts";
+import type { PerfCheckpoint, PerfMarks } from "../perf/perf-checkpoint.ts";
 import type { OrderRecord, Position } from "./position.ts";
 import { TRADE_PAIRS } from "./trade-pairs.ts";
 
@@ -22,7 +22,8 @@ export interface Elimination {
   challenge_before: ChallengeState;
 }
 
-export interface TraderRecord {
+/** A trader: its challenge, its totals and open checkpoint (PerfMarks), positions and elimination. */
+export interface TraderRecord extends PerfMarks {
   hotkey: string;
   /** The owning entity, or null for a regular miner. */
   entity: string | null;
@@ -31,24 +32,14 @@ export interface TraderRecord {
   endsAtMs: number;
   challenge: ChallengeState;
   passedAtMs: number | null;
-  realizedUsd: number;
-  spreadFeeUsd: number;
-  carryFeeUsd: number;
-  unrealizedUsd: number;
-  /** Portfolio value as a multiple of the account size (1 at start), its peak, and the worst drawdown. */
-  value: number;
-  peak: number;
+  /** The worst drawdown from the peak so far. */
   maxDrawdown: number;
   openPairs: string[];
   closedCount: number;
   orderCount: number;
   elimination: Elimination | null;
-  /** The open 12-hour performance checkpoint. */
-  cp: OpenCheckpoint;
 }
 
-/** Re-exported for src/api/routes/entities.ts until it imports from perf (another owner's file). */
-export type { PerfCheckpoint } from "../perf/perf-checkpoint.ts";
 
 export interface PriceRecord {
   price: number;
