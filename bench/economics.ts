@@ -13,7 +13,8 @@ import type { AlphaPrice } from "../src/core/debt/micro-usd.ts";
 import { closeWhileFunded, type Debt, debtOf, fundedOwed, type OwedRecord, payOwed, rollOwed } from "../src/core/debt/owed.ts";
 import { periodIndex } from "../src/core/debt/payout-period.ts";
 import { type EligibleUid, entityDebt, scoreWeights } from "../src/core/debt/scoring.ts";
-import { closeFundedPosition, fundTrader, payTrader, penaltyPpmOf } from "../src/core/debt/debt-state.ts";
+import { closeFundedPosition, fundTrader, payTrader } from "../src/core/debt/debt-state.ts";
+import { drawdownPenaltyPpm } from "../src/core/debt/penalty.ts";
 import { microUsdOf } from "../src/core/debt/micro-usd.ts";
 import { DEFAULT_ACCOUNT_SIZE_USD } from "../src/core/entities/entity-commands.ts";
 import { syntheticHotkey } from "../src/core/entities/synthetic-hotkey.ts";
@@ -212,7 +213,7 @@ function fundedSubaccount(state: State, entity: string, id: number, k: number): 
     const at = created + (c + 1) * 15 * 86_400_000 + k;
     if (c === 2) {
       t = { ...t, challenge: "passed", passedAtMs: passedAt };
-      fundTrader(state.debt, hotkey, passedAt);
+      fundTrader(state.debt, hotkey, passedAt, { entity, id });
     }
     const realized = ((k * 7 + c * 131) % 900) / 3.7 - 60;
     const spread = 0.00035 * 2 * (2_000 + ((k + c) % 50) * 37.13);
@@ -311,7 +312,7 @@ function checkpointSeries(seed: number, firstTs: number): () => { perf: PerfChec
     const emission = emissionChunk(BigInt(Math.floor(1e9 + r() * 6e10)), PRICE);
     owed += closed && realized > 0 ? BigInt(Math.floor(realized * 1e6)) : 0n;
     paid += emission.usdMicro;
-    return { perf, debt: debtCheckpoint(perf, emission, penaltyPpmOf(perf.max_drawdown), "funded", { owedMicro: owed, paidMicro: paid }) };
+    return { perf, debt: debtCheckpoint(perf, emission, drawdownPenaltyPpm(perf.max_drawdown), "funded", { owedMicro: owed, paidMicro: paid }) };
   };
 }
 

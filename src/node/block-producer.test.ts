@@ -84,3 +84,28 @@ describe("challenges that run out of time", () => {
     }
   });
 });
+
+describe("extrinsics waiting when the node stops writing", () => {
+  it("are refused with the writer's reason on the next tick, not left hanging", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "propnet-producer-"));
+    dirs.push(dir);
+    const node = await PropnetNode.open({
+      dataDir: dir,
+      genesis: [{ owner: "alice", amount_rao: 1_000_000_000_000n }],
+      chainGenesis: { root: "alice", subnets: [{ netuid: 1, ownerHotkey: "alice", ownerColdkey: "alice" }] },
+    });
+    const producer = new BlockProducer(node, 10);
+    try {
+      // Queued for the next tick (the producer has not started ticking yet)...
+      const waiting = producer.include({ call: "balances.transfer", signer: "alice", args: { dest: "bob", amount_rao: "1" } });
+      // ...when something else stops writes.
+      node.writer.halt(new Error("test"), "writes are refused: test");
+      producer.start();
+      await expect(waiting).rejects.toMatchObject({ code: "UNAVAILABLE", message: "writes are refused: test" });
+      expect(producer.owed).toBe(0);
+    } finally {
+      await producer.stop();
+      await node.close({ snapshot: false });
+    }
+  });
+});

@@ -120,7 +120,18 @@ export class BlockProducer {
 
   /** A block time passed: owe an empty block, or produce a real one. */
   async #tick(): Promise<void> {
-    if (this.#producing || this.#stopped || !this.node.writable) return;
+    if (this.#producing || this.#stopped) return;
+    if (!this.node.writable) {
+      // Nothing will be produced again: answer whoever waits instead of leaving them hanging.
+      for (const w of this.#waiting.splice(0)) w.reject(new DomainError("UNAVAILABLE", this.node.writer.refusal));
+      this.#owed.length = 0;
+      return;
+    }
+    // A timer's task: a refusal here (the node stopping writes) must not become an unhandled rejection.
+    await this.#tickWork().catch(() => undefined);
+  }
+
+  async #tickWork(): Promise<void> {
     await this.#sweepChallenges();
     if (this.#waiting.length === 0 && !(await this.#epochDueNext())) {
       this.#owed.push(this.node.clock.now());

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { fullRecount } from "../core/invariants/chain-invariants.ts";
-import { entityViolations } from "../core/invariants/entity-invariants.ts";
+import { entityViolations, recountEntity } from "../core/invariants/entity-invariants.ts";
 import { createState, importState, type State, stateHash } from "../core/machine/state.ts";
 import { readSnapshots, type SnapshotFile } from "../store/snapshot-files.ts";
 import { SqliteStore } from "../store/sqlite-store.ts";
@@ -27,7 +27,9 @@ export interface VerifyReport {
  */
 function checkEveryInvariant(state: State, seq: number): void {
   const chain = fullRecount(state, null);
-  const entities = state.entities.entities.sortedKeys().flatMap((hotkey) => entityViolations(state, hotkey).map((v) => ({ scope: `entity:${hotkey}`, ...v })));
+  const entities = state.entities.entities
+    .sortedKeys()
+    .flatMap((hotkey) => [...entityViolations(state, hotkey), ...recountEntity(state, hotkey)].map((v) => ({ scope: `entity:${hotkey}`, ...v })));
   const v = chain[0] ?? entities[0];
   if (v) throw new LogIntegrityError(seq, `invariant ${v.invariant} in ${v.scope} fails after seq ${seq}: expected ${v.expected}, actual ${v.actual}`);
 }

@@ -24,6 +24,9 @@ export function devnetWeights(producer: BlockProducer): WeightsChain {
   };
 }
 
+/** A refused round (the chain's rate limit, say) is tried again after this long, not every second. */
+export const RETRY_AFTER_FAILURE_MS = 60_000;
+
 /** What one round of weight setting did. */
 export type WeightRound =
   | { set: true; block: number; uids: number[]; weights: number[] }
@@ -40,6 +43,8 @@ export class WeightSetter {
   #timer: NodeJS.Timeout | null = null;
   #running = false;
   #lastProblem: string | null = null;
+  /** After a failed round, no other before this (wall clock): each round logs its scores. */
+  #retryAfterMs = 0;
 
   constructor(
     readonly node: PropnetNode,
@@ -67,7 +72,7 @@ export class WeightSetter {
 
   /** Sets weights once a tempo has passed since the validator last did (or since genesis). */
   async maybeSet(): Promise<WeightRound | null> {
-    if (this.#running || !this.node.writable) return null;
+    if (this.#running || !this.node.writable || Date.now() < this.#retryAfterMs) return null;
     const due = await this.node.read((state) => {
       const uid = state.chain.uids.get(key.hotkey(PROP_NETUID, this.validator));
       const subnet = state.chain.subnets.get(PROP_NETUID);
@@ -105,6 +110,7 @@ export class WeightSetter {
   #failed(why: string): WeightRound {
     if (why !== this.#lastProblem) this.say(why);
     this.#lastProblem = why;
+    this.#retryAfterMs = Date.now() + RETRY_AFTER_FAILURE_MS;
     return { set: false, why };
   }
 }

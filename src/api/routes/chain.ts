@@ -4,7 +4,7 @@ import { z } from "zod";
 import type { Extrinsic } from "../../core/chain/block.ts";
 import { account, head, key, PARAMETER_BOUNDS, type ParameterName, params as chainParams, type SubnetInfo } from "../../core/chain/chain-state.ts";
 import { DomainError, ERROR_TABLE, type ErrorCode } from "../../core/errors/errors.ts";
-import { report } from "../../core/invariants/report.ts";
+import { type InvariantReport, report } from "../../core/invariants/report.ts";
 import { alpha, TAO } from "../../core/ledger/asset.ts";
 import { PROP_NETUID } from "../../core/entities/entity-commands.ts";
 import { heldIdempotencyKey } from "../../core/machine/idempotency.ts";
@@ -232,6 +232,7 @@ const SCAN_CHUNK = 500;
  */
 export const chainRoutes: FastifyPluginAsync<ChainRoutesOptions> = async (instance, { ctx, epistula }) => {
   const app = instance.withTypeProvider<ZodTypeProvider>();
+  let lastReport: { seq: number; report: InvariantReport } | null = null;
 
   const node = (): PropnetNode => {
     const n = ctx.node();
@@ -395,7 +396,12 @@ export const chainRoutes: FastifyPluginAsync<ChainRoutesOptions> = async (instan
         },
       },
     },
-    async () => node().read((state) => report(state)),
+    async () =>
+      node().read((state, logHead) => {
+        // A full recount is O(N): computed once per committed state, however often the route is polled.
+        if (lastReport?.seq !== logHead.seq) lastReport = { seq: logHead.seq, report: report(state) };
+        return lastReport.report;
+      }),
   );
 
   app.get(

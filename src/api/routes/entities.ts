@@ -115,7 +115,7 @@ export const entityRoutes: FastifyPluginAsync<{ access: Access }> = async (insta
   const debtLedger = (state: State, trader: string): DebtCheckpoint[] => {
     const t = traderOf(state, trader, now());
     const status = t.elimination ? "eliminated" : t.challenge === "passed" ? "funded" : "challenge";
-    const open = openDebtCheckpoint(state.debt, trader, openCheckpoint(t, now()), t.maxDrawdown, t.unrealizedUsd, status, now());
+    const open = openDebtCheckpoint(state, trader, openCheckpoint(t, now()), status, now());
     const closed = closedRows(trader).flatMap((r) => (r.debt ? [r.debt] : []));
     return open ? [...closed, open] : closed;
   };
@@ -427,8 +427,9 @@ export const entityRoutes: FastifyPluginAsync<{ access: Access }> = async (insta
     async (request) =>
       node().read((state) => {
         const e = entityOrNotFound(state, request.params.hotkey);
+        // Its active, funded subaccounts (the funded index, not every id ever made).
         const ledgers = [];
-        for (let id = 0; id < e.nextId; id++) {
+        for (const id of state.debt.fundedIds.get(e.hotkey) ?? []) {
           const synthetic = syntheticHotkey(e.hotkey, id);
           if (state.entities.subaccounts.get(synthetic)?.status === "active") ledgers.push({ id, checkpoints: debtLedger(state, synthetic) });
         }

@@ -21,7 +21,8 @@ export type { Extrinsic } from "./extrinsics.ts";
  */
 // v2: TAO split by the EMA of net TAO flow (v1 split by pool price), undistributable pending recycled.
 export const CHAIN_RULES_VERSION = 2;
-export const IMPLEMENTED_CHAIN_RULES: readonly number[] = [2];
+/** Versions whose ranges this build re-derives: only its own (each bump changes what a range means). */
+export const IMPLEMENTED_CHAIN_RULES: readonly number[] = [CHAIN_RULES_VERSION];
 
 export interface BlockCommand {
   kind: "block";
@@ -98,9 +99,8 @@ export function produceBlockRange(state: State, command: BlockRangeCommand, hook
     // Only routine blocks may be re-derived on replay. A block that found a violation saw state
     // the log may not reproduce (corruption behind the ledger's back), so it must be logged with
     // its effects: refuse, and the producer logs these blocks one by one.
-    const effects = event.payload.effects as unknown as Effect[];
-    const unusual = effects.find((e) => e.k !== "coinbase" && e.k !== "paused_recycle" && e.k !== "head");
-    if (unusual) throw new DomainError("VALIDATION_FAILED", `block ${head(state.chain).block} has a ${unusual.k} effect: it cannot be in a range`);
+    const unusual = unusualEffect(event);
+    if (unusual) throw new DomainError("VALIDATION_FAILED", `block ${head(state.chain).block} has a ${unusual} effect: it cannot be in a range`);
   }
   return { type: "BlocksProduced", version: 2, payload: { from, ts: command.ts, rules: CHAIN_RULES_VERSION } };
 }
@@ -115,7 +115,18 @@ export function replayBlockRange(state: State, p: JsonObject): void {
     );
   }
   if (head(state.chain).block + 1 !== p.from) throw new AssertionFailure(`BlocksProduced from ${p.from} after block ${head(state.chain).block}`);
-  for (const t of ts) produceBlock(state, { kind: "block", ts: t as number, extrinsics: [] }, { replaying: true });
+  for (const t of ts) {
+    const event = produceBlock(state, { kind: "block", ts: t as number, extrinsics: [] }, { replaying: true });
+    const unusual = unusualEffect(event);
+    // Live, such a block is never in a range: re-deriving one means this state is not the one the log built.
+    if (unusual) throw new AssertionFailure(`BlocksProduced from block ${p.from}: block ${head(state.chain).block} re-derives a ${unusual} effect, which no range holds`);
+  }
+}
+
+/** The first effect a routine empty block does not have (coinbase, paused_recycle, head), if any. */
+function unusualEffect(event: EventDraft): string | null {
+  const effects = event.payload.effects as unknown as Effect[];
+  return effects.find((e) => e.k !== "coinbase" && e.k !== "paused_recycle" && e.k !== "head")?.k ?? null;
 }
 
 function runEpochs(state: State, n: number, ts: number, emit: (e: Effect) => void, steps: BlockSteps): JsonObject[] {
@@ -160,7 +171,8 @@ function blockTotals(state: State, before: Minted, coinbase: CoinbaseTotals): Bl
  */
 function finalize(state: State, n: number, totals: BlockTotals, emit: (e: Effect) => void, hooks: BlockHooks): void {
   const { chain } = state;
-  const violations: Violation[] = [...checkBlockInvariants(state, totals), ...allEntityViolations(state)];
+  // Re-deriving a logged range, the recount already ran when the blocks were made (on this state).
+  const violations: Violation[] = [...checkBlockInvariants(state, totals, { recount: !hooks.replaying }), ...allEntityViolations(state)];
   if (violations.length === 0) return;
   if (state.ledger.strict && !hooks.replaying) {
     const v = violations[0] as Violation;

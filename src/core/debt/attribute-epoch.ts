@@ -7,9 +7,8 @@ import type { Json, JsonObject } from "../machine/event.ts";
 import type { State } from "../machine/state.ts";
 import { attributeDebts } from "./attribution.ts";
 import { emissionChunk } from "./debt-checkpoint.ts";
-import { payTrader, penaltyPpmOf, periodOf, rollTraderDebt } from "./debt-state.ts";
+import { debtNow, payTrader, rollTraderDebt } from "./debt-state.ts";
 import { type AlphaPrice, microUsdOf } from "./micro-usd.ts";
-import { remaining, rollOwed } from "./owed.ts";
 
 /** The valuation-only pair whose price values emission in USD (API.md). */
 export const TAO_USD = "TAOUSD";
@@ -25,37 +24,37 @@ export interface UidAttribution {
   /** Whether the uid is an entity's (its alpha stays staked to the entity's hotkey either way). */
   entity: boolean;
   alpha: string;
-  shares: Array<[string, string]>;
+  /** [subaccount id, or -1 for the uid's own hotkey; alpha rao] */
+  shares: Array<[number, string]>;
   unattributed: string;
   /** The price it was valued at: SubnetTAO, SubnetAlphaIn, micro-USD per TAO. */
   price: [string, string, string];
 }
 
-/** The alpha price at this moment: the subnet's pool and the last TAO/USD price (0 before one arrives). */
-export function alphaPriceNow(state: State, chain: ChainView, netuid: number): AlphaPrice {
-  const usd = state.trading.prices.get(TAO_USD)?.price;
+/** A TAO/USD price older than this values nothing: stale, it could pay debts at a price long gone. */
+export const TAO_USD_MAX_AGE_MS = 3_600_000;
+
+/** The alpha price at `nowMs`: the subnet's pool and the TAO/USD price, 0 without a fresh one (then nothing is paid by value). */
+export function alphaPriceNow(state: State, chain: ChainView, netuid: number, nowMs: number): AlphaPrice {
+  const usd = state.trading.prices.get(TAO_USD);
+  const fresh = usd !== undefined && usd.ts_ms + TAO_USD_MAX_AGE_MS >= nowMs;
   const pool = chain.pool(netuid);
-  return { subnetTaoRao: pool.taoRao, alphaInRao: pool.alphaInRao, microUsdPerTao: usd === undefined ? 0n : microUsdOf(usd) };
+  return { subnetTaoRao: pool.taoRao, alphaInRao: pool.alphaInRao, microUsdPerTao: fresh ? microUsdOf(usd.price) : 0n };
 }
 
-/** The trader's remaining debt now, in micro-USD (its record rolled to `nowMs` without writing it). */
-export function remainingDebtMicro(state: State, trader: string, nowMs: number): bigint {
-  const d = state.debt.traders.get(trader);
-  const t = state.trading.traders.get(trader);
-  if (!d || !t) return 0n;
-  return remaining(rollOwed(d.owed, nowMs, periodOf(state.debt), t.unrealizedUsd), penaltyPpmOf(t.maxDrawdown));
-}
-
-/** Active, funded subaccounts of an entity, by id: those attribution may pay. */
-export function fundedSubaccounts(state: State, entity: string): Array<{ id: number; synthetic: string }> {
-  const e = state.entities.entities.get(entity);
-  const out: Array<{ id: number; synthetic: string }> = [];
-  if (!e) return out;
-  for (let id = 0; id < e.nextId; id++) {
+/**
+ * Whose debts an entity's alpha pays, by id: its active, funded subaccounts (from the funded
+ * index, not every id ever made), and the entity's own hotkey as id -1 while it still has a debt
+ * ledger of its own (a funded regular miner that became an entity keeps its past ledger).
+ */
+export function entityDebtors(state: State, entity: string): Array<{ id: number; trader: string }> {
+  const out: Array<{ id: number; trader: string }> = [];
+  if (state.debt.traders.has(entity)) out.push({ id: -1, trader: entity });
+  for (const id of state.debt.fundedIds.get(entity) ?? []) {
     const synthetic = syntheticHotkey(entity, id);
     if (state.entities.subaccounts.get(synthetic)?.status !== "active") continue;
     const t = state.trading.traders.get(synthetic);
-    if (t?.challenge === "passed" && !t.elimination && state.debt.traders.has(synthetic)) out.push({ id, synthetic });
+    if (t?.challenge === "passed" && !t.elimination) out.push({ id, trader: synthetic });
   }
   return out;
 }
@@ -77,7 +76,7 @@ export function attributeEpochEffect(state: State, netuid: number, epoch: Effect
  */
 export function attributeEpoch(state: State, chain: ChainView, netuid: number, paidByUid: ReadonlyArray<[number, bigint]>, nowMs: number): JsonObject[] {
   if (netuid !== PROP_NETUID) return [];
-  const price = alphaPriceNow(state, chain, netuid);
+  const price = alphaPriceNow(state, chain, netuid, nowMs);
   const records: JsonObject[] = [];
   for (const [uid, paid] of paidByUid) {
     const hotkey = chain.hotkeyOf(netuid, uid);
@@ -85,24 +84,15 @@ export function attributeEpoch(state: State, chain: ChainView, netuid: number, p
     let record: UidAttribution | null = null;
     const p: [string, string, string] = [price.subnetTaoRao.toString(), price.alphaInRao.toString(), price.microUsdPerTao.toString()];
     if (state.entities.entities.has(hotkey)) {
-      const funded = fundedSubaccounts(state, hotkey);
+      const debtors = entityDebtors(state, hotkey);
       const { shares, unattributed } = attributeDebts(
         paid,
-        funded.map(({ id, synthetic }) => ({ id, remainingMicro: remainingDebtMicro(state, synthetic, nowMs) })),
+        debtors.map(({ id, trader }) => ({ id, remainingMicro: debtNow(state, trader, nowMs).remainingMicro })),
         price,
       );
-      const byId = new Map(funded.map((f) => [f.id, f.synthetic]));
-      record = {
-        uid,
-        hotkey,
-        entity: true,
-        alpha: paid.toString(),
-        shares: shares.map((s) => [byId.get(s.id) as string, s.alpha.toString()]),
-        unattributed: unattributed.toString(),
-        price: p,
-      };
+      record = { uid, hotkey, entity: true, alpha: paid.toString(), shares: shares.map((s) => [s.id, s.alpha.toString()]), unattributed: unattributed.toString(), price: p };
     } else if (state.debt.traders.has(hotkey) && !state.trading.traders.get(hotkey)?.elimination) {
-      record = { uid, hotkey, entity: false, alpha: paid.toString(), shares: [[hotkey, paid.toString()]], unattributed: "0", price: p };
+      record = { uid, hotkey, entity: false, alpha: paid.toString(), shares: [[-1, paid.toString()]], unattributed: "0", price: p };
     }
     if (!record) continue;
     const json = record as unknown as JsonObject;
@@ -114,13 +104,16 @@ export function attributeEpoch(state: State, chain: ChainView, netuid: number, p
 
 /** Applies a recorded attribution: each share paid toward its trader's debt at the recorded price; an entity's totals. */
 export function applyAttribution(state: State, r: JsonObject, nowMs: number): void {
-  const shares = r.shares as Array<[string, string]>;
+  const shares = r.shares as Array<[number, string]>;
+  const hotkey = r.hotkey as string;
   const [subnetTao, alphaIn, microUsdPerTao] = (r.price as Json[]).map((x) => BigInt(x as string)) as [bigint, bigint, bigint];
   const price: AlphaPrice = { subnetTaoRao: subnetTao, alphaInRao: alphaIn, microUsdPerTao };
   const paid = BigInt(r.alpha as string);
   const unattributed = BigInt(r.unattributed as string);
   let attributed = 0n;
-  for (const [trader, amount] of shares) {
+  for (const [id, amount] of shares) {
+    // -1 is the uid's own hotkey (a regular miner, or an entity's own past ledger).
+    const trader = id === -1 ? hotkey : syntheticHotkey(hotkey, id);
     const alphaRao = BigInt(amount);
     attributed += alphaRao;
     const t = state.trading.traders.get(trader);
@@ -130,7 +123,6 @@ export function applyAttribution(state: State, r: JsonObject, nowMs: number): vo
   }
   if (attributed + unattributed !== paid) throw new AssertionFailure(`attribution of ${paid} alpha to uid ${String(r.uid)} records ${attributed} + ${unattributed}`);
   if (r.entity !== true) return;
-  const hotkey = r.hotkey as string;
   const e = state.debt.entities.get(hotkey) ?? { paidAlphaRao: 0n, attributedAlphaRao: 0n, unattributedAlphaRao: 0n };
   state.debt.entities.set(hotkey, {
     paidAlphaRao: e.paidAlphaRao + paid,

@@ -103,6 +103,13 @@ describe("attribution (property)", () => {
           expect(sum + result.unattributed).toBe(e.alphaPaid);
           const owedBefore = debts.filter((d) => d.remainingMicro > 0n);
           if (owedBefore.length === 0) expect(result.unattributed).toBe(e.alphaPaid);
+          if (e.price.microUsdPerTao === 0n) {
+            // Alpha worth nothing pays no debt: none of it is attributed, every debt stays whole.
+            expect(result).toEqual({ shares: [], unattributed: e.alphaPaid });
+            paidTotal += e.alphaPaid;
+            unattributedTotal += e.alphaPaid;
+            continue;
+          }
           const usd = new Map(result.shares.map((s) => [s.id, microUsdOfAlpha(s.alpha, e.price)]));
           if (result.unattributed > 0n) {
             // Alpha left over means every eligible debt was fully paid by its share.

@@ -32,10 +32,11 @@ describe("attribution (cases)", () => {
       shares: [{ id: 0, alpha: 1_250_000_000n }, { id: 1, alpha: 500_000_000n }],
       unattributed: 1_250_000_000n,
     });
-    // Without a TAO/USD price no debt is ever paid off: all of it goes in proportion to the debts.
+    // Without a TAO/USD price alpha pays no debt: it stays unattributed, and the debts stay whole
+    // (shared at a value of nothing, it would be paid again once a price arrives).
     expect(attributeDebts(3_000_000_000n, [{ id: 0, remainingMicro: 20_000_000n }, { id: 1, remainingMicro: 10_000_000n }], { ...price, microUsdPerTao: 0n })).toEqual({
-      shares: [{ id: 0, alpha: 2_000_000_000n }, { id: 1, alpha: 1_000_000_000n }],
-      unattributed: 0n,
+      shares: [],
+      unattributed: 3_000_000_000n,
     });
   });
 });

@@ -74,15 +74,15 @@ export function attribute(alphaPaid: bigint, debts: readonly AlphaNeed[]): Attri
 /**
  * Attribution of `alphaPaid` to remaining debts in micro-USD at the epoch's alpha price: each need
  * is the least alpha worth its debt (`alphaForMicroUsd`, ceilings). When alpha has no USD value
- * (no TAO/USD price yet) no debt can be paid off, so all of it is shared in proportion to the debts.
+ * (no TAO/USD price, or a stale one) no debt can be paid off by it: all of it stays unattributed,
+ * rather than shared at a value of nothing that would never reduce a debt.
  */
 export function attributeDebts(alphaPaid: bigint, debts: ReadonlyArray<{ id: number; remainingMicro: bigint }>, price: AlphaPrice): Attribution {
-  const needs: AlphaNeed[] = new Array(debts.length);
-  for (let i = 0; i < debts.length; i++) {
-    const d = debts[i] as { id: number; remainingMicro: bigint };
+  const needs: AlphaNeed[] = [];
+  for (const d of debts) {
     const need = alphaForMicroUsd(d.remainingMicro, price);
-    // Scaling every debt by alphaPaid + 1 keeps the proportions and makes the needs exceed what is paid.
-    needs[i] = { id: d.id, needAlpha: need ?? (d.remainingMicro > 0n ? d.remainingMicro * (alphaPaid + 1n) : 0n) };
+    if (need === null) return { shares: [], unattributed: alphaPaid };
+    needs.push({ id: d.id, needAlpha: need });
   }
   return attribute(alphaPaid, needs);
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CHECKPOINT_MS, type PerfCheckpoint } from "../perf/perf-checkpoint.ts";
-import { accrueEmission, addEmission, debtCheckpoint, emissionChunk, NO_EMISSION, takeEmission } from "./debt-checkpoint.ts";
+import { accrueEmission, addEmission, debtCheckpoint, emissionChunk, MAX_PENDING_CHECKPOINTS, NO_EMISSION, takeEmission } from "./debt-checkpoint.ts";
 
 const T0 = Date.UTC(2026, 1, 1); // a 00:00 UTC boundary
 const price = { subnetTaoRao: 2_000_000_000_000n, alphaInRao: 50_000_000_000_000n, microUsdPerTao: 400_000_000n };
@@ -56,5 +56,18 @@ describe("debt checkpoints", () => {
     // A checkpoint with nothing attributed; and a skipped one's emission joins the next closed.
     expect(takeEmission(first.pending, T0 + CHECKPOINT_MS).emission).toEqual(NO_EMISSION);
     expect(takeEmission(pending, T0 + 5 * CHECKPOINT_MS)).toEqual({ emission: addEmission(addEmission(a, b), a), pending: [] });
+  });
+
+  it("a trader never marked keeps at most MAX_PENDING_CHECKPOINTS entries: later ones fold into the newest, the sum whole", () => {
+    const a = emissionChunk(1_000_000_000n, price);
+    let pending: ReturnType<typeof accrueEmission> = [];
+    let total = NO_EMISSION;
+    for (let k = 0; k < 100; k++) {
+      pending = accrueEmission(pending, T0 + k * CHECKPOINT_MS, a);
+      total = addEmission(total, a);
+    }
+    expect(pending).toHaveLength(MAX_PENDING_CHECKPOINTS);
+    expect(pending.at(-1)?.ts_ms).toBe(T0 + 100 * CHECKPOINT_MS);
+    expect(takeEmission(pending, T0 + 100 * CHECKPOINT_MS)).toEqual({ emission: total, pending: [] });
   });
 });

@@ -86,11 +86,20 @@ export function debtCheckpoint(
  */
 export type PendingEmission = ReadonlyArray<{ ts_ms: number; emission: EmissionChunk }>;
 
-/** Adds emission attributed at `atMs` (an epoch) to the checkpoint holding it. */
+/** Checkpoints' worth of emission kept apart while a trader goes unmarked (a funded trader with no open position). */
+export const MAX_PENDING_CHECKPOINTS = 8;
+
+/**
+ * Adds emission attributed at `atMs` (an epoch) to the checkpoint holding it. A trader that is
+ * never marked closes no checkpoint, so past MAX_PENDING_CHECKPOINTS the newest entries are folded
+ * together (into the later checkpoint): the sums stay whole and the list stays bounded.
+ */
 export function accrueEmission(pending: PendingEmission, atMs: number, chunk: EmissionChunk): PendingEmission {
   const ts = checkpointEnd(atMs);
   const last = pending[pending.length - 1];
-  if (last && last.ts_ms === ts) return [...pending.slice(0, -1), { ts_ms: ts, emission: addEmission(last.emission, chunk) }];
+  if (last && (last.ts_ms === ts || (pending.length >= MAX_PENDING_CHECKPOINTS && last.ts_ms < ts))) {
+    return [...pending.slice(0, -1), { ts_ms: ts, emission: addEmission(last.emission, chunk) }];
+  }
   if (last && last.ts_ms > ts) throw new AssertionFailure(`accrueEmission: ${atMs} is before the pending checkpoint ${last.ts_ms}`);
   return [...pending, { ts_ms: ts, emission: chunk }];
 }

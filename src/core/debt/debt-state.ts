@@ -1,10 +1,14 @@
+import { account } from "../chain/chain-state.ts";
+import { reservedAccount } from "../entities/entity-state.ts";
+import { TAO } from "../ledger/asset.ts";
 import { type Journal, JournaledMap } from "../machine/journal.ts";
+import type { State } from "../machine/state.ts";
 import type { PerfCheckpoint } from "../perf/perf-checkpoint.ts";
 import { accrueEmission, type DebtCheckpoint, debtCheckpoint, type DebtStatus, type EmissionChunk, type PendingEmission, takeEmission } from "./debt-checkpoint.ts";
 import { microUsdOf } from "./micro-usd.ts";
-import { closeWhileFunded, debtOf, fundedOwed, type OwedRecord, payOwed, rollOwed } from "./owed.ts";
+import { closeWhileFunded, type Debt, debtOf, fundedOwed, type OwedRecord, payOwed, rollOwed } from "./owed.ts";
 import { type PayoutPeriod, periodIndex } from "./payout-period.ts";
-import { drawdownPenaltyPpm } from "./penalty.ts";
+import { collateralPenaltyPpm, drawdownPenaltyPpm, PPM, totalPenaltyPpm } from "./penalty.ts";
 import type { Bucket, WeightRow } from "./scoring.ts";
 
 /**
@@ -40,13 +44,21 @@ export interface ScoredWeights {
 
 export interface DebtState {
   traders: JournaledMap<string, TraderDebt>;
+  /** entity -> ids of its subaccounts ever funded, ascending: attribution and scoring visit only these. */
+  fundedIds: JournaledMap<string, readonly number[]>;
   entities: JournaledMap<string, EntityEmission>;
   config: JournaledMap<"payout_period", PayoutPeriod>;
   scored: JournaledMap<"last", ScoredWeights>;
 }
 
 export function createDebtState(journal: Journal): DebtState {
-  return { traders: new JournaledMap(journal), entities: new JournaledMap(journal), config: new JournaledMap(journal), scored: new JournaledMap(journal) };
+  return {
+    traders: new JournaledMap(journal),
+    fundedIds: new JournaledMap(journal),
+    entities: new JournaledMap(journal),
+    config: new JournaledMap(journal),
+    scored: new JournaledMap(journal),
+  };
 }
 
 export const DEFAULT_PAYOUT_PERIOD: PayoutPeriod = "month";
@@ -61,17 +73,38 @@ export function periodOf(debt: DebtState): (ms: number) => number {
   return (ms) => periodIndex(period, ms);
 }
 
-/** The penalty on what a trader is owed, in ppm (penalty.ts). Entities' collateral always covers their reserves here. */
-export function penaltyPpmOf(maxDrawdown: number): number {
-  return drawdownPenaltyPpm(maxDrawdown);
+/**
+ * The penalty on what a trader is owed, in ppm (penalty.ts): its drawdown penalty times, for a
+ * subaccount, its entity's collateral penalty (free + reserved collateral against the reserves
+ * its active subaccounts need).
+ */
+export function penaltyPpmOf(state: State, trader: string, maxDrawdown: number): number {
+  const entity = state.entities.subaccounts.get(trader)?.entity;
+  const e = entity === undefined ? undefined : state.entities.entities.get(entity);
+  const collateral = e === undefined ? PPM : collateralPenaltyPpm(state.ledger.balanceOf(TAO, account.collateral(e.hotkey)) + state.ledger.balanceOf(TAO, reservedAccount(e.hotkey)), e.reservedRao);
+  return totalPenaltyPpm(drawdownPenaltyPpm(maxDrawdown), collateral);
+}
+
+const NO_DEBT: Debt = { owedMicro: 0n, paidMicro: 0n, remainingMicro: 0n };
+
+/** A trader's debt at `nowMs`: its record rolled to then (nothing written), under its penalty now. */
+export function debtNow(state: State, trader: string, nowMs: number): Debt {
+  const d = state.debt.traders.get(trader);
+  const t = state.trading.traders.get(trader);
+  if (!d || !t) return NO_DEBT;
+  return debtOf(rollOwed(d.owed, nowMs, periodOf(state.debt), t.unrealizedUsd), penaltyPpmOf(state, trader, t.maxDrawdown));
 }
 
 // ---- transitions (shared by handlers and replay) --------------------------------------------------
 
-/** A trader passed its challenge: from now on what it closes is owed to it. */
-export function fundTrader(debt: DebtState, hotkey: string, nowMs: number): void {
+/** A trader passed its challenge: from now on what it closes is owed to it. `subaccount` names its entity and id. */
+export function fundTrader(debt: DebtState, hotkey: string, nowMs: number, subaccount: { entity: string; id: number } | null): void {
   if (debt.traders.has(hotkey)) return; // reinstated after an elimination: its record goes on
   debt.traders.set(hotkey, { fundedAtMs: nowMs, owed: fundedOwed(nowMs, periodOf(debt)), attributedAlphaRao: 0n, pending: [] });
+  if (subaccount) {
+    const ids = debt.fundedIds.get(subaccount.entity) ?? [];
+    debt.fundedIds.set(subaccount.entity, [...ids, subaccount.id].sort((a, b) => a - b));
+  }
 }
 
 /** Before a funded trader is marked at `nowMs`: settles the payout periods that ended since its last mark. */
@@ -103,28 +136,33 @@ export function payTrader(debt: DebtState, hotkey: string, chunk: EmissionChunk,
 
 /**
  * The debt checkpoint closing with a trader's perf checkpoint: the emission pending up to its end,
- * the penalty and status now, and the debt as of its payout period. Changes the state (the pending
- * emission is taken), so it runs on replay too, where nothing is stored.
+ * the penalty and status now, and the debt as of its end (the record as of the trader's last mark,
+ * less what was paid for emission that arrived after it). Changes the state (the pending emission
+ * is taken), so it runs on replay too, where nothing is stored.
  */
-export function closeDebtCheckpoint(debt: DebtState, hotkey: string, perf: PerfCheckpoint, maxDrawdown: number, status: DebtStatus): DebtCheckpoint | null {
+export function closeDebtCheckpoint(state: State, hotkey: string, perf: PerfCheckpoint, maxDrawdown: number, status: DebtStatus): DebtCheckpoint | null {
+  const { debt } = state;
   const d = debt.traders.get(hotkey);
   if (!d) return null;
   const { emission, pending } = takeEmission(d.pending, perf.ts_ms);
   if (pending !== d.pending) debt.traders.set(hotkey, { ...d, pending });
-  const ppm = penaltyPpmOf(maxDrawdown);
-  return debtCheckpoint(perf, emission, ppm, status, debtOf(d.owed, ppm));
+  let later = 0n;
+  for (const p of pending) later += p.emission.usdMicro;
+  const ppm = penaltyPpmOf(state, hotkey, maxDrawdown);
+  const asOfEnd = debtOf({ ...d.owed, paidMicro: d.owed.paidMicro - later }, ppm);
+  return debtCheckpoint(perf, emission, ppm, status, asOfEnd);
 }
 
 /**
  * The debt checkpoint still open for a funded trader, as it stands now: the perf checkpoint's
  * open view, every emission still pending, and the debt rolled to `nowMs` (nothing written).
  */
-export function openDebtCheckpoint(debt: DebtState, hotkey: string, perf: PerfCheckpoint, maxDrawdown: number, unrealizedUsd: number, status: DebtStatus, nowMs: number): DebtCheckpoint | null {
-  const d = debt.traders.get(hotkey);
-  if (!d) return null;
+export function openDebtCheckpoint(state: State, hotkey: string, perf: PerfCheckpoint, status: DebtStatus, nowMs: number): DebtCheckpoint | null {
+  const d = state.debt.traders.get(hotkey);
+  const t = state.trading.traders.get(hotkey);
+  if (!d || !t) return null;
   const { emission } = takeEmission(d.pending, Number.MAX_SAFE_INTEGER);
-  const ppm = penaltyPpmOf(maxDrawdown);
-  return debtCheckpoint(perf, emission, ppm, status, debtOf(rollOwed(d.owed, nowMs, periodOf(debt), unrealizedUsd), ppm));
+  return debtCheckpoint(perf, emission, penaltyPpmOf(state, hotkey, t.maxDrawdown), status, debtNow(state, hotkey, nowMs));
 }
 
 // ---- canonical encoding ---------------------------------------------------------------------------
@@ -135,6 +173,7 @@ const big = (v: bigint) => v.toString();
 
 export interface EncodedDebt {
   traders: Array<[string, Encoded]>;
+  funded_ids: Array<[string, number[]]>;
   entities: Array<[string, Encoded]>;
   payout_period: PayoutPeriod | null;
   scored: Encoded | null;
@@ -151,6 +190,7 @@ export function exportDebt(debt: DebtState): EncodedDebt {
         pending: d.pending.map((p) => ({ ts_ms: p.ts_ms, alphaRao: big(p.emission.alphaRao), taoRao: big(p.emission.taoRao), usdMicro: big(p.emission.usdMicro) })),
       },
     ]),
+    funded_ids: debt.fundedIds.sortedEntries().map(([k, ids]) => [k, [...ids]]),
     entities: debt.entities.sortedEntries().map(([k, e]) => [k, { paidAlphaRao: big(e.paidAlphaRao), attributedAlphaRao: big(e.attributedAlphaRao), unattributedAlphaRao: big(e.unattributedAlphaRao) }]),
     payout_period: debt.config.get("payout_period") ?? null,
     scored: encodeScored(debt.scored.get("last")),
@@ -183,6 +223,7 @@ export function importDebt(encoded: EncodedDebt | undefined, journal: Journal): 
       })),
     });
   }
+  for (const [k, ids] of encoded.funded_ids) debt.fundedIds.set(k, ids);
   for (const [k, e] of encoded.entities) {
     debt.entities.set(k, { paidAlphaRao: BigInt(e.paidAlphaRao as string), attributedAlphaRao: BigInt(e.attributedAlphaRao as string), unattributedAlphaRao: BigInt(e.unattributedAlphaRao as string) });
   }
@@ -204,7 +245,7 @@ export function importDebt(encoded: EncodedDebt | undefined, journal: Journal): 
 
 /** Whether anything debt-related ever happened (older logs' state hashes leave the section out). */
 export function debtUsed(debt: DebtState): boolean {
-  return debt.traders.size > 0 || debt.entities.size > 0 || debt.config.size > 0 || debt.scored.size > 0;
+  return debt.traders.size > 0 || debt.fundedIds.size > 0 || debt.entities.size > 0 || debt.config.size > 0 || debt.scored.size > 0;
 }
 
 // ---- the payout period ----------------------------------------------------------------------------

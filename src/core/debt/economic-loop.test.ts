@@ -76,7 +76,7 @@ describe("the economic loop", () => {
     expect(paid).toBe(stats?.emission[2]);
     expect(paid).toBeGreaterThan(0n);
     // All of it to the funded subaccount (up to its debt), none to the eliminated one.
-    expect(toEntity?.shares.map(([t]) => t)).toEqual([`${E}_0`]);
+    expect(toEntity?.shares.map(([id]) => id)).toEqual([0]);
     const share = BigInt(toEntity?.shares[0]?.[1] ?? "0");
     expect(share + BigInt(toEntity?.unattributed ?? "0")).toBe(paid);
     const after = w.state.debt.traders.get(`${E}_0`);
@@ -89,6 +89,97 @@ describe("the economic loop", () => {
     // least alpha worth it; the rest stays the entity's, unattributed.
     expect(after?.owed.paidMicro).toBe(owed);
     expect(paid - share).toBeGreaterThan(0n);
+    expectReplayMatches(w);
+  });
+});
+
+describe("attribution through the state", () => {
+  /**
+   * An entity with three subaccounts funded on scripted prices, each closing a different profit,
+   * the validator weighting only the entity (so its uid takes the miners' whole emission), and
+   * epochs run until `epochs` of them have paid the entity.
+   */
+  function threeFunded(options: { taoUsd: number | null; epochs: number; tempo: number }) {
+    const w = world();
+    const tick = (ms: number) => (w.now += ms);
+    w.block([OWNER, VALIDATOR, E].map((hotkey) => ({ call: "subtensor.burned_register", signer: "5cold", args: { netuid: 1, hotkey } })));
+    w.block([
+      { call: "subtensor.add_stake", signer: "5cold", args: { netuid: 1, hotkey: VALIDATOR, amount_rao: (1_000n * TAO_RAO).toString() } },
+      { call: "collateral.deposit", signer: "5cold", args: { hotkey: E, amount_rao: (100n * TAO_RAO).toString() } },
+      { call: "root.set_parameter", signer: "5root", args: { name: "tempo", value: options.tempo } },
+    ]);
+    w.ok({ kind: "set_payout_period", ts: w.now, period: "1m" });
+    w.ok({ kind: "register_entity", ts: w.now, hotkey: E });
+    const pairs = ["BTCUSD", "ETHUSD", "SOLUSD"];
+    for (const n of [0, 1, 2]) w.ok({ kind: "create_subaccount", ts: w.now, entity: E, uuid: `u-${n}` });
+    const prices = (factor: number) =>
+      w.ok({
+        kind: "post_prices",
+        ts: tick(1_000),
+        prices: [
+          ...pairs.map((trade_pair) => ({ trade_pair, price: 100 * factor, ts_ms: w.now })),
+          ...(options.taoUsd === null ? [] : [{ trade_pair: "TAOUSD", price: options.taoUsd, ts_ms: w.now }]),
+        ],
+      });
+    let n = 0;
+    const order = (id: number, type: "LONG" | "FLAT", leverage?: number) =>
+      w.ok({ kind: "place_order", ts: tick(1_000), signer: E, subaccount_id: id, trade_pair: pairs[id] as string, order_type: type, leverage, order_uuid: `o-${n++}`, fingerprint: `f-${n}`, position_uuid: `p-${n}` });
+    prices(1);
+    order(0, "LONG", 0.5);
+    order(1, "LONG", 0.4);
+    order(2, "LONG", 0.3);
+    prices(1.12); // +6%, +4.8%, +3.6% (less fees): all three pass
+    for (const id of [0, 1, 2]) expect(w.state.trading.traders.get(`${E}_${id}`)?.challenge).toBe("passed");
+    for (const id of [0, 1, 2]) order(id, "FLAT"); // closed while funded: three different debts
+    tick(MIN);
+    const owed = [0, 1, 2].map((id) => w.state.debt.traders.get(`${E}_${id}`)?.owed.pendingRealizedMicro ?? 0n);
+    // Weights on the entity alone, so the miners' whole emission goes to its uid.
+    w.block([{ call: "subtensor.set_weights", signer: VALIDATOR, args: { netuid: 1, uids: [2], weights: [65_535] } }]);
+    const records: UidAttribution[] = [];
+    for (let i = 0; i < options.tempo * (options.epochs + 1) + 2 && records.length < options.epochs; i++) {
+      w.block();
+      for (const a of (w.log.at(-1)?.payload.attributions ?? []) as unknown as UidAttribution[]) if (a.hotkey === E) records.push(a);
+    }
+    expect(records).toHaveLength(options.epochs);
+    return { w, owed, records };
+  }
+
+  it("shares an epoch's alpha among funded subaccounts by remaining debt, never above a debt, to the rao", () => {
+    // A tempo of 2 blocks: each epoch pays a fraction of the debts, so they are shared, not all paid.
+    // At 40 USD a TAO an epoch's alpha is worth less than the three debts together.
+    const { w, owed, records } = threeFunded({ taoUsd: 40, epochs: 1, tempo: 2 });
+    const [first] = records as [UidAttribution];
+    const shares = new Map(first.shares.map(([id, a]) => [id, BigInt(a)]));
+    expect([...shares.keys()]).toEqual([0, 1, 2]);
+    expect(BigInt(first.unattributed)).toBe(0n); // less than the debts: nothing left over
+    expect([...shares.values()].reduce((x, y) => x + y, 0n)).toBe(BigInt(first.alpha));
+    // In proportion to the debts: each share within one rao of alpha x debt / Σ debts.
+    const total = owed.reduce((x, y) => x + y, 0n);
+    for (const id of [0, 1, 2]) {
+      const exact = (BigInt(first.alpha) * (owed[id] as bigint)) / total;
+      const got = shares.get(id) as bigint;
+      expect(got - exact >= 0n && got - exact <= 1n, `subaccount ${id}: ${got} vs ${exact}`).toBe(true);
+      const d = w.state.debt.traders.get(`${E}_${id}`);
+      expect(d?.owed.paidMicro).toBeLessThanOrEqual(owed[id] as bigint);
+      expect(d?.attributedAlphaRao).toBe(got);
+    }
+    expect(report(w.state).invariants.filter((r) => !r.ok)).toEqual([]);
+    expectReplayMatches(w);
+  });
+
+  it("with no TAO/USD price, alpha pays no debt: all of it stays unattributed and every debt stays whole", () => {
+    const { w, owed, records } = threeFunded({ taoUsd: null, epochs: 2, tempo: 4 });
+    for (const r of records) {
+      expect(r.shares).toEqual([]);
+      expect(r.unattributed).toBe(r.alpha);
+    }
+    for (const id of [0, 1, 2]) {
+      const d = w.state.debt.traders.get(`${E}_${id}`);
+      expect(d?.owed.paidMicro).toBe(0n);
+      expect((d?.owed.settledRealizedMicro ?? 0n) + (d?.owed.pendingRealizedMicro ?? 0n)).toBe(owed[id]);
+    }
+    const paid = records.reduce((x, r) => x + BigInt(r.alpha), 0n);
+    expect(w.state.debt.entities.get(E)).toEqual({ paidAlphaRao: paid, attributedAlphaRao: 0n, unattributedAlphaRao: paid });
     expectReplayMatches(w);
   });
 });

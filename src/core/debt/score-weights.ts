@@ -3,9 +3,9 @@ import { PROP_NETUID } from "../entities/entity-commands.ts";
 import { DomainError } from "../errors/errors.ts";
 import type { EventDraft, JsonObject } from "../machine/event.ts";
 import type { State } from "../machine/state.ts";
-import { alphaPriceNow, fundedSubaccounts, TAO_USD } from "./attribute-epoch.ts";
-import { type ScoredWeights, payoutPeriod, penaltyPpmOf, periodOf } from "./debt-state.ts";
-import { type Debt, debtOf, rollOwed } from "./owed.ts";
+import { alphaPriceNow, entityDebtors } from "./attribute-epoch.ts";
+import { debtNow, payoutPeriod, type ScoredWeights } from "./debt-state.ts";
+import type { Debt } from "./owed.ts";
 import { periodDeadline } from "./payout-period.ts";
 import { type EligibleUid, entityDebt, projectedEmissionMicro, scoreWeights } from "./scoring.ts";
 
@@ -19,14 +19,6 @@ import { type EligibleUid, entityDebt, projectedEmissionMicro, scoreWeights } fr
 export type ScoreWeights = { kind: "score_weights"; ts: number; validator: string; block_time_ms: number };
 
 const NO_DEBT: Debt = { owedMicro: 0n, paidMicro: 0n, remainingMicro: 0n };
-
-/** A trader's debt now: its record rolled to `nowMs` (not written), under its penalty. */
-function debtNow(state: State, trader: string, nowMs: number): Debt {
-  const d = state.debt.traders.get(trader);
-  const t = state.trading.traders.get(trader);
-  if (!d || !t) return NO_DEBT;
-  return debtOf(rollOwed(d.owed, nowMs, periodOf(state.debt), t.unrealizedUsd), penaltyPpmOf(t.maxDrawdown));
-}
 
 export function scoreWeightsCommand(state: State, c: ScoreWeights): EventDraft {
   return scoreWeightsOn(state, devnetChain(state), c);
@@ -48,7 +40,7 @@ export function scoreWeightsOn(state: State, chain: ChainView, c: ScoreWeights):
     const hotkey = chain.hotkeyOf(netuid, uid);
     if (hotkey === undefined || uid === validatorUid || uid === ownerUid) continue;
     if (state.entities.entities.has(hotkey)) {
-      const debt = entityDebt(fundedSubaccounts(state, hotkey).map((s) => debtNow(state, s.synthetic, c.ts)));
+      const debt = entityDebt(entityDebtors(state, hotkey).map((d) => debtNow(state, d.trader, c.ts)));
       eligible.push({ uid, hotkey, bucket: "entity", ...debt });
       continue;
     }
@@ -58,7 +50,7 @@ export function scoreWeightsOn(state: State, chain: ChainView, c: ScoreWeights):
     else eligible.push({ uid, hotkey, bucket: "challenge", ...NO_DEBT });
   }
   const period = payoutPeriod(state.debt);
-  const projectedMicro = projectedEmissionMicro(chain.minerAlphaPerBlock(netuid), c.ts, periodDeadline(period, c.ts), c.block_time_ms, alphaPriceNow(state, chain, netuid));
+  const projectedMicro = projectedEmissionMicro(chain.minerAlphaPerBlock(netuid), c.ts, periodDeadline(period, c.ts), c.block_time_ms, alphaPriceNow(state, chain, netuid, c.ts));
   const scores = scoreWeights({ eligible, projectedMicro, ownerUid });
   const hotkeyOf = new Map(eligible.map((e) => [e.uid, e.hotkey]));
   hotkeyOf.set(ownerUid, ownerHotkey);
@@ -68,7 +60,7 @@ export function scoreWeightsOn(state: State, chain: ChainView, c: ScoreWeights):
     ts: c.ts,
     payout_period: period,
     projected_usd_micro: projectedMicro.toString(),
-    priced: state.trading.prices.has(TAO_USD),
+    priced: alphaPriceNow(state, chain, netuid, c.ts).microUsdPerTao > 0n,
     uids: scores.uids,
     weights: scores.weights,
     rows: scores.rows.map((r) => ({

@@ -140,7 +140,7 @@ describe("scoring: floors, owner and scaling", () => {
     expect(s.weights).toEqual([65_535, 21_845]);
   });
 
-  it("with nothing projected, debts share everything in proportion", () => {
+  it("with nothing projected (no price for alpha), every uid keeps its dust floor and the rest goes to the owner", () => {
     const s = scoreWeights({
       eligible: [
         { uid: 1, bucket: "funded", owedMicro: 3n, paidMicro: 0n, remainingMicro: 3n },
@@ -149,8 +149,9 @@ describe("scoring: floors, owner and scaling", () => {
       projectedMicro: 0n,
       ownerUid: 0,
     });
-    expect(s.rows.map((r) => r.share)).toEqual([0, 1 / (1 + 1.5e-5), 1.5e-5 / (1 + 1.5e-5)]);
-    expect(s.weights).toEqual([65_535, 1]);
+    expect(s.rows.map((r) => r.share)).toEqual([1 - 3 * 1.5e-5 - 1.5e-5, 3 * 1.5e-5, 1.5e-5]);
+    // 65535 x 4.5e-5 / 0.99994 = 2.95 -> 3; 65535 x 1.5e-5 / 0.99994 = 0.98 -> 1.
+    expect(s.weights).toEqual([65_535, 3, 1]);
   });
 
   it("does not depend on the order of the uids, and refuses the owner or a uid twice", () => {

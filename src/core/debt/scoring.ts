@@ -50,22 +50,20 @@ export interface Scores {
 
 export function scoreWeights(input: ScoringInput): Scores {
   const eligible = [...input.eligible].sort((a, b) => a.uid - b.uid);
-  let totalRemaining = 0n;
   for (let i = 0; i < eligible.length; i++) {
     const e = eligible[i] as EligibleUid;
     if (e.uid === input.ownerUid) throw new AssertionFailure(`scoreWeights: the owner's uid ${e.uid} is not scored`);
     if (i > 0 && (eligible[i - 1] as EligibleUid).uid === e.uid) throw new AssertionFailure(`scoreWeights: uid ${e.uid} listed twice`);
     if (e.remainingMicro < 0n) throw new AssertionFailure(`scoreWeights: uid ${e.uid} has a negative remaining debt`);
-    totalRemaining += e.remainingMicro;
   }
-  // With nothing projected no debt can be met within the period: debts then share all of it in
-  // proportion (each one's weight as if the projection were the total debt).
-  const per = input.projectedMicro > 0n ? Number(input.projectedMicro) : Number(totalRemaining);
+  // With nothing projected (no price for alpha, or no emission before the deadline) no debt can be
+  // paid by weight: every uid keeps its dust floor and the rest goes to the owner's uid.
+  const per = Number(input.projectedMicro);
   const shares: number[] = new Array(eligible.length);
   let sum = 0;
   for (let i = 0; i < eligible.length; i++) {
     const e = eligible[i] as EligibleUid;
-    const debt = e.remainingMicro > 0n ? Number(e.remainingMicro) / per : 0;
+    const debt = e.remainingMicro > 0n && per > 0 ? Number(e.remainingMicro) / per : 0;
     const dust = DUST_UNITS[e.bucket] * DUST;
     const w = debt > dust ? debt : dust;
     shares[i] = w;

@@ -1002,8 +1002,8 @@ describe("the chain's checks outside a block (verify, unpause, the invariants re
     // Alpha issuance is also SubnetAlphaIn + SubnetAlphaOut: 5 alpha in flight is 5 alpha in neither.
     const named = ["tao_no_live_credit", "alpha_no_live_credit", "alpha_issuance_equals_in_plus_out"];
     for (const found of [stateInvariants(c.state), fullRecount(c.state, null), fullRecount(c.state, 2)]) {
-      expect(found.map((v) => v.invariant)).toEqual(named);
-      expect(found.slice(0, 2)).toEqual([taoLive, alphaLive]);
+      expect(found.map((v) => v.invariant).sort()).toEqual([...named].sort());
+      expect(found.filter((v) => v.invariant.endsWith("_no_live_credit")).sort((a, b) => a.scope.localeCompare(b.scope))).toEqual([alphaLive, taoLive]);
     }
     // In a block, value may be in flight until onFinalize, which checks the live totals once.
     expect(violations(block(c)).map((v) => v.invariant).sort()).toEqual([...named].sort());

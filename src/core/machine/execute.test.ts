@@ -4,7 +4,8 @@ import { head } from "../chain/chain-state.ts";
 import type { Effect } from "../chain/effects.ts";
 import { AssertionFailure } from "../errors/errors.ts";
 import { TAO } from "../ledger/asset.ts";
-import type { Command } from "./commands.ts";
+import { produceBlock } from "../chain/block.ts";
+import { type Command, HANDLERS } from "./commands.ts";
 import { EVENTS } from "./events.ts";
 import { applyEvent, execute } from "./execute.ts";
 import { createState, type State, stateHash } from "./state.ts";
@@ -268,5 +269,40 @@ describe("event versions", () => {
     expect(seen).toEqual([{ amount_rao: "5", note: "v3" }]);
     expect(stored).toEqual({ amount: "5" });
     expect(() => applyEvent(createState(), { type: "RenamedForTest", version: 4, payload: {} })).toThrow(/newer than this code/);
+  });
+});
+
+describe("a leak inside a block, in code execution and replay share", () => {
+  it("is recycled and recorded with the block (production): the chain goes on, and replay leaves the same remainder", () => {
+    const state = createState({ strict: false });
+    const g = execute(state, { kind: "genesis", endowments: [{ owner: "alice", amount_rao: 10n ** 12n }], chain: { root: "alice", subnets: [{ netuid: 1, ownerHotkey: "alice", ownerColdkey: "alice" }] } });
+    expect(g.error).toBeUndefined();
+    const original = EVENTS.BlockProduced?.apply as (s: State, p: Record<string, never>) => void;
+    // A bug in an effect applier: 5 rao minted and never placed, on both paths.
+    (EVENTS.BlockProduced as { apply: typeof original }).apply = (s, p) => {
+      original(s, p);
+      s.ledger.mint(TAO, 5n);
+    };
+    // ...and the same bug on the execution side (produceBlock applies effects itself).
+    const handlers = { ...HANDLERS, block: (s: State, c: Extract<Command, { kind: "block" }>) => produceBlock(s, c, { beforeFinalize: (st) => void st.ledger.mint(TAO, 5n) }) };
+    try {
+      const r = execute(state, { kind: "block", ts: 1, extrinsics: [] }, handlers);
+      expect(r.error).toBeUndefined();
+      const [block, ...violations] = r.events;
+      expect(block?.payload.remainders).toEqual([["TAO", "5"]]);
+      // onFinalize saw the value in flight (and paused); the command records the recycled remainder.
+      expect((block?.payload.effects as unknown as Effect[]).filter((e) => e.k === "violation").map((e) => (e as { invariant: string }).invariant)).toContain("tao_no_live_credit");
+      expect(violations.map((v) => v.payload.invariant)).toEqual(["no_live_credit"]);
+      // Replay of the recorded event leaves exactly the recorded remainder: no ApplyFailed.
+      const replay = createState({ strict: false });
+      for (const e of [...g.events, ...r.events]) applyEvent(replay, JSON.parse(JSON.stringify(e, (_k, v) => (typeof v === "bigint" ? v.toString() : v))));
+      expect(stateHash(replay)).toBe(stateHash(state));
+      // The next block goes on; the same leak is recorded once, then only counted.
+      const next = execute(state, { kind: "block", ts: 2, extrinsics: [] }, handlers);
+      expect(next.events.filter((e) => e.type === "CriticalInvariantViolation")).toEqual([]);
+      expect(state.violationRepeats.get("block|no_live_credit")?.repeats).toBe(1);
+    } finally {
+      (EVENTS.BlockProduced as { apply: typeof original }).apply = original;
+    }
   });
 });

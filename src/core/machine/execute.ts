@@ -1,6 +1,8 @@
 import { ApplyFailed, AssertionFailure, DomainError } from "../errors/errors.ts";
 import { assetName } from "../ledger/asset.ts";
+import type { RecycledRemainder } from "../ledger/ledger.ts";
 import { type Command, HANDLERS, type Handlers } from "./commands.ts";
+import { isUnresolved, noteRepeat } from "../invariants/violation-records.ts";
 import { applyRequest } from "./idempotency.ts";
 import type { EventDraft, JsonObject } from "./event.ts";
 import { EVENTS, upcast } from "./events.ts";
@@ -43,7 +45,8 @@ export function execute(state: State, command: Command, handlers: Handlers = HAN
     throw error;
   }
   // A block cannot be refused (the chain must go on), so it is always kept as its events describe
-  // it: that is what replay builds. Its own onFinalize has already recorded any leak it saw.
+  // it: that is what replay builds. Its own onFinalize has already recorded any leak it saw; what
+  // its event leaves when applied is recorded with it below.
   const mustAccept = command.kind === "block" || command.kind === "block_range";
   if (remainders.length > 0 && !mustAccept) {
     draft = {
@@ -65,8 +68,11 @@ export function execute(state: State, command: Command, handlers: Handlers = HAN
   // cells are compared because handlers move value themselves.
   journal.begin();
 
+  let left: RecycledRemainder[];
   try {
-    applyEvent(state, draft, { journal: true });
+    // A block's event may itself leave value in flight (a leak in code both paths share): that
+    // remainder is recycled and recorded in the event, so replay leaves exactly the same.
+    left = applyEvent(state, draft, { journal: true, observeRemainders: mustAccept });
   } catch (error) {
     // Apply never refuses, so this is a bug and fatal (DESIGN.md §2 rule 2). Undo all it wrote,
     // ledger cells (its scope may be open or already ended) and chain maps alike, so the state is
@@ -75,6 +81,10 @@ export function execute(state: State, command: Command, handlers: Handlers = HAN
     else ledger.undo();
     journal.undo();
     throw new ApplyFailed(command.kind, draft.type, error);
+  }
+  if (left.length > 0) {
+    draft = { ...draft, payload: { ...draft.payload, remainders: left.map((r) => [assetName(r.asset), r.amount.toString()]) } };
+    remainders = left;
   }
   const mismatch = firstDifference(state, executed, ledger.journalDiff());
   if (mismatch !== null) {
@@ -87,22 +97,21 @@ export function execute(state: State, command: Command, handlers: Handlers = HAN
     if (mustAccept) {
       ledger.keep();
       journal.keep();
-      applyEvent(state, violation);
-      return { events: [draft, violation] };
+      const recorded = recordOnce(state, violation);
+      return { events: recorded ? [draft, recorded] : [draft] };
     }
     ledger.undo();
     journal.undo();
-    applyEvent(state, violation);
-    return { events: [violation], error: new DomainError("INTERNAL", "the command was refused by an internal check") };
+    const recorded = recordOnce(state, violation);
+    return { events: recorded ? [recorded] : [], error: new DomainError("INTERNAL", "the command was refused by an internal check") };
   }
   ledger.keep();
   journal.keep();
 
   const events = [draft];
   for (const r of remainders) {
-    const violation = violationEvent(command.kind, "no_live_credit", "0", `${r.amount} ${assetName(r.asset)}`);
-    applyEvent(state, violation);
-    events.push(violation);
+    const recorded = recordOnce(state, violationEvent(command.kind, "no_live_credit", "0", `${r.amount} ${assetName(r.asset)}`));
+    if (recorded) events.push(recorded);
   }
   return { events };
 }
@@ -122,6 +131,20 @@ const SELF_APPLYING = new Set<Command["kind"]>([
   "set_payout_period",
 ]);
 
+/**
+ * Applies a violation event unless the same (scope, invariant) is already recorded and unresolved:
+ * then it is only counted (node-local), so a command that keeps failing does not grow the state.
+ */
+function recordOnce(state: State, violation: EventDraft): EventDraft | null {
+  const { scope, invariant, expected, actual } = violation.payload as Record<string, string>;
+  if (isUnresolved(state, scope as string, invariant as string)) {
+    noteRepeat(state, scope as string, invariant as string, expected as string, actual as string);
+    return null;
+  }
+  applyEvent(state, violation);
+  return violation;
+}
+
 export function violationEvent(scope: string, invariant: string, expected: string, actual: string): EventDraft {
   return { type: "CriticalInvariantViolation", version: 1, payload: { scope, invariant, expected, actual } };
 }
@@ -130,7 +153,7 @@ export function violationEvent(scope: string, invariant: string, expected: strin
  * Applies one event, of any stored version, as one ledger scope. A remainder recorded in the
  * event (a leak recycled in production) must be exactly the remainder apply leaves.
  */
-export function applyEvent(state: State, event: EventDraft, options: { journal?: boolean } = {}): void {
+export function applyEvent(state: State, event: EventDraft, options: { journal?: boolean; observeRemainders?: boolean } = {}): RecycledRemainder[] {
   const def = EVENTS[event.type];
   if (!def) throw new AssertionFailure(`unknown event type ${event.type}`);
   const payload = event.version === def.version ? event.payload : upcast(event.type, event.version, event.payload);
@@ -139,10 +162,11 @@ export function applyEvent(state: State, event: EventDraft, options: { journal?:
   def.apply(state, payload);
   if (payload.request !== undefined) applyRequest(state, payload);
   const left = ledger.endScope({ allowRemainders: true });
-  if (left.length === 0 && payload.remainders === undefined) return;
+  if (options.observeRemainders || (left.length === 0 && payload.remainders === undefined)) return left;
   const recorded = remaindersOf(payload);
   const got = left.map((r) => `${assetName(r.asset)}:${r.amount}`).join(",");
   if (got !== recorded) throw new AssertionFailure(`${event.type} left remainder [${got}], recorded [${recorded}]`);
+  return left;
 }
 
 function remaindersOf(payload: JsonObject): string {

@@ -73,7 +73,9 @@ export class JournaledMap<K extends string | number, V> {
         else {
           this.#map.delete(key);
           this.#sorted = null;
-          this.#arrived = null;
+          // Undone in reverse order: an added key is the last to have arrived.
+          if (this.#arrived?.[this.#arrived.length - 1] === key) this.#arrived.pop();
+          else this.#arrived = null;
         }
       });
     }

@@ -60,7 +60,7 @@ function rollTraderCheckpoints(state: State, t: TraderRecord, now: number): Trad
   return rollCheckpoints(t, now, (checkpoint) => {
     // A funded trader's debt checkpoint closes with its perf checkpoint (on replay too: it takes
     // the emission pending for it); only live commands hand them to the store.
-    const debt = closeDebtCheckpoint(state.debt, t.hotkey, checkpoint, t.maxDrawdown, status);
+    const debt = closeDebtCheckpoint(state, t.hotkey, checkpoint, t.maxDrawdown, status);
     if (!sink) return;
     sink.push(debt ? { trader: t.hotkey, checkpoint, debt } : { trader: t.hotkey, checkpoint });
     state.journal.record(() => sink.pop());
@@ -89,9 +89,10 @@ export function traderReturn(t: TraderRecord): number {
 /** Accrues carry on every open position and marks the trader to the latest prices. */
 export function markTrader(state: State, trader: TraderRecord, now: number): TraderRecord {
   const { trading } = state;
-  // A payout period that ended since the last mark is settled with that mark's unrealized PnL.
-  rollTraderDebt(state.debt, trader.hotkey, now, trader.unrealizedUsd);
+  // Checkpoints that ended since the last mark close with the debt as of that mark; then a payout
+  // period that ended since is settled with that mark's unrealized PnL.
   const t = rollTraderCheckpoints(state, trader, now);
+  rollTraderDebt(state.debt, trader.hotkey, now, trader.unrealizedUsd);
   let unrealized = 0;
   let carry = t.carryFeeUsd;
   for (const pairId of t.openPairs) {
@@ -136,7 +137,8 @@ export function judge(t: TraderRecord, now: number): Verdict {
 export function passChallenge(state: State, hotkey: string, now: number): void {
   const t = state.trading.traders.get(hotkey) as TraderRecord;
   state.trading.traders.set(hotkey, { ...t, challenge: "passed", passedAtMs: now });
-  fundTrader(state.debt, hotkey, now);
+  const sub = state.entities.subaccounts.get(hotkey);
+  fundTrader(state.debt, hotkey, now, sub ? { entity: sub.entity, id: sub.id } : null);
 }
 
 /**
