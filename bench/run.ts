@@ -13,6 +13,7 @@ const BENCHES: Record<string, () => Promise<{ run: (args: Record<string, string>
   subaccounts: () => import("./subaccounts.ts"),
   orders: () => import("./orders.ts"),
   economics: () => import("./economics.ts"),
+  "writer-tasks": () => import("./writer-tasks.ts"),
 };
 
 const [name, ...rest] = process.argv.slice(2);

@@ -133,6 +133,7 @@ export class BlockProducer {
 
   async #tickWork(): Promise<void> {
     await this.#sweepChallenges();
+    await this.attributePending();
     if (this.#waiting.length === 0 && !(await this.#epochDueNext())) {
       this.#owed.push(this.node.clock.now());
       if (this.#owed.length >= MAX_OWED_BLOCKS) await this.settle();
@@ -166,6 +167,7 @@ export class BlockProducer {
       if (!outcome.ok) throw outcome.error;
       this.#blocks++;
       await this.#sweepChallenges();
+      await this.attributePending();
       const payload = JSON.parse(outcome.events[0]?.payload ?? "{}") as { n: number; effects: Effect[] };
       batch.forEach((w, index) => w.resolve({ includedInBlock: payload.n, effects: payload.effects.filter((e) => e.x === index) }));
       return payload.n;
@@ -184,6 +186,17 @@ export class BlockProducer {
    */
   async #sweepChallenges(): Promise<void> {
     await this.node.submit({ command: { kind: "sweep_challenges", ts: this.node.clock.now() } }).catch(() => undefined);
+  }
+
+  /**
+   * Shares the alpha an epoch paid to entities' uids among their subaccounts: one command per
+   * entity (each O(its subaccounts)), so no writer task grows with the whole subnet.
+   */
+  async attributePending(): Promise<void> {
+    const entities = await this.node.read((state) => [...state.debt.pendingAttribution.sortedKeys()]).catch(() => []);
+    for (const entity of entities) {
+      await this.node.submit({ command: { kind: "attribute_entity", ts: this.node.clock.now(), entity } }).catch(() => undefined);
+    }
   }
 
   /** The chain's head as committed. */

@@ -92,6 +92,13 @@ export class WeightSetter {
     if (this.#running) return { set: false, why: "a round is already running" };
     this.#running = true;
     try {
+      // Each entity's debt is summed by a command of its own (O(its subaccounts)), so that the
+      // scoring command itself stays O(uids) on the writer.
+      const entities = await this.node.read((state) => [...state.entities.entities.sortedKeys()]);
+      for (const entity of entities) {
+        const assessed = await this.node.submit({ command: { kind: "assess_entity", ts: this.node.clock.now(), entity } });
+        if (!assessed.ok) return this.#failed(`entity ${entity} not assessed: ${assessed.error.message}`);
+      }
       const scored = await this.node.submit({
         command: { kind: "score_weights", ts: this.node.clock.now(), validator: this.validator, block_time_ms: this.blockTimeMs },
       });

@@ -116,6 +116,8 @@ describe("the economic loop over HTTP", () => {
     expect((w.weights as Array<Record<string, unknown>>).find((r) => r.uid === 0)).toMatchObject({ bucket: "owner" });
 
     await toNextEpoch();
+    // Right after the epoch, the node shares each entity's alpha among its subaccounts.
+    await devnet.producer.attributePending();
     const paid = await node.read((s) => s.chain.stats.get(1)?.emission[uid as number] ?? 0n);
     expect(paid).toBeGreaterThan(0n);
     const entityLedger = await ok(get(`/v1/entities/${bob}/ledger`, keys.Bob));

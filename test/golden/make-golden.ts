@@ -146,6 +146,8 @@ async function entityMiners(node: PropnetNode, now: () => number, random: () => 
     }
   };
   const setWeights = async () => {
+    // As the node's weight setter does: each entity's debt assessed, then the scores.
+    for (const entity of entities) await run({ kind: "assess_entity", ts: now(), entity });
     await run({ kind: "score_weights", ts: now(), validator, block_time_ms: 12_000 });
     const scored = node.state.debt.scored.get("last");
     if (!scored) throw new Error("golden: nothing scored");
@@ -156,6 +158,8 @@ async function entityMiners(node: PropnetNode, now: () => number, random: () => 
   await advance(340);
   await setWeights();
   await advance(60);
+  // As the node does right after an epoch: each entity's alpha shared among its subaccounts.
+  for (const entity of node.state.debt.pendingAttribution.sortedKeys()) await run({ kind: "attribute_entity", ts: now(), entity });
 }
 
 async function main(): Promise<void> {

@@ -13,7 +13,7 @@ import type { EntityRecord, SubaccountRecord } from "../../core/entities/entity-
 import { syntheticHotkey } from "../../core/entities/synthetic-hotkey.ts";
 import { decodeCheckpointRow } from "../../core/debt/checkpoint-row.ts";
 import type { DebtCheckpoint } from "../../core/debt/debt-checkpoint.ts";
-import { openDebtCheckpoint } from "../../core/debt/debt-state.ts";
+import { NO_ENTITY_EMISSION, openDebtCheckpoint } from "../../core/debt/debt-state.ts";
 import { aggregateEntity } from "../../core/debt/entity-aggregation.ts";
 import { usdOfMicro } from "../../core/debt/micro-usd.ts";
 import { PPM } from "../../core/debt/penalty.ts";
@@ -433,7 +433,7 @@ export const entityRoutes: FastifyPluginAsync<{ access: Access }> = async (insta
           const synthetic = syntheticHotkey(e.hotkey, id);
           if (state.entities.subaccounts.get(synthetic)?.status === "active") ledgers.push({ id, checkpoints: debtLedger(state, synthetic) });
         }
-        const a = state.debt.entities.get(e.hotkey) ?? { paidAlphaRao: 0n, attributedAlphaRao: 0n, unattributedAlphaRao: 0n };
+        const a = state.debt.entities.get(e.hotkey) ?? NO_ENTITY_EMISSION;
         return {
           debt: aggregateEntity(ledgers).map((c) => debtCheckpointView({ ...c, status: "entity" })),
           attribution: {

@@ -24,11 +24,24 @@ export interface TraderDebt {
   pending: PendingEmission;
 }
 
-/** Alpha paid to an entity's uid, and whose it is: attributed + unattributed == paid (an entity invariant). */
+/**
+ * Alpha paid to an entity's uid, and whose it is: attributed + unattributed + pending == paid (an
+ * entity invariant). Pending is paid at an epoch and not yet shared among the subaccounts.
+ */
 export interface EntityEmission {
   paidAlphaRao: bigint;
   attributedAlphaRao: bigint;
   unattributedAlphaRao: bigint;
+  pendingAlphaRao: bigint;
+}
+
+export const NO_ENTITY_EMISSION: EntityEmission = { paidAlphaRao: 0n, attributedAlphaRao: 0n, unattributedAlphaRao: 0n, pendingAlphaRao: 0n };
+
+/** One epoch's alpha to an entity's uid, waiting to be shared: when, how much, at what price (SubnetTAO, SubnetAlphaIn, micro-USD per TAO). */
+export interface PendingAttribution {
+  atMs: number;
+  alphaRao: bigint;
+  price: [bigint, bigint, bigint];
 }
 
 /** The weights the node's validator last scored and set (GET /v1/weights). */
@@ -47,6 +60,10 @@ export interface DebtState {
   /** entity -> ids of its subaccounts ever funded, ascending: attribution and scoring visit only these. */
   fundedIds: JournaledMap<string, readonly number[]>;
   entities: JournaledMap<string, EntityEmission>;
+  /** entity -> the sum of its debtors' debts as last assessed (the validator scores by it, O(1) per entity). */
+  entityDebts: JournaledMap<string, Debt & { atMs: number }>;
+  /** entity -> epochs' alpha its subaccounts have not been attributed yet, oldest first. */
+  pendingAttribution: JournaledMap<string, readonly PendingAttribution[]>;
   config: JournaledMap<"payout_period", PayoutPeriod>;
   scored: JournaledMap<"last", ScoredWeights>;
 }
@@ -56,6 +73,8 @@ export function createDebtState(journal: Journal): DebtState {
     traders: new JournaledMap(journal),
     fundedIds: new JournaledMap(journal),
     entities: new JournaledMap(journal),
+    pendingAttribution: new JournaledMap(journal),
+    entityDebts: new JournaledMap(journal),
     config: new JournaledMap(journal),
     scored: new JournaledMap(journal),
   };
@@ -175,6 +194,8 @@ export interface EncodedDebt {
   traders: Array<[string, Encoded]>;
   funded_ids: Array<[string, number[]]>;
   entities: Array<[string, Encoded]>;
+  pending_attribution: Array<[string, Array<{ atMs: number; alphaRao: string; price: string[] }>]>;
+  entity_debts: Array<[string, { atMs: number; owedMicro: string; paidMicro: string; remainingMicro: string }]>;
   payout_period: PayoutPeriod | null;
   scored: Encoded | null;
 }
@@ -191,7 +212,12 @@ export function exportDebt(debt: DebtState): EncodedDebt {
       },
     ]),
     funded_ids: debt.fundedIds.sortedEntries().map(([k, ids]) => [k, [...ids]]),
-    entities: debt.entities.sortedEntries().map(([k, e]) => [k, { paidAlphaRao: big(e.paidAlphaRao), attributedAlphaRao: big(e.attributedAlphaRao), unattributedAlphaRao: big(e.unattributedAlphaRao) }]),
+    entities: debt.entities.sortedEntries().map(([k, e]) => [
+      k,
+      { paidAlphaRao: big(e.paidAlphaRao), attributedAlphaRao: big(e.attributedAlphaRao), unattributedAlphaRao: big(e.unattributedAlphaRao), pendingAlphaRao: big(e.pendingAlphaRao) },
+    ]),
+    entity_debts: debt.entityDebts.sortedEntries().map(([k, d]) => [k, { atMs: d.atMs, owedMicro: big(d.owedMicro), paidMicro: big(d.paidMicro), remainingMicro: big(d.remainingMicro) }]),
+    pending_attribution: debt.pendingAttribution.sortedEntries().map(([k, list]) => [k, list.map((p) => ({ atMs: p.atMs, alphaRao: big(p.alphaRao), price: p.price.map(big) }))]),
     payout_period: debt.config.get("payout_period") ?? null,
     scored: encodeScored(debt.scored.get("last")),
   };
@@ -225,7 +251,21 @@ export function importDebt(encoded: EncodedDebt | undefined, journal: Journal): 
   }
   for (const [k, ids] of encoded.funded_ids) debt.fundedIds.set(k, ids);
   for (const [k, e] of encoded.entities) {
-    debt.entities.set(k, { paidAlphaRao: BigInt(e.paidAlphaRao as string), attributedAlphaRao: BigInt(e.attributedAlphaRao as string), unattributedAlphaRao: BigInt(e.unattributedAlphaRao as string) });
+    debt.entities.set(k, {
+      paidAlphaRao: BigInt(e.paidAlphaRao as string),
+      attributedAlphaRao: BigInt(e.attributedAlphaRao as string),
+      unattributedAlphaRao: BigInt(e.unattributedAlphaRao as string),
+      pendingAlphaRao: BigInt(e.pendingAlphaRao as string),
+    });
+  }
+  for (const [k, d] of encoded.entity_debts) {
+    debt.entityDebts.set(k, { atMs: d.atMs, owedMicro: BigInt(d.owedMicro), paidMicro: BigInt(d.paidMicro), remainingMicro: BigInt(d.remainingMicro) });
+  }
+  for (const [k, list] of encoded.pending_attribution) {
+    debt.pendingAttribution.set(
+      k,
+      list.map((p) => ({ atMs: p.atMs, alphaRao: BigInt(p.alphaRao), price: p.price.map((x) => BigInt(x)) as [bigint, bigint, bigint] })),
+    );
   }
   if (encoded.payout_period) debt.config.set("payout_period", encoded.payout_period);
   if (encoded.scored) {
@@ -245,7 +285,7 @@ export function importDebt(encoded: EncodedDebt | undefined, journal: Journal): 
 
 /** Whether anything debt-related ever happened (older logs' state hashes leave the section out). */
 export function debtUsed(debt: DebtState): boolean {
-  return debt.traders.size > 0 || debt.fundedIds.size > 0 || debt.entities.size > 0 || debt.config.size > 0 || debt.scored.size > 0;
+  return debt.traders.size > 0 || debt.fundedIds.size > 0 || debt.entityDebts.size > 0 || debt.pendingAttribution.size > 0 || debt.entities.size > 0 || debt.config.size > 0 || debt.scored.size > 0;
 }
 
 // ---- the payout period ----------------------------------------------------------------------------

@@ -54,6 +54,10 @@ describe("the economic loop", () => {
     const owed = debt?.owed.pendingRealizedMicro ?? 0n;
 
     tick(MIN);
+    // The node assesses each entity's debt with a command of its own; scoring reads the assessment.
+    const assessed = w.ok({ kind: "assess_entity", ts: w.now, entity: E });
+    expect(assessed.payload).toMatchObject({ entity: E, remaining: owed.toString(), paid: "0" });
+    expect(w.state.debt.entityDebts.get(E)?.remainingMicro).toBe(owed);
     w.ok({ kind: "score_weights", ts: w.now, validator: VALIDATOR, block_time_ms: 12_000 });
     const scored = w.state.debt.scored.get("last");
     const entityRow = scored?.rows.find((r) => r.hotkey === E);
@@ -69,6 +73,10 @@ describe("the economic loop", () => {
       w.block();
       if (isEpochBlock(next, 1, 20)) attributions = ((w.log.at(-1)?.payload.attributions ?? []) as unknown) as UidAttribution[];
     }
+    // The block recorded the entity's alpha as pending; its own command shares it.
+    expect(w.state.debt.entities.get(E)?.pendingAlphaRao).toBeGreaterThan(0n);
+    const shared = w.ok({ kind: "attribute_entity", ts: w.now, entity: E });
+    const [entry] = shared.payload.entries as unknown as Array<{ alpha: string; shares: Array<[number, string]>; unattributed: string }>;
     const toEntity = attributions.find((a) => a.hotkey === E);
     expect(toEntity).toBeDefined();
     const paid = BigInt(toEntity?.alpha ?? "0");
@@ -76,12 +84,13 @@ describe("the economic loop", () => {
     expect(paid).toBe(stats?.emission[2]);
     expect(paid).toBeGreaterThan(0n);
     // All of it to the funded subaccount (up to its debt), none to the eliminated one.
-    expect(toEntity?.shares.map(([id]) => id)).toEqual([0]);
-    const share = BigInt(toEntity?.shares[0]?.[1] ?? "0");
-    expect(share + BigInt(toEntity?.unattributed ?? "0")).toBe(paid);
+    expect(entry?.alpha).toBe(paid.toString());
+    expect(entry?.shares.map(([id]) => id)).toEqual([0]);
+    const share = BigInt(entry?.shares[0]?.[1] ?? "0");
+    expect(share + BigInt(entry?.unattributed ?? "0")).toBe(paid);
     const after = w.state.debt.traders.get(`${E}_0`);
     expect(after?.attributedAlphaRao).toBe(share);
-    expect(w.state.debt.entities.get(E)).toEqual({ paidAlphaRao: paid, attributedAlphaRao: share, unattributedAlphaRao: paid - share });
+    expect(w.state.debt.entities.get(E)).toEqual({ paidAlphaRao: paid, attributedAlphaRao: share, unattributedAlphaRao: paid - share, pendingAlphaRao: 0n });
     expect(w.state.chain.uids.get(key.hotkey(1, E))).toBe(2);
     // Every invariant holds, the entity's attribution identity included; replay agrees.
     expect(report(w.state).invariants.filter((r) => !r.ok)).toEqual([]);
@@ -135,10 +144,13 @@ describe("attribution through the state", () => {
     const owed = [0, 1, 2].map((id) => w.state.debt.traders.get(`${E}_${id}`)?.owed.pendingRealizedMicro ?? 0n);
     // Weights on the entity alone, so the miners' whole emission goes to its uid.
     w.block([{ call: "subtensor.set_weights", signer: VALIDATOR, args: { netuid: 1, uids: [2], weights: [65_535] } }]);
-    const records: UidAttribution[] = [];
+    const records: Array<{ alpha: string; shares: Array<[number, string]>; unattributed: string }> = [];
     for (let i = 0; i < options.tempo * (options.epochs + 1) + 2 && records.length < options.epochs; i++) {
       w.block();
-      for (const a of (w.log.at(-1)?.payload.attributions ?? []) as unknown as UidAttribution[]) if (a.hotkey === E) records.push(a);
+      if (((w.log.at(-1)?.payload.attributions ?? []) as unknown as UidAttribution[]).some((a) => a.hotkey === E)) {
+        const shared = w.ok({ kind: "attribute_entity", ts: w.now, entity: E });
+        records.push(...(shared.payload.entries as unknown as typeof records));
+      }
     }
     expect(records).toHaveLength(options.epochs);
     return { w, owed, records };
@@ -148,7 +160,7 @@ describe("attribution through the state", () => {
     // A tempo of 2 blocks: each epoch pays a fraction of the debts, so they are shared, not all paid.
     // At 40 USD a TAO an epoch's alpha is worth less than the three debts together.
     const { w, owed, records } = threeFunded({ taoUsd: 40, epochs: 1, tempo: 2 });
-    const [first] = records as [UidAttribution];
+    const [first] = records as [(typeof records)[number]];
     const shares = new Map(first.shares.map(([id, a]) => [id, BigInt(a)]));
     expect([...shares.keys()]).toEqual([0, 1, 2]);
     expect(BigInt(first.unattributed)).toBe(0n); // less than the debts: nothing left over
@@ -179,7 +191,7 @@ describe("attribution through the state", () => {
       expect((d?.owed.settledRealizedMicro ?? 0n) + (d?.owed.pendingRealizedMicro ?? 0n)).toBe(owed[id]);
     }
     const paid = records.reduce((x, r) => x + BigInt(r.alpha), 0n);
-    expect(w.state.debt.entities.get(E)).toEqual({ paidAlphaRao: paid, attributedAlphaRao: 0n, unattributedAlphaRao: paid });
+    expect(w.state.debt.entities.get(E)).toEqual({ paidAlphaRao: paid, attributedAlphaRao: 0n, unattributedAlphaRao: paid, pendingAlphaRao: 0n });
     expectReplayMatches(w);
   });
 });

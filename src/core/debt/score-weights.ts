@@ -40,7 +40,10 @@ export function scoreWeightsOn(state: State, chain: ChainView, c: ScoreWeights):
     const hotkey = chain.hotkeyOf(netuid, uid);
     if (hotkey === undefined || uid === validatorUid || uid === ownerUid) continue;
     if (state.entities.entities.has(hotkey)) {
-      const debt = entityDebt(entityDebtors(state, hotkey).map((d) => debtNow(state, d.trader, c.ts)));
+      // As last assessed (the node assesses every entity, one command each, just before scoring),
+      // so that scoring stays O(uids); summed here when never assessed.
+      const assessed = state.debt.entityDebts.get(hotkey);
+      const debt = assessed ?? entityDebtNow(state, hotkey, c.ts);
       eligible.push({ uid, hotkey, bucket: "entity", ...debt });
       continue;
     }
@@ -99,4 +102,29 @@ export function applyWeightsScored(state: State, p: JsonObject): void {
     })),
   };
   state.debt.scored.set("last", scored);
+}
+
+/** An entity's debt now: the sum over its debtors (funded subaccounts, its own past ledger). O(its funded subaccounts). */
+export function entityDebtNow(state: State, entity: string, nowMs: number): Debt {
+  return entityDebt(entityDebtors(state, entity).map((d) => debtNow(state, d.trader, nowMs)));
+}
+
+/** Records an entity's debt now, for scoring: the node runs one per entity before each scoring. */
+export type AssessEntity = { kind: "assess_entity"; ts: number; entity: string };
+
+export function assessEntityCommand(state: State, c: AssessEntity): EventDraft {
+  if (!state.entities.entities.has(c.entity)) throw new DomainError("ENTITY_NOT_FOUND", `${c.entity} is not a registered entity`, { entity_hotkey: c.entity });
+  const d = entityDebtNow(state, c.entity, c.ts);
+  const payload = { entity: c.entity, ts: c.ts, owed: d.owedMicro.toString(), paid: d.paidMicro.toString(), remaining: d.remainingMicro.toString() };
+  applyEntityDebtAssessed(state, payload);
+  return { type: "EntityDebtAssessed", version: 1, payload };
+}
+
+export function applyEntityDebtAssessed(state: State, p: JsonObject): void {
+  state.debt.entityDebts.set(p.entity as string, {
+    atMs: p.ts as number,
+    owedMicro: BigInt(p.owed as string),
+    paidMicro: BigInt(p.paid as string),
+    remainingMicro: BigInt(p.remaining as string),
+  });
 }

@@ -3,6 +3,7 @@ import { reservedAccount } from "../entities/entity-state.ts";
 import { syntheticHotkey } from "../entities/synthetic-hotkey.ts";
 import { TAO } from "../ledger/asset.ts";
 import type { State } from "../machine/state.ts";
+import { NO_ENTITY_EMISSION } from "../debt/debt-state.ts";
 import type { InvariantName } from "./invariant-table.ts";
 
 export interface EntityViolation {
@@ -14,7 +15,7 @@ export interface EntityViolation {
 /**
  * The entity invariants (DESIGN.md §3.6), O(1) per entity: active <= limit, every id below next
  * id, the reserve account holding exactly the sum of the active subaccounts' reserves, and
- * deposited - withdrawn - slashed == free + reserved, and attributed + unattributed == alpha paid.
+ * deposited - withdrawn - slashed == free + reserved, and attributed + unattributed + pending == alpha paid.
  */
 export function entityViolations(state: State, hotkey: string): EntityViolation[] {
   return observeEntity(state, hotkey)
@@ -30,8 +31,8 @@ export function observeEntity(state: State, hotkey: string): Array<EntityViolati
   const flows = state.chain.collateral.get(hotkey) ?? { deposited: 0n, withdrawn: 0n };
   const expected = flows.deposited - flows.withdrawn - e.slashedRao;
   const free = state.ledger.balanceOf(TAO, account.collateral(hotkey));
-  const emission = state.debt.entities.get(hotkey) ?? { paidAlphaRao: 0n, attributedAlphaRao: 0n, unattributedAlphaRao: 0n };
-  const accounted = emission.attributedAlphaRao + emission.unattributedAlphaRao;
+  const emission = state.debt.entities.get(hotkey) ?? NO_ENTITY_EMISSION;
+  const accounted = emission.attributedAlphaRao + emission.unattributedAlphaRao + emission.pendingAlphaRao;
   return [
     { invariant: "active_within_limit", expected: String(e.maxSubaccounts), actual: String(e.active), ok: e.active <= e.maxSubaccounts },
     { invariant: "ids_below_next_id", expected: String(e.nextId), actual: String(e.active + e.eliminated), ok: e.active + e.eliminated === e.nextId },

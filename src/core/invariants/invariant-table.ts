@@ -34,7 +34,7 @@ export const INVARIANTS = {
   attributed_plus_unattributed_equals_paid: {
     scope: "entity",
     when: "state",
-    says: "alpha attributed to the entity's subaccounts + unattributed == alpha paid to its uid",
+    says: "alpha attributed to the entity's subaccounts + unattributed + pending == alpha paid to its uid",
   },
   events_reproduce_effects: { scope: "command", when: "command", says: "applying a command's event changes exactly what executing it changed" },
   no_live_credit: { scope: "command", when: "command", says: "a command ends with no value in flight" },

@@ -573,10 +573,10 @@ const FAULTS: Record<InvariantName, Fault> = {
     what: "alpha paid to the entity's uid attributed once more than it was paid; a creation follows",
     world: () => entityWorld(4, 1),
     corrupt: (w) => {
-      const paid = w.state.debt.entities.get(ENTITY) ?? { paidAlphaRao: 0n, attributedAlphaRao: 0n, unattributedAlphaRao: 0n };
-      const next = { paidAlphaRao: paid.paidAlphaRao + 1_000n, attributedAlphaRao: paid.attributedAlphaRao + 700n, unattributedAlphaRao: paid.unattributedAlphaRao + 301n };
+      const paid = w.state.debt.entities.get(ENTITY) ?? { paidAlphaRao: 0n, attributedAlphaRao: 0n, unattributedAlphaRao: 0n, pendingAlphaRao: 0n };
+      const next = { ...paid, paidAlphaRao: paid.paidAlphaRao + 1_000n, attributedAlphaRao: paid.attributedAlphaRao + 700n, unattributedAlphaRao: paid.unattributedAlphaRao + 301n };
       w.state.debt.entities.set(ENTITY, next);
-      return { expected: next.paidAlphaRao.toString(), actual: (next.attributedAlphaRao + next.unattributedAlphaRao).toString() };
+      return { expected: next.paidAlphaRao.toString(), actual: (next.attributedAlphaRao + next.unattributedAlphaRao + next.pendingAlphaRao).toString() };
     },
     next: (w) => ({ kind: "create_subaccount", ts: w.now, entity: ENTITY, uuid: "u-next" }),
   },

@@ -26,10 +26,10 @@ import {
   type SweepChallenges,
   sweepChallengesCommand,
 } from "../trading/trading-commands.ts";
-import { attributeEpochEffect } from "../debt/attribute-epoch.ts";
+import { type AttributeEntity, attributeEntityCommand, attributeEpochEffect } from "../debt/attribute-epoch.ts";
 import type { SetPayoutPeriod } from "../debt/debt-state.ts";
 import { setPayoutPeriodCommand } from "../debt/payout-period-command.ts";
-import { type ScoreWeights, scoreWeightsCommand } from "../debt/score-weights.ts";
+import { type AssessEntity, assessEntityCommand, type ScoreWeights, scoreWeightsCommand } from "../debt/score-weights.ts";
 import type { EventDraft, JsonObject } from "./event.ts";
 import { applyRequest, heldIdempotencyKey } from "./idempotency.ts";
 import type { State } from "./state.ts";
@@ -56,7 +56,9 @@ export type Command =
   | OffChain<ResolveHeldPrice>
   | SweepChallenges
   | ScoreWeights
-  | SetPayoutPeriod;
+  | SetPayoutPeriod
+  | AttributeEntity
+  | AssessEntity;
 
 /** The signed request a command came from: its uuid is kept with the event, so a replay is refused even after a restart. */
 export interface RequestMeta {
@@ -145,6 +147,8 @@ export const HANDLERS: Handlers = {
   resolve_held_price: offChain(resolveHeldPriceCommand),
   sweep_challenges: sweepChallengesCommand,
   score_weights: scoreWeightsCommand,
+  attribute_entity: attributeEntityCommand,
+  assess_entity: assessEntityCommand,
   set_payout_period: setPayoutPeriodCommand,
   block: (state, command) => produceBlock(state, command, {}, { afterEpoch: attributeEpochEffect }),
   block_range: (state, command) => produceBlockRange(state, command),

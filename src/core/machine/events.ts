@@ -2,9 +2,9 @@ import { AssertionFailure } from "../errors/errors.ts";
 import { type AssetId, parseAsset, TAO } from "../ledger/asset.ts";
 import { replayBlockRange } from "../chain/block.ts";
 import { applyEffect, type Effect } from "../chain/effects.ts";
-import { applyAttribution } from "../debt/attribute-epoch.ts";
+import { applyAttribution, applyEmissionAttributed } from "../debt/attribute-epoch.ts";
 import { applyPayoutPeriodChange } from "../debt/payout-period-command.ts";
-import { applyWeightsScored } from "../debt/score-weights.ts";
+import { applyEntityDebtAssessed, applyWeightsScored } from "../debt/score-weights.ts";
 import { recordViolations } from "../invariants/violation-records.ts";
 import {
   applyEntityRegistered,
@@ -130,6 +130,8 @@ export const EVENTS: Record<string, EventDefinition> = {
   HeldPriceResolved: { version: 1, apply: recordsViolations(applyHeldPriceResolved) },
   ChallengesSwept: { version: 1, apply: recordsViolations(applyChallengesSwept) },
   WeightsScored: { version: 1, apply: applyWeightsScored },
+  EmissionAttributed: { version: 1, apply: applyEmissionAttributed },
+  EntityDebtAssessed: { version: 1, apply: applyEntityDebtAssessed },
   PayoutPeriodSet: { version: 1, apply: applyPayoutPeriodChange },
 
   CriticalInvariantViolation: {

@@ -128,6 +128,8 @@ const SELF_APPLYING = new Set<Command["kind"]>([
   "resolve_held_price",
   "sweep_challenges",
   "score_weights",
+  "attribute_entity",
+  "assess_entity",
   "set_payout_period",
 ]);
 
