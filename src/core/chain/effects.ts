@@ -268,7 +268,9 @@ export function applyEffect(state: State, e: Effect): void {
           chain.bonds.set(e.netuid, grown);
         }
       }
-      chain.neurons.set(key.neuron(e.netuid, e.uid), { uid: e.uid, hotkey: e.hotkey, coldkey: e.coldkey, registeredAt: head(chain).block + 1 });
+      // Registered in this block (the head moves at its end), or at genesis (block 0, before any head):
+      // weights set in block 1 already count for a genesis neuron.
+      chain.neurons.set(key.neuron(e.netuid, e.uid), { uid: e.uid, hotkey: e.hotkey, coldkey: e.coldkey, registeredAt: chain.head.has("head") ? head(chain).block + 1 : 0 });
       chain.uids.set(key.hotkey(e.netuid, e.hotkey), e.uid);
       if (!chain.owners.has(e.hotkey)) chain.owners.set(e.hotkey, e.coldkey);
       return;

@@ -172,3 +172,27 @@ describe("genesis neurons", () => {
     expect(Object.keys(encoded.subnets[0] ?? {})).toEqual(["k", "netuid", "tempo", "owner_hotkey", "owner_coldkey", "pool_tao", "pool_alpha"]);
   });
 });
+
+describe("genesis neurons and the registration mask", () => {
+  it("weights set in block 1 on a neuron registered at genesis count (it registered at block 0)", () => {
+    const state = createState({ strict: true });
+    const g = execute(state, {
+      kind: "genesis",
+      endowments: [
+        { owner: "cold", amount_rao: 10n ** 15n },
+        { owner: "vcold", amount_rao: 10n ** 15n },
+      ],
+      chain: { root: "cold", subnets: [{ netuid: 1, ownerHotkey: "owner", ownerColdkey: "cold", tempo: 1, registerOwner: true, validators: [{ hotkey: "val", coldkey: "vcold", stake_rao: 10n ** 12n }] }] },
+    });
+    expect(g.error).toBeUndefined();
+    expect(state.chain.neurons.get("1/0")?.registeredAt).toBe(0);
+    let incentive: number[] = [];
+    for (let b = 1; b <= 3; b++) {
+      const extrinsics = b === 1 ? [{ call: "subtensor.set_weights", signer: "val", args: { netuid: 1, uids: [0], weights: [65_535] } }] : [];
+      const r = execute(state, { kind: "block", ts: b * 12_000, extrinsics });
+      for (const e of r.events[0]?.payload.effects as unknown as Array<{ k: string; incentive?: number[] }>) if (e.k === "epoch" && b > 1) incentive = e.incentive ?? [];
+    }
+    // Taken as registered in block 1, the owner masked the weights set in block 1: incentive [0, 0].
+    expect(incentive[0]).toBe(1);
+  });
+});
