@@ -4,10 +4,10 @@
  * pending emission recycled, and the TAO split by the EMA of net TAO flow (reference §2.3).
  */
 import { describe, expect, it } from "vitest";
+import { nextBlock, replayOf } from "../../../test/support/chain-log.ts";
 import { alpha, TAO } from "../ledger/asset.ts";
-import { type Command, HANDLERS } from "../machine/commands.ts";
-import { type EventDraft, encodePayload } from "../machine/event.ts";
-import { applyEvent, execute } from "../machine/execute.ts";
+import type { EventDraft } from "../machine/event.ts";
+import { execute } from "../machine/execute.ts";
 import { createState, exportState, importState, type State, stateHash } from "../machine/state.ts";
 import type { Extrinsic } from "./block.ts";
 import { account, head, key, type SubnetGenesis } from "./chain-state.ts";
@@ -41,25 +41,12 @@ function chain(options: { subnets?: Array<Partial<SubnetGenesis> & { netuid: num
   return { state, log: [...r.events] };
 }
 
-function block(s: Chain, extrinsics: Extrinsic[] = []): Effect[] {
-  const ts = (head(s.state.chain).block + 1) * 12_000;
-  const r = execute(s.state, { kind: "block", ts, extrinsics } as Command, HANDLERS);
-  expect(r.error).toBeUndefined();
-  s.log.push(...r.events);
-  return r.events[0]?.payload.effects as unknown as Effect[];
-}
-
-function replayOf(log: EventDraft[]): State {
-  const state = createState({ strict: true });
-  for (const e of log) applyEvent(state, { type: e.type, version: e.version, payload: JSON.parse(encodePayload(e)) });
-  return state;
-}
 
 type EpochEffect = Extract<Effect, { k: "epoch" }>;
 
 function untilEpoch(s: Chain, netuid = 1): EpochEffect {
   for (let i = 0; i < 1_000; i++) {
-    const e = block(s).find((x) => x.k === "epoch" && x.netuid === netuid);
+    const e = nextBlock(s).find((x) => x.k === "epoch" && x.netuid === netuid);
     if (e) return e as EpochEffect;
   }
   throw new Error("no epoch");
@@ -81,16 +68,16 @@ const taoParts = (effects: Effect[]) =>
 describe("weights set before a uid's current neuron registered do not count (Subtensor's registration mask)", () => {
   it("a neuron that takes over a pruned uid earns nothing from the old weights, and from weights set after it registered it does", () => {
     const s = chain({ tempo: 9 }); // subnet 1 epochs at blocks 8, 18, 28 ((b + 2) % 10 == 0)
-    block(s, [setParam("maxNeurons", 2)]);
-    block(s, [reg("5val", ALICE), reg("5old", BOB)]);
-    block(s, [addStake(ALICE, "5val", 100n * TAO_RAO), setWeights("5val", [1], [65_535])]);
+    nextBlock(s, [setParam("maxNeurons", 2)]);
+    nextBlock(s, [reg("5val", ALICE), reg("5old", BOB)]);
+    nextBlock(s, [addStake(ALICE, "5val", 100n * TAO_RAO), setWeights("5val", [1], [65_535])]);
     // Full: the new hotkey replaces the least-staked neuron, uid 1.
-    block(s, [reg("5new", BOB)]);
+    nextBlock(s, [reg("5new", BOB)]);
     expect(s.state.chain.neurons.get(key.neuron(1, 1))?.hotkey).toBe("5new");
     const first = untilEpoch(s);
     expect(incentiveOf(first, 1)).toBe(0n);
     // Every rao drained is still paid (to the validator, by stake) or recycled: nothing lost.
-    block(s, [setWeights("5val", [1], [65_535])]);
+    nextBlock(s, [setWeights("5val", [1], [65_535])]);
     const second = untilEpoch(s);
     expect(incentiveOf(second, 1)).toBeGreaterThan(0n);
     expect(stateHash(replayOf(s.log))).toBe(stateHash(s.state));
@@ -98,8 +85,8 @@ describe("weights set before a uid's current neuron registered do not count (Sub
 
   it("records the block a validator set its weights", () => {
     const s = chain();
-    block(s, [reg("5val", ALICE)]);
-    block(s, [setWeights("5val", [0], [1])]);
+    nextBlock(s, [reg("5val", ALICE)]);
+    nextBlock(s, [setWeights("5val", [0], [1])]);
     expect(s.state.chain.weights.get(key.neuron(1, 0))).toEqual({ uids: [0], values: [1], block: 2 });
   });
 });
@@ -119,7 +106,7 @@ describe("root.set_parameter is bounded so that Yuma and the recount stay in ran
   ] as Array<[string, number | string]>)("refuses %s = %s", (name, value) => {
     const s = chain();
     const before = { ...s.state.chain.params.get("params") };
-    expect(failures(block(s, [setParam(name, value)]))).toEqual(["VALIDATION_FAILED"]);
+    expect(failures(nextBlock(s, [setParam(name, value)]))).toEqual(["VALIDATION_FAILED"]);
     expect(s.state.chain.params.get("params")).toEqual(before);
   });
 
@@ -133,12 +120,12 @@ describe("root.set_parameter is bounded so that Yuma and the recount stay in ran
     ["minStakeRao", "21000000000000000"],
   ] as Array<[string, number | string]>)("accepts %s = %s", (name, value) => {
     const s = chain();
-    expect(failures(block(s, [setParam(name, value)]))).toEqual([]);
+    expect(failures(nextBlock(s, [setParam(name, value)]))).toEqual([]);
   });
 
   it("an epoch over more neurons than Yuma supports is skipped and recorded, the pending emission kept; the block does not throw", () => {
     const s = chain({ tempo: 4 }); // epochs at 3, 8 ((b + 2) % 5 == 0)
-    block(s);
+    nextBlock(s);
     // A subnet that somehow holds more uids than Yuma takes (state from before the bound).
     const s1 = s.state.chain.subnets.get(1) as NonNullable<ReturnType<typeof s.state.chain.subnets.get>>;
     s.state.chain.subnets.set(1, { ...s1, neuronCount: MAX_NEURONS + 1 });
@@ -153,7 +140,7 @@ describe("root.set_parameter is bounded so that Yuma and the recount stay in ran
 describe("collateral only for a hotkey the depositor owns", () => {
   it("refuses a deposit for an unowned hotkey (register it first) and claims nothing", () => {
     const s = chain();
-    const refused = block(s, [{ call: "collateral.deposit", signer: BOB, args: { hotkey: "5fresh", amount_rao: "1" } }]);
+    const refused = nextBlock(s, [{ call: "collateral.deposit", signer: BOB, args: { hotkey: "5fresh", amount_rao: "1" } }]);
     expect(refused.find((e) => e.k === "failed")).toMatchObject({ code: "NOT_A_NEURON", message: expect.stringMatching(/register/) });
     expect(s.state.chain.owners.has("5fresh")).toBe(false);
     expect(s.state.ledger.balanceOf(TAO, account.collateral("5fresh"))).toBe(0n);
@@ -188,28 +175,28 @@ describe("TAO is split across subnets by the EMA of net TAO flow (get_shares_flo
 
   it("a single subnet takes the whole block emission from block 1 (genesis records its pool TAO as inflow)", () => {
     const s = chain();
-    expect(taoParts(block(s))).toEqual(new Map([[1, TAO_RAO]]));
+    expect(taoParts(nextBlock(s))).toEqual(new Map([[1, TAO_RAO]]));
     expect(s.state.chain.subnets.get(1)?.taoFlowEma).toBeGreaterThan(0n);
   });
 
   it("splits by flow, not by pool price", () => {
     // Subnet 2 is priced at 10 (1000 TAO / 100 alpha), subnet 1 at 1; both had 1000 TAO flow in.
     const s = chain({ subnets: [{ netuid: 1 }, { netuid: 2, poolAlphaRao: 100n * TAO_RAO }] });
-    expect(taoParts(block(s))).toEqual(new Map([[1, TAO_RAO / 2n], [2, TAO_RAO / 2n]]));
+    expect(taoParts(nextBlock(s))).toEqual(new Map([[1, TAO_RAO / 2n], [2, TAO_RAO / 2n]]));
   });
 
   it("a large stake does not move the split of its own block, and moves the next by its weight in the EMA only", () => {
     const s = chain({ subnets: [{ netuid: 1 }, { netuid: 2 }] });
     const genesis = 1_000n * TAO_RAO;
-    expect(taoParts(block(s))).toEqual(new Map([[1, TAO_RAO / 2n], [2, TAO_RAO / 2n]]));
+    expect(taoParts(nextBlock(s))).toEqual(new Map([[1, TAO_RAO / 2n], [2, TAO_RAO / 2n]]));
     const stake = 1_000n * TAO_RAO; // doubles subnet 2's pool TAO and quadruples its price
-    const same = block(s, [addStake(ALICE, "5owner2", stake, 2)]);
+    const same = nextBlock(s, [addStake(ALICE, "5owner2", stake, 2)]);
     // The coinbase runs before the block's extrinsics: this block's split is as before.
     expect(taoParts(same)).toEqual(new Map([[1, TAO_RAO / 2n], [2, TAO_RAO / 2n]]));
     // ema_i at block 3 (exact, in rao / D^3): genesis inflow at block 1, nothing at 2, the stake at 3.
     const e1 = (D - F) * (D - F) * F * genesis;
     const e2 = e1 + F * stake * D * D;
-    const next = taoParts(block(s));
+    const next = taoParts(nextBlock(s));
     const exact2 = (TAO_RAO * e2) / (e1 + e2);
     expect(next.get(2) as bigint).toBeGreaterThanOrEqual(exact2 - 1n);
     expect(next.get(2) as bigint).toBeLessThanOrEqual(exact2 + 1n);
@@ -222,15 +209,15 @@ describe("TAO is split across subnets by the EMA of net TAO flow (get_shares_flo
     const s = chain({ subnets: [{ netuid: 1 }, { netuid: 2 }] });
     // The net flow each block's coinbase takes in: genesis inflows at block 1, then the flow of the block before.
     const flows: Array<[bigint, bigint]> = [[1_000n * TAO_RAO, 1_000n * TAO_RAO], [0n, 0n]];
-    block(s);
-    const added = block(s, [addStake(BOB, "5owner2", 500n * TAO_RAO, 2)]).find((e) => e.k === "stake_added");
+    nextBlock(s);
+    const added = nextBlock(s, [addStake(BOB, "5owner2", 500n * TAO_RAO, 2)]).find((e) => e.k === "stake_added");
     flows.push([0n, BigInt((added as Extract<Effect, { k: "stake_added" }>).tao)]);
     const alphaHeld = BigInt((added as Extract<Effect, { k: "stake_added" }>).alpha);
-    const removed = block(s, [{ call: "subtensor.remove_stake", signer: BOB, args: { netuid: 2, hotkey: "5owner2", amount_alpha: alphaHeld.toString() } }]).find(
+    const removed = nextBlock(s, [{ call: "subtensor.remove_stake", signer: BOB, args: { netuid: 2, hotkey: "5owner2", amount_alpha: alphaHeld.toString() } }]).find(
       (e) => e.k === "stake_removed",
     );
     flows.push([0n, -BigInt((removed as Extract<Effect, { k: "stake_removed" }>).tao)]);
-    const parts = taoParts(block(s));
+    const parts = taoParts(nextBlock(s));
     // Exact EMAs as rationals over D^k: ema <- ((D - F)·ema + F·flow·D^(k-1)) per block, block 1 first.
     let [n1, n2, den] = [0n, 0n, 1n];
     for (const [f1, f2] of flows) {
@@ -253,7 +240,7 @@ describe("TAO is split across subnets by the EMA of net TAO flow (get_shares_flo
     const s = chain({ subnets: [{ netuid: 1, poolTaoRao: 0n }] });
     const issuance = s.state.ledger.totals(TAO).issuance;
     for (let b = 0; b < 3; b++) {
-      const effects = block(s);
+      const effects = nextBlock(s);
       expect(taoParts(effects)).toEqual(new Map([[1, 0n]]));
       expect(effects.find((e) => e.k === "coinbase")).toMatchObject({ alpha_out: TAO_RAO });
     }
@@ -265,7 +252,7 @@ describe("TAO is split across subnets by the EMA of net TAO flow (get_shares_flo
 
   it("gives nothing to a subnet with no inflow next to one with inflow", () => {
     const s = chain({ subnets: [{ netuid: 1 }, { netuid: 2, poolTaoRao: 0n }] });
-    expect(taoParts(block(s))).toEqual(new Map([[1, TAO_RAO], [2, 0n]]));
+    expect(taoParts(nextBlock(s))).toEqual(new Map([[1, TAO_RAO], [2, 0n]]));
   });
 });
 

@@ -2,14 +2,14 @@
 // genesis (the devnet node's validator, whose weights are the consensus), as burned_register +
 // add_stake would, decided once and recorded in the genesis event.
 import { describe, expect, it } from "vitest";
+import { nextBlock, replayOf } from "../../../test/support/chain-log.ts";
 import { report } from "../invariants/report.ts";
 import { alpha, TAO } from "../ledger/asset.ts";
-import { type Command, HANDLERS } from "../machine/commands.ts";
-import { type EventDraft, encodePayload } from "../machine/event.ts";
-import { applyEvent, execute } from "../machine/execute.ts";
+import type { EventDraft } from "../machine/event.ts";
+import { execute } from "../machine/execute.ts";
 import { createState, type State, stateHash } from "../machine/state.ts";
 import type { Extrinsic } from "./block.ts";
-import { account, type ChainGenesis, DEFAULT_CHAIN_PARAMS, DEFAULT_POOL_RAO, encodeChainGenesis, genesisCosts, head, key } from "./chain-state.ts";
+import { account, type ChainGenesis, DEFAULT_CHAIN_PARAMS, DEFAULT_POOL_RAO, encodeChainGenesis, genesisCosts, key } from "./chain-state.ts";
 import type { Effect } from "./effects.ts";
 import { swapTaoForAlpha } from "./pool.ts";
 
@@ -42,19 +42,6 @@ function start(chain: ChainGenesis, valEndowment = 10_000n * TAO_RAO): { state: 
   return { state, log: [...r.events] };
 }
 
-function block(s: { state: State; log: EventDraft[] }, extrinsics: Extrinsic[] = []): Effect[] {
-  const ts = (head(s.state.chain).block + 1) * 12_000;
-  const r = execute(s.state, { kind: "block", ts, extrinsics } as Command, HANDLERS);
-  expect(r.error).toBeUndefined();
-  s.log.push(...r.events);
-  return r.events[0]?.payload.effects as unknown as Effect[];
-}
-
-function replayOf(log: EventDraft[]): State {
-  const state = createState({ strict: true });
-  for (const e of log) applyEvent(state, { type: e.type, version: e.version, payload: JSON.parse(encodePayload(e)) });
-  return state;
-}
 
 function expectInvariantsHold(state: State): void {
   const r = report(state);
@@ -119,11 +106,11 @@ describe("genesis neurons", () => {
   it("an epoch pays the genesis validator dividends, and its weights make the miner's incentive", () => {
     const s = start(genesisOf([{ hotkey: VAL, coldkey: VAL_COLD, stake_rao: 1_000n * TAO_RAO }]));
     const reg: Extrinsic = { call: "subtensor.burned_register", signer: BOB, args: { netuid: 1, hotkey: MINER } };
-    block(s, [reg]);
+    nextBlock(s, [reg]);
     expect(s.state.chain.uids.get(key.hotkey(1, MINER))).toBe(2); // the next uid after the genesis neurons
-    block(s, [{ call: "subtensor.set_weights", signer: VAL, args: { netuid: 1, uids: [2], weights: [65_535] } }]);
+    nextBlock(s, [{ call: "subtensor.set_weights", signer: VAL, args: { netuid: 1, uids: [2], weights: [65_535] } }]);
     let epoch: Effect | undefined;
-    while (!epoch) epoch = block(s).find((e) => e.k === "epoch");
+    while (!epoch) epoch = nextBlock(s).find((e) => e.k === "epoch");
     if (epoch.k !== "epoch") throw new Error("unreachable");
     expect(epoch.skipped).toBeUndefined();
     const pays = new Map(epoch.pays.map(([uid, incentive, take, shared]) => [uid, { incentive: BigInt(incentive), dividends: BigInt(take) + BigInt(shared) }]));
