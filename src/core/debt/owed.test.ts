@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { closeWhileFunded, debtOf, fundedOwed, owedMicro, payOwed, remaining, rollOwed } from "./owed.ts";
+import { closeWhileFunded, debtOf, fundedOwed, owedMicro, payOwed, rollOwed } from "./owed.ts";
 import { periodIndex } from "./payout-period.ts";
 
 const monthly = (ms: number) => periodIndex("month", ms);
@@ -10,7 +10,7 @@ describe("owed: funded realized PnL up to the end of the last completed payout p
   it("counts a period's closes once it has ended, with the unrealized loss of its last mark", () => {
     let r = fundedOwed(Date.UTC(2026, 0, 20), monthly);
     r = closeWhileFunded(r, 1_000_000_000n, Date.UTC(2026, 0, 25), monthly, -50); // January, still open
-    expect(remaining(r, FULL)).toBe(0n);
+    expect(debtOf(r, FULL).remainingMicro).toBe(0n);
     // A February close settles January; its last mark (+35) had no unrealized loss.
     r = closeWhileFunded(r, -200_000_000n, Date.UTC(2026, 1, 14), monthly, 35);
     expect(r).toMatchObject({ settledRealizedMicro: 1_000_000_000n, pendingRealizedMicro: -200_000_000n, settledUnrealizedMicro: 0n });
@@ -27,7 +27,7 @@ describe("owed: funded realized PnL up to the end of the last completed payout p
     r = closeWhileFunded(r, 5_000_000n, 30_000, minutely, 0);
     r = rollOwed(r, 10 * 60_000 + 1, minutely, -1);
     expect(r).toMatchObject({ period: 10, settledRealizedMicro: 5_000_000n, settledUnrealizedMicro: -1_000_000n });
-    expect(remaining(r, FULL)).toBe(4_000_000n);
+    expect(debtOf(r, FULL).remainingMicro).toBe(4_000_000n);
   });
 
   it("rolling within a period changes nothing, and time never runs back", () => {
@@ -45,7 +45,7 @@ describe("owed: funded realized PnL up to the end of the last completed payout p
     r = payOwed(rollOwed(r, 120_000, minutely, 0), 4_000_000n);
     expect(debtOf(r, 500_000)).toEqual({ owedMicro: 3_500_000n, paidMicro: 4_000_000n, remainingMicro: 0n });
     expect(debtOf(r, FULL)).toEqual({ owedMicro: 7_000_000n, paidMicro: 4_000_000n, remainingMicro: 3_000_000n });
-    expect(remaining(r, FULL)).toBe(3_000_000n);
+    expect(debtOf(r, FULL).remainingMicro).toBe(3_000_000n);
     expect(payOwed(r, 0n)).toBe(r);
     expect(() => payOwed(r, -1n)).toThrow();
   });

@@ -83,11 +83,6 @@ export function owedMicro(record: OwedRecord, penaltyPpm: number): bigint {
   return (base * BigInt(penaltyPpm)) / BigInt(PPM);
 }
 
-/** What is still owed: max(0, owed - paid), on a record rolled to now (`rollOwed`). */
-export function remaining(record: OwedRecord, penaltyPpm: number): bigint {
-  const left = owedMicro(record, penaltyPpm) - record.paidMicro;
-  return left > 0n ? left : 0n;
-}
 
 /** The three figures of a trader's debt, as a scoring row shows them. */
 export interface Debt {

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { attributeDebts } from "./attribution.ts";
 import { emissionChunk } from "./debt-checkpoint.ts";
 import { type AlphaPrice, microUsdOf } from "./micro-usd.ts";
-import { closeWhileFunded, type Debt, debtOf, fundedOwed, payOwed, remaining, rollOwed } from "./owed.ts";
+import { closeWhileFunded, type Debt, debtOf, fundedOwed, payOwed, rollOwed } from "./owed.ts";
 import { periodDeadline, periodIndex } from "./payout-period.ts";
 import { collateralPenaltyPpm, drawdownPenaltyPpm, PPM, totalPenaltyPpm } from "./penalty.ts";
 import { entityDebt, normaliseU16, projectedEmissionMicro, roundHalfEven, scoreWeights } from "./scoring.ts";
@@ -35,8 +35,8 @@ describe("scoring: a hand-computed epoch (three traders, one entity)", () => {
     // ceil(ceil(698,471,851 x 1e9 / 380e6) x 50,000 / 1,800) = 51,057,883,862 rao > paid: S0 gets it all.
     const february: AlphaPrice = { subnetTaoRao: 1_800_000_000_000n, alphaInRao: 50_000_000_000_000n, microUsdPerTao: 380_000_000n };
     const atEpoch = rollOwed(s0, Date.UTC(2026, 1, 20), monthly, 0);
-    expect(remaining(atEpoch, penaltyS0)).toBe(698_471_851n);
-    const attribution = attributeDebts(12_345_678_901n, [{ id: 0, remainingMicro: remaining(atEpoch, penaltyS0) }], february);
+    expect(debtOf(atEpoch, penaltyS0).remainingMicro).toBe(698_471_851n);
+    const attribution = attributeDebts(12_345_678_901n, [{ id: 0, remainingMicro: debtOf(atEpoch, penaltyS0).remainingMicro }], february);
     expect(attribution).toEqual({ shares: [{ id: 0, alpha: 12_345_678_901n }], unattributed: 0n });
     // Its value: 12,345,678,901 x 0.036 = 444,444,440.436 -> 444,444,440 rao of TAO;
     // x 380 USD = 168,888,887.2 -> 168,888,887 micro-USD paid.
