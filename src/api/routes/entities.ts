@@ -18,7 +18,7 @@ import { aggregateEntity } from "../../core/debt/entity-aggregation.ts";
 import { usdOfMicro } from "../../core/debt/micro-usd.ts";
 import { PPM } from "../../core/debt/penalty.ts";
 import type { State } from "../../core/machine/state.ts";
-import { traderOf } from "../../core/trading/trader.ts";
+import { debtStatusOf, traderOf } from "../../core/trading/trader.ts";
 import { CHECKPOINT_WINDOW_MS, type PerfCheckpoint } from "../../core/perf/perf-checkpoint.ts";
 import { type Access, hotkeyParam, requireSigner, signedRead, signedWrite, syntheticParam, write } from "../access.ts";
 import { signerOf } from "../epistula.ts";
@@ -114,8 +114,7 @@ export const entityRoutes: FastifyPluginAsync<{ access: Access }> = async (insta
   /** A trader's debt checkpoints: the closed ones, then the one still open (once it is funded). */
   const debtLedger = (state: State, trader: string): DebtCheckpoint[] => {
     const t = traderOf(state, trader, now());
-    const status = t.elimination ? "eliminated" : t.challenge === "passed" ? "funded" : "challenge";
-    const open = openDebtCheckpoint(state, trader, openCheckpoint(t, now()), status, now());
+    const open = openDebtCheckpoint(state, trader, openCheckpoint(t, now()), debtStatusOf(t), now());
     const closed = closedRows(trader).flatMap((r) => (r.debt ? [r.debt] : []));
     return open ? [...closed, open] : closed;
   };

@@ -305,9 +305,16 @@ export const DEFAULT_POOL_RAO = 1_000n * 1_000_000_000n;
 
 /** What each coldkey pays at genesis (registration burns and stake): its endowment must cover it. */
 export function genesisCosts(g: ChainGenesis): Map<string, bigint> {
+  return genesisEffectCosts(encodeChainGenesis(g).subnets as unknown as Array<{ k: string; coldkey?: string; burn?: unknown; tao?: unknown }>);
+}
+
+/** The same, from the genesis effects as recorded (what applying them will take from each coldkey). */
+export function genesisEffectCosts(effects: ReadonlyArray<{ k: string; coldkey?: string; burn?: unknown; tao?: unknown }>): Map<string, bigint> {
   const costs = new Map<string, bigint>();
-  for (const s of g.subnets) {
-    for (const v of s.validators ?? []) costs.set(v.coldkey, (costs.get(v.coldkey) ?? 0n) + DEFAULT_CHAIN_PARAMS.registrationBurnRao + v.stake_rao);
+  for (const e of effects) {
+    const paid = e.k === "register" ? e.burn : e.k === "stake_added" ? e.tao : undefined;
+    if (paid === undefined || e.coldkey === undefined || BigInt(paid as string | bigint) === 0n) continue;
+    costs.set(e.coldkey, (costs.get(e.coldkey) ?? 0n) + BigInt(paid as string | bigint));
   }
   return costs;
 }

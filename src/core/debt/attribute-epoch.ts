@@ -130,7 +130,7 @@ export function applyAttribution(state: State, r: JsonObject, nowMs: number): vo
   const e = state.debt.entities.get(hotkey) ?? NO_ENTITY_EMISSION;
   state.debt.entities.set(hotkey, { ...e, paidAlphaRao: e.paidAlphaRao + paid, pendingAlphaRao: e.pendingAlphaRao + paid });
   const pending = state.debt.pendingAttribution.get(hotkey) ?? [];
-  state.debt.pendingAttribution.set(hotkey, [...pending, { atMs: nowMs, alphaRao: paid, price: [price.subnetTaoRao, price.alphaInRao, price.microUsdPerTao] }]);
+  state.debt.pendingAttribution.set(hotkey, [...pending, { atMs: nowMs, alphaRao: paid, price }]);
 }
 
 /** Shares an entity's pending epochs' alpha among its subaccounts (the node runs one per entity after an epoch). */
@@ -147,9 +147,8 @@ export function attributeEntityCommand(state: State, c: AttributeEntity): EventD
   if (pending.length === 0) throw new DomainError("NOT_FOUND", `no alpha of ${c.entity} waits to be attributed`, { unchanged: true });
   const entries: JsonObject[] = [];
   for (const p of pending) {
-    const price: AlphaPrice = { subnetTaoRao: p.price[0], alphaInRao: p.price[1], microUsdPerTao: p.price[2] };
     const debtors = entityDebtors(state, c.entity);
-    const { shares, unattributed } = attributeDebts(p.alphaRao, debtors.map(({ id, trader }) => ({ id, remainingMicro: debtNow(state, trader, c.ts).remainingMicro })), price);
+    const { shares, unattributed } = attributeDebts(p.alphaRao, debtors.map(({ id, trader }) => ({ id, remainingMicro: debtNow(state, trader, c.ts).remainingMicro })), p.price);
     const entry: JsonObject = { at: p.atMs, alpha: p.alphaRao.toString(), shares: shares.map((s) => [s.id, s.alpha.toString()]), unattributed: unattributed.toString() };
     // Each epoch's shares are paid before the next is decided: debts shrink in order.
     applyEntityEntry(state, c.entity, entry, c.ts);
@@ -167,8 +166,7 @@ function applyEntityEntry(state: State, entity: string, entry: JsonObject, nowMs
   const [head, ...rest] = state.debt.pendingAttribution.get(entity) ?? [];
   const alpha = BigInt(entry.alpha as string);
   if (!head || head.atMs !== entry.at || head.alphaRao !== alpha) throw new AssertionFailure(`EmissionAttributed for ${entity}: no pending epoch ${String(entry.at)} of ${alpha} alpha`);
-  const price: AlphaPrice = { subnetTaoRao: head.price[0], alphaInRao: head.price[1], microUsdPerTao: head.price[2] };
-  const attributed = payShares(state, entity, entry.shares as Array<[number, string]>, price, head.atMs, nowMs);
+  const attributed = payShares(state, entity, entry.shares as Array<[number, string]>, head.price, head.atMs, nowMs);
   const unattributed = BigInt(entry.unattributed as string);
   if (attributed + unattributed !== alpha) throw new AssertionFailure(`EmissionAttributed for ${entity}: ${attributed} + ${unattributed} of ${alpha} alpha`);
   if (rest.length > 0) state.debt.pendingAttribution.set(entity, rest);

@@ -5,8 +5,8 @@ import { type Journal, JournaledMap } from "../machine/journal.ts";
 import type { State } from "../machine/state.ts";
 import type { PerfCheckpoint } from "../perf/perf-checkpoint.ts";
 import { accrueEmission, type DebtCheckpoint, debtCheckpoint, type DebtStatus, type EmissionChunk, type PendingEmission, takeEmission } from "./debt-checkpoint.ts";
-import { microUsdOf } from "./micro-usd.ts";
-import { closeWhileFunded, type Debt, debtOf, fundedOwed, type OwedRecord, payOwed, rollOwed } from "./owed.ts";
+import { closeWhileFunded, type Debt, debtOf, fundedOwed, type OwedRecord, payOwed, rollOwed, settleOwed } from "./owed.ts";
+import type { AlphaPrice } from "./micro-usd.ts";
 import { type PayoutPeriod, periodIndex } from "./payout-period.ts";
 import { collateralPenaltyPpm, drawdownPenaltyPpm, PPM, totalPenaltyPpm } from "./penalty.ts";
 import type { Bucket, WeightRow } from "./scoring.ts";
@@ -37,11 +37,11 @@ export interface EntityEmission {
 
 export const NO_ENTITY_EMISSION: EntityEmission = { paidAlphaRao: 0n, attributedAlphaRao: 0n, unattributedAlphaRao: 0n, pendingAlphaRao: 0n };
 
-/** One epoch's alpha to an entity's uid, waiting to be shared: when, how much, at what price (SubnetTAO, SubnetAlphaIn, micro-USD per TAO). */
+/** One epoch's alpha to an entity's uid, waiting to be shared: when, how much, and the epoch's price. */
 export interface PendingAttribution {
   atMs: number;
   alphaRao: bigint;
-  price: [bigint, bigint, bigint];
+  price: AlphaPrice;
 }
 
 /** The weights the node's validator last scored and set (GET /v1/weights). */
@@ -217,7 +217,7 @@ export function exportDebt(debt: DebtState): EncodedDebt {
       { paidAlphaRao: big(e.paidAlphaRao), attributedAlphaRao: big(e.attributedAlphaRao), unattributedAlphaRao: big(e.unattributedAlphaRao), pendingAlphaRao: big(e.pendingAlphaRao) },
     ]),
     entity_debts: debt.entityDebts.sortedEntries().map(([k, d]) => [k, { atMs: d.atMs, owedMicro: big(d.owedMicro), paidMicro: big(d.paidMicro), remainingMicro: big(d.remainingMicro) }]),
-    pending_attribution: debt.pendingAttribution.sortedEntries().map(([k, list]) => [k, list.map((p) => ({ atMs: p.atMs, alphaRao: big(p.alphaRao), price: p.price.map(big) }))]),
+    pending_attribution: debt.pendingAttribution.sortedEntries().map(([k, list]) => [k, list.map((p) => ({ atMs: p.atMs, alphaRao: big(p.alphaRao), price: [p.price.subnetTaoRao, p.price.alphaInRao, p.price.microUsdPerTao].map(big) }))]),
     payout_period: debt.config.get("payout_period") ?? null,
     scored: encodeScored(debt.scored.get("last")),
   };
@@ -264,7 +264,10 @@ export function importDebt(encoded: EncodedDebt | undefined, journal: Journal): 
   for (const [k, list] of encoded.pending_attribution) {
     debt.pendingAttribution.set(
       k,
-      list.map((p) => ({ atMs: p.atMs, alphaRao: BigInt(p.alphaRao), price: p.price.map((x) => BigInt(x)) as [bigint, bigint, bigint] })),
+      list.map((p) => {
+        const [subnetTaoRao, alphaInRao, microUsdPerTao] = p.price.map((x) => BigInt(x)) as [bigint, bigint, bigint];
+        return { atMs: p.atMs, alphaRao: BigInt(p.alphaRao), price: { subnetTaoRao, alphaInRao, microUsdPerTao } };
+      }),
     );
   }
   if (encoded.payout_period) debt.config.set("payout_period", encoded.payout_period);
@@ -302,16 +305,6 @@ export function applyPayoutPeriodSet(debt: DebtState, period: PayoutPeriod, ts: 
   const index = periodIndex(period, ts);
   for (const trader of debt.traders.sortedKeys()) {
     const d = debt.traders.get(trader) as TraderDebt;
-    const unrealized = unrealizedUsdOf(trader);
-    debt.traders.set(trader, {
-      ...d,
-      owed: {
-        ...d.owed,
-        period: index,
-        settledRealizedMicro: d.owed.settledRealizedMicro + d.owed.pendingRealizedMicro,
-        pendingRealizedMicro: 0n,
-        settledUnrealizedMicro: unrealized < 0 ? microUsdOf(unrealized) : 0n,
-      },
-    });
+    debt.traders.set(trader, { ...d, owed: settleOwed(d.owed, index, unrealizedUsdOf(trader)) });
   }
 }

@@ -46,6 +46,15 @@ export function rollOwed(record: OwedRecord, nowMs: number, periodOf: PeriodOf, 
   const period = periodOf(nowMs);
   if (period === record.period) return record;
   if (period < record.period) throw new AssertionFailure(`rollOwed: period ${period} is before the record's ${record.period}`);
+  return settleOwed(record, period, lastMarkUnrealizedUsd);
+}
+
+/**
+ * Ends the record's period: what closed in it is settled, the unrealized PnL of the last mark is
+ * captured, and the record goes on as `period` (also a period numbered under another payout
+ * period, when the log changes it).
+ */
+export function settleOwed(record: OwedRecord, period: number, lastMarkUnrealizedUsd: number): OwedRecord {
   return {
     ...record,
     period,

@@ -31,7 +31,10 @@ export function collateralPenaltyPpm(collateralRao: bigint, requiredRao: bigint)
   return Number((collateralRao * BigInt(PPM)) / requiredRao);
 }
 
-/** The total penalty: the product of the drawdown and collateral penalties, floored. */
+/**
+ * The total penalty: the product of the drawdown and collateral penalties, floored. A penalty is a
+ * fraction in ppm, not money: the product is at most 1e12, exact in a double.
+ */
 export function totalPenaltyPpm(drawdownPpm: number, collateralPpm: number): number {
-  return Number((BigInt(drawdownPpm) * BigInt(collateralPpm)) / BigInt(PPM));
+  return Math.floor((drawdownPpm * collateralPpm) / PPM);
 }

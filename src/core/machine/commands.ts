@@ -2,7 +2,7 @@ import { DomainError, ValidationError } from "../errors/errors.ts";
 import { type AssetId, assetName, TAO } from "../ledger/asset.ts";
 import { MAX_ISSUANCE } from "../ledger/ledger.ts";
 import { type BlockCommand, type BlockRangeCommand, produceBlock, produceBlockRange } from "../chain/block.ts";
-import { type ChainGenesis, decodeChainParams, encodeChainGenesis } from "../chain/chain-state.ts";
+import { type ChainGenesis, decodeChainParams, encodeChainGenesis, genesisEffectCosts } from "../chain/chain-state.ts";
 import { applyEffect, type Effect } from "../chain/effects.ts";
 import {
   createSubaccount,
@@ -118,11 +118,7 @@ function positive(amount: bigint, what: string): void {
 export function applyChainGenesis(state: State, chain: { params: Record<string, unknown>; subnets: Effect[] }): void {
   state.chain.params.set("params", decodeChainParams(chain.params));
   // A clear refusal rather than the ledger's: the endowments must pay every genesis burn and stake.
-  const needs = new Map<string, bigint>();
-  for (const e of chain.subnets) {
-    if (e.k === "register") needs.set(e.coldkey, (needs.get(e.coldkey) ?? 0n) + BigInt(e.burn));
-    if (e.k === "stake_added") needs.set(e.coldkey, (needs.get(e.coldkey) ?? 0n) + BigInt(e.tao));
-  }
+  const needs = genesisEffectCosts(chain.subnets);
   for (const [coldkey, need] of [...needs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const have = state.ledger.balanceOf(TAO, coldkey);
     if (have < need) {

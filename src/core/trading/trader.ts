@@ -56,7 +56,7 @@ export function newTrader(hotkey: string, entity: string | null, accountSizeUsd:
 function rollTraderCheckpoints(state: State, t: TraderRecord, now: number): TraderRecord {
   if (now < checkpointEnd(t.cp.startMs)) return t;
   const sink = state.trading.closedCheckpoints;
-  const status = t.elimination ? "eliminated" : t.challenge === "passed" ? "funded" : "challenge";
+  const status = debtStatusOf(t);
   return rollCheckpoints(t, now, (checkpoint) => {
     // A funded trader's debt checkpoint closes with its perf checkpoint (on replay too: it takes
     // the emission pending for it); only live commands hand them to the store.
@@ -65,6 +65,11 @@ function rollTraderCheckpoints(state: State, t: TraderRecord, now: number): Trad
     sink.push(debt ? { trader: t.hotkey, checkpoint, debt } : { trader: t.hotkey, checkpoint });
     state.journal.record(() => sink.pop());
   });
+}
+
+/** A trader's status in its debt ledger: eliminated, funded (passed its challenge), or in challenge. */
+export function debtStatusOf(t: TraderRecord): "eliminated" | "funded" | "challenge" {
+  return t.elimination ? "eliminated" : t.challenge === "passed" ? "funded" : "challenge";
 }
 
 /** The trader's record; a subaccount that has not traded yet gets its fresh record (not stored). */
