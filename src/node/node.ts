@@ -31,6 +31,8 @@ export interface NodeOptions {
   /** Recorded in the log when it differs from the log's (debt ledgers roll by it; replay follows the log). */
   payoutPeriod?: PayoutPeriod;
   handlers?: Handlers;
+  /** Opens the event log (default: the threaded SQLite store at logPath); a simulator wraps it to inject faults. */
+  openStore?: (path: string) => Promise<Store>;
   clock?: NodeClock;
   say?: (message: string) => void;
   onProgress?: (seq: number) => void;
@@ -45,6 +47,14 @@ export interface NodeOptions {
    */
   onFault?: (problem: string, error: unknown) => void;
   onCommit?: (stats: CommitStats) => void;
+}
+
+/** Something `/healthz` reports: a `degraded` one changes its status, the others only add a line. */
+export interface NodeCondition {
+  problem: string;
+  degraded: boolean;
+  /** A stable code (API.md) when there is one, e.g. CLOCK_JUMP or STORAGE_FULL. */
+  code?: string;
 }
 
 export function logPath(dataDir: string): string {
@@ -72,6 +82,7 @@ export class PropnetNode {
   #lastSnapshotAt: number;
   #closed = false;
   #problems: string[] = [];
+  readonly #conditions = new Map<string, () => NodeCondition | null>();
   /** Settles when the background check of the log before the snapshot is done. */
   audit: Promise<void> = Promise.resolve();
 
@@ -114,7 +125,7 @@ export class PropnetNode {
 
   static async open(options: NodeOptions): Promise<PropnetNode> {
     mkdirSync(options.dataDir, { recursive: true });
-    const store = await ThreadedSqliteStore.open(logPath(options.dataDir));
+    const store = await (options.openStore ?? ThreadedSqliteStore.open)(logPath(options.dataDir));
     try {
       const recovered = await recover(store, snapshotDir(options.dataDir), {
         strict: options.strict ?? false,
@@ -206,6 +217,24 @@ export class PropnetNode {
           error instanceof LogIntegrityError ? `event log altered at seq ${error.seq}: ${error.message}` : String(error);
         this.#refuseWrites(`${message}; writes are refused; run propnet verify --full`, error, "writes are refused: the event log was found altered (see /healthz)");
       });
+  }
+
+  /**
+   * Registers something outside the state that `/healthz` reports while it holds (the clock, the
+   * disk, the chain connection): one source per name, asked on every health check.
+   */
+  watch(name: string, condition: () => NodeCondition | null): void {
+    this.#conditions.set(name, condition);
+  }
+
+  /** What the watched sources report now, in the order they were registered. */
+  conditions(): NodeCondition[] {
+    const out: NodeCondition[] = [];
+    for (const condition of this.#conditions.values()) {
+      const c = condition();
+      if (c) out.push(c);
+    }
+    return out;
   }
 
   get head(): LogHead {

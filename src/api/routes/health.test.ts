@@ -69,3 +69,24 @@ describe("/healthz problems", () => {
     expect(lines[MAX_PROBLEM_LINES]).toBe("... and 5 more");
   });
 });
+
+describe("/healthz conditions the node watches", () => {
+  it("a degraded condition degrades the status; an advisory one only adds its line", async () => {
+    const app = buildServer({ node: () => node, startupStatus: () => "starting", version: "test" });
+    let condition: { problem: string; degraded: boolean } | null = { problem: "chain unreachable", degraded: false };
+    node.watch("test", () => condition);
+    try {
+      let health = (await app.inject("/healthz")).json();
+      expect(health).toMatchObject({ status: "ok", problems: ["chain unreachable"] });
+      condition = { problem: "CLOCK_JUMP: the wall clock jumped", degraded: true };
+      health = (await app.inject("/healthz")).json();
+      expect(health).toMatchObject({ status: "degraded", problems: ["CLOCK_JUMP: the wall clock jumped"] });
+      condition = null;
+      health = (await app.inject("/healthz")).json();
+      expect(health).toMatchObject({ status: "ok", problems: [] });
+    } finally {
+      node.watch("test", () => null);
+      await app.close();
+    }
+  });
+});

@@ -14,9 +14,11 @@ export const healthRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app,
       // No read here: after a failed commit the state may hold effects that never became durable.
       return { status: "degraded", ...base, seq: node.head.seq, problems: [...node.problems, "store is not writable"] };
     }
+    const conditions = node.conditions();
     return node.read((state, logHead) => {
       const problems = [
         ...node.problems,
+        ...conditions.map((c) => c.problem),
         ...(node.writable || node.problems.length > 0 ? [] : ["writes are refused"]),
         ...violationLines(state),
         ...state.trading.held
@@ -25,7 +27,8 @@ export const healthRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app,
       ];
       // `block` is the chain head's block number.
       const block = head(state.chain).block;
-      return { status: problems.length > 0 ? "degraded" : "ok", ...base, block, seq: logHead.seq, problems: capped(problems) };
+      const advisory = conditions.filter((c) => !c.degraded).length;
+      return { status: problems.length > advisory ? "degraded" : "ok", ...base, block, seq: logHead.seq, problems: capped(problems) };
     });
   });
 
