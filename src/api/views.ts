@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { account } from "../core/chain/chain-state.ts";
-import { isFrozen } from "../core/entities/entity-commands.ts";
+import { isFrozen, tracksCollateral } from "../core/entities/entity-commands.ts";
 import { type EntityRecord, reservedAccount, type SubaccountRecord } from "../core/entities/entity-state.ts";
 import { syntheticHotkey } from "../core/entities/synthetic-hotkey.ts";
 import { TAO } from "../core/ledger/asset.ts";
@@ -139,7 +139,8 @@ export function entityView(state: State, e: EntityRecord, now: number) {
     active_subaccounts: e.active,
     eliminated_subaccounts: e.eliminated,
     frozen: isFrozen(state, e),
-    collateral: {
+    // Not tracked on a real chain: collateral lives in Vanta's own contract there.
+    collateral: !tracksCollateral(state) ? null : {
       // Deposited less withdrawn, as the chain recorded them: free + reserved + slashed equals it while the invariant holds.
       deposited_rao: netDeposited(state, e.hotkey).toString(),
       free_rao: free.toString(),

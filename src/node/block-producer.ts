@@ -2,6 +2,7 @@ import type { Extrinsic } from "../core/chain/block.ts";
 import { head, isEpochBlock } from "../core/chain/chain-state.ts";
 import type { Effect } from "../core/chain/effects.ts";
 import { DomainError } from "../core/errors/errors.ts";
+import { attributePending } from "./attribute-pending.ts";
 import type { PropnetNode } from "./node.ts";
 
 export interface Inclusion {
@@ -188,15 +189,9 @@ export class BlockProducer {
     await this.node.submit({ command: { kind: "sweep_challenges", ts: this.node.clock.now() } }).catch(() => undefined);
   }
 
-  /**
-   * Shares the alpha an epoch paid to entities' uids among their subaccounts: one command per
-   * entity (each O(its subaccounts)), so no writer task grows with the whole subnet.
-   */
-  async attributePending(): Promise<void> {
-    const entities = await this.node.read((state) => [...state.debt.pendingAttribution.sortedKeys()]).catch(() => []);
-    for (const entity of entities) {
-      await this.node.submit({ command: { kind: "attribute_entity", ts: this.node.clock.now(), entity } }).catch(() => undefined);
-    }
+  /** Shares the alpha the last epoch paid to entities among their subaccounts. */
+  attributePending(): Promise<void> {
+    return attributePending(this.node);
   }
 
   /** The chain's head as committed. */

@@ -14,7 +14,7 @@ import { NodeClock } from "../../src/node/clock.ts";
 import { PropnetNode } from "../../src/node/node.ts";
 import { forgetsLastLeg, prng } from "../support/faulty-handlers.ts";
 
-export const GOLDEN_DIR = join(import.meta.dirname, "../../fixtures/golden");
+import { GOLDEN_DIR } from "./golden-dir.ts";
 const OWNERS = ["alice", "bob", "charlie", "dave", "eve", "ferdie"].map((n) => `5${n.padEnd(47, "x")}`);
 
 const HOTKEYS = Array.from({ length: 8 }, (_, i) => `5hotkey${i}`.padEnd(48, "h"));

@@ -1,4 +1,5 @@
-import { type ChainView, devnetChain } from "../chain/chain-view.ts";
+import type { ChainView } from "../chain/chain-view.ts";
+import { chainViewOf } from "../observed-chain/observed-chain-view.ts";
 import { PROP_NETUID } from "../entities/entity-commands.ts";
 import { DomainError } from "../errors/errors.ts";
 import type { EventDraft, JsonObject } from "../machine/event.ts";
@@ -21,7 +22,7 @@ export type ScoreWeights = { kind: "score_weights"; ts: number; validator: strin
 const NO_DEBT: Debt = { owedMicro: 0n, paidMicro: 0n, remainingMicro: 0n };
 
 export function scoreWeightsCommand(state: State, c: ScoreWeights): EventDraft {
-  return scoreWeightsOn(state, devnetChain(state), c);
+  return scoreWeightsOn(state, chainViewOf(state), c);
 }
 
 /** Scores the prop-trading subnet as `chain` shows it. */

@@ -8,6 +8,7 @@ import type { State } from "../machine/state.ts";
 import { eliminationRecord } from "../trading/records.ts";
 import { rulesOf, TRADING_RULES_VERSION } from "../trading/rules.ts";
 import { eliminateTrader, enqueueChallenge, traderOf } from "../trading/trader.ts";
+import { followsChain } from "../observed-chain/observed-chain-state.ts";
 import { type EntityRecord, reservedAccount, type SubaccountRecord } from "./entity-state.ts";
 import { parseSyntheticHotkey, syntheticHotkey } from "./synthetic-hotkey.ts";
 
@@ -24,8 +25,18 @@ export type EliminateSubaccount = { kind: "eliminate_subaccount"; ts: number; sy
 export type ReinstateSubaccount = { kind: "reinstate_subaccount"; ts: number; synthetic: string; reason: string; by: string };
 export type UnfreezeEntity = { kind: "unfreeze_entity"; ts: number; hotkey: string; reason: string; by: string };
 
+/** On a log that follows a real subnet, the latest observed metagraph decides; on the devnet, its own chain. */
 export function isNeuron(state: State, hotkey: string): boolean {
+  if (followsChain(state.observed)) return state.observed.uids.has(hotkey);
   return state.chain.uids.has(key.hotkey(PROP_NETUID, hotkey));
+}
+
+/**
+ * Collateral is the devnet's: on a real chain it lives in Vanta's own contract, which this node does
+ * not read, so subaccounts there reserve nothing here and the API shows collateral as null.
+ */
+export function tracksCollateral(state: State): boolean {
+  return !followsChain(state.observed);
 }
 
 /** Frozen while its hotkey holds no uid on the subnet, or after an entity-scoped violation. */
@@ -186,7 +197,7 @@ export function createSubaccount(state: State, c: CreateSubaccount): EventDraft 
   if (!Number.isInteger(size) || size < MIN_ACCOUNT_SIZE_USD || size > MAX_ACCOUNT_SIZE_USD) {
     throw new ValidationError(`account_size_usd must be an integer in [${MIN_ACCOUNT_SIZE_USD}, ${MAX_ACCOUNT_SIZE_USD}]`);
   }
-  const reserve = reserveFor(size);
+  const reserve = tracksCollateral(state) ? reserveFor(size) : 0n;
   const free = state.ledger.balanceOf(TAO, account.collateral(c.entity));
   if (free < reserve) {
     throw new DomainError("INSUFFICIENT_COLLATERAL", `${c.entity} has ${free} rao of free collateral, a ${size} USD subaccount reserves ${reserve}`, {
@@ -217,7 +228,7 @@ export function reinstateSubaccount(state: State, c: ReinstateSubaccount): Event
   if (e.active >= e.maxSubaccounts) {
     throw new DomainError("SUBACCOUNT_LIMIT_REACHED", `${sub.entity} is at its limit of ${e.maxSubaccounts} active subaccounts`);
   }
-  const reserve = reserveFor(sub.accountSizeUsd);
+  const reserve = tracksCollateral(state) ? reserveFor(sub.accountSizeUsd) : 0n;
   const t = state.trading.traders.get(c.synthetic);
   const restored = BigInt(t?.elimination?.slashed_rao ?? "0");
   const free = state.ledger.balanceOf(TAO, account.collateral(sub.entity));

@@ -30,6 +30,14 @@ import { type AttributeEntity, attributeEntityCommand, attributeEpochEffect } fr
 import type { SetPayoutPeriod } from "../debt/debt-state.ts";
 import { setPayoutPeriodCommand } from "../debt/payout-period-command.ts";
 import { type AssessEntity, assessEntityCommand, type ScoreWeights, scoreWeightsCommand } from "../debt/score-weights.ts";
+import {
+  type FollowChain,
+  followChainCommand,
+  type ObserveChainEpoch,
+  observeChainEpochCommand,
+  type RecordChainGap,
+  recordChainGapCommand,
+} from "../observed-chain/observed-chain-commands.ts";
 import type { EventDraft, JsonObject } from "./event.ts";
 import { applyRequest, heldIdempotencyKey } from "./idempotency.ts";
 import type { State } from "./state.ts";
@@ -58,7 +66,10 @@ export type Command =
   | ScoreWeights
   | SetPayoutPeriod
   | AttributeEntity
-  | AssessEntity;
+  | AssessEntity
+  | FollowChain
+  | ObserveChainEpoch
+  | RecordChainGap;
 
 /** The signed request a command came from: its uuid is kept with the event, so a replay is refused even after a restart. */
 export interface RequestMeta {
@@ -145,6 +156,9 @@ export const HANDLERS: Handlers = {
   score_weights: scoreWeightsCommand,
   attribute_entity: attributeEntityCommand,
   assess_entity: assessEntityCommand,
+  follow_chain: followChainCommand,
+  observe_chain_epoch: observeChainEpochCommand,
+  record_chain_gap: recordChainGapCommand,
   set_payout_period: setPayoutPeriodCommand,
   block: (state, command) => produceBlock(state, command, {}, { afterEpoch: attributeEpochEffect }),
   block_range: (state, command) => produceBlockRange(state, command),

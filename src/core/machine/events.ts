@@ -5,6 +5,7 @@ import { applyEffect, type Effect } from "../chain/effects.ts";
 import { applyAttribution, applyEmissionAttributed } from "../debt/attribute-epoch.ts";
 import { applyPayoutPeriodChange } from "../debt/payout-period-command.ts";
 import { applyEntityDebtAssessed, applyWeightsScored } from "../debt/score-weights.ts";
+import { applyChainEpochObserved, applyChainFollowed, applyChainGap } from "../observed-chain/observed-chain-commands.ts";
 import { recordViolations } from "../invariants/violation-records.ts";
 import {
   applyEntityRegistered,
@@ -132,6 +133,9 @@ export const EVENTS: Record<string, EventDefinition> = {
   WeightsScored: { version: 1, apply: applyWeightsScored },
   EmissionAttributed: { version: 1, apply: applyEmissionAttributed },
   EntityDebtAssessed: { version: 1, apply: applyEntityDebtAssessed },
+  ChainFollowed: { version: 1, apply: applyChainFollowed },
+  ChainEpochObserved: { version: 1, apply: applyChainEpochObserved },
+  ChainEpochGap: { version: 1, apply: applyChainGap },
   PayoutPeriodSet: { version: 1, apply: applyPayoutPeriodChange },
 
   CriticalInvariantViolation: {

@@ -131,6 +131,8 @@ const SELF_APPLYING = new Set<Command["kind"]>([
   "attribute_entity",
   "assess_entity",
   "set_payout_period",
+  "follow_chain",
+  "record_chain_gap",
 ]);
 
 /**

@@ -3,6 +3,7 @@ import { type ChainState, createChainState, exportChain, importChain } from "../
 import { createEntitiesState, type EncodedEntities, type EntitiesState, exportEntities, importEntities } from "../entities/entity-state.ts";
 import { Ledger, type LedgerSnapshot } from "../ledger/ledger.ts";
 import { createDebtState, debtUsed, type DebtState, type EncodedDebt, exportDebt, importDebt } from "../debt/debt-state.ts";
+import { createObservedChainState, type EncodedObservedChain, exportObservedChain, importObservedChain, type ObservedChainState } from "../observed-chain/observed-chain-state.ts";
 import { createTradingState, type EncodedTrading, exportTrading, importTrading, type TradingState } from "../trading/trading-state.ts";
 import { canonicalJson } from "./canonical-json.ts";
 import { Journal, JournaledMap } from "./journal.ts";
@@ -25,6 +26,8 @@ export interface State {
   trading: TradingState;
   /** Debt ledgers, attribution and the validator's last scored weights (DESIGN.md §3.5). */
   debt: DebtState;
+  /** Facts recorded from a real Subtensor subnet this log follows (empty on the devnet). */
+  observed: ObservedChainState;
   /** `${signer}|${Idempotency-Key}` -> what the first request did (API.md "Conventions"). */
   idempotency: JournaledMap<string, IdempotencyRecord>;
   /** Keys in the order they were recorded (n -> key, from `head` to `tail`), so expired ones are dropped oldest first. */
@@ -54,6 +57,8 @@ export interface StateSnapshot {
   entities?: EncodedEntities;
   trading?: EncodedTrading;
   debt?: EncodedDebt;
+  /** Present once the log follows a real chain. */
+  observed?: EncodedObservedChain;
   idempotency?: Array<[string, IdempotencyRecord]>;
   idempotency_order?: { head: number; tail: number; keys: Array<[number, string]> };
 }
@@ -67,6 +72,7 @@ export function createState(options: { strict?: boolean } = {}): State {
     entities: createEntitiesState(journal),
     trading: createTradingState(journal),
     debt: createDebtState(journal),
+    observed: createObservedChainState(journal),
     idempotency: new JournaledMap(journal),
     idempotencyOrder: new JournaledMap(journal),
     idempotencyBounds: new JournaledMap(journal),
@@ -87,6 +93,8 @@ export function exportState(state: State): StateSnapshot {
   if (debtUsed(state.debt)) {
     snapshot.debt = exportDebt(state.debt);
   }
+  const observed = exportObservedChain(state.observed);
+  if (observed) snapshot.observed = observed;
   if (state.idempotency.size > 0) snapshot.idempotency = state.idempotency.sortedEntries();
   const bounds = state.idempotencyBounds.get("q");
   if (bounds) snapshot.idempotency_order = { ...bounds, keys: state.idempotencyOrder.sortedEntries() };
@@ -102,6 +110,7 @@ export function importState(snapshot: StateSnapshot, options: { strict?: boolean
     entities: snapshot.entities === undefined ? createEntitiesState(journal) : importEntities(snapshot.entities, journal),
     trading: snapshot.trading === undefined ? createTradingState(journal) : importTrading(snapshot.trading, journal),
     debt: importDebt(snapshot.debt, journal),
+    observed: importObservedChain(snapshot.observed, journal),
     idempotency: importEntries<string, IdempotencyRecord>(snapshot.idempotency ?? [], journal),
     idempotencyOrder: importEntries<number, string>(snapshot.idempotency_order?.keys ?? [], journal),
     idempotencyBounds: importEntries<"q", { head: number; tail: number }>(

@@ -1,0 +1,3 @@
+import { join } from "node:path";
+
+export const GOLDEN_DIR = join(import.meta.dirname, "../../fixtures/golden");
