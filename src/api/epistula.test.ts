@@ -144,4 +144,19 @@ describe("Epistula v2 verification", () => {
     clock.now = T0 + EPISTULA_STARTUP_GUARD_MS;
     expect(await codeOf(() => v.verify(sign(alice, { ts: T0 + 4_000 })))).toBe("OK");
   });
+
+  it("markStarted: the start-up guard counts from node time once the node's clock is anchored, and uuids consumed by another clock's window go", async () => {
+    // Before the node opened, the verifier read a wall clock a day ahead; node time is T0.
+    const clock = { now: T0 + 86_400_000 };
+    const v = verifier(clock, clock.now);
+    await v.verify(sign(alice, { ts: clock.now }));
+    expect(v.rememberedUuids).toBe(1);
+    clock.now = T0;
+    v.markStarted(T0);
+    expect(v.startedAt).toBe(T0);
+    expect(v.rememberedUuids).toBe(0);
+    expect(await codeOf(() => v.verify(sign(alice, { ts: T0 - 1 })))).toBe("SIGNATURE_EXPIRED");
+    expect(await codeOf(() => v.verify(sign(alice, { ts: T0 + 1_000 })))).toBe("OK");
+    expect(v.rememberedUuids).toBe(1);
+  });
 });

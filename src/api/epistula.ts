@@ -88,9 +88,12 @@ function verifySr25519(signature: Uint8Array, message: Uint8Array, publicKey: Ui
 }
 
 export interface EpistulaOptions {
-  /** Server clock (ms since epoch). */
+  /**
+   * Server clock (ms since epoch); default the wall clock. `serve` passes node time, which keeps to
+   * the monotonic clock, so a jump of the wall clock does not refuse correctly-timed clients.
+   */
   now?: () => number;
-  /** When this node started; defaults to construction time. */
+  /** When this node started, by `now`; defaults to construction time (see `markStarted`). */
   startedAt?: number;
   /** Signature threads; without them signatures are checked on the calling thread. */
   pool?: SignaturePool;
@@ -127,7 +130,7 @@ function publicKeyOf(signer: string): Uint8Array | null {
  * the last few seconds (`remember`), so a request acknowledged just before a crash stays refused.
  */
 export class EpistulaVerifier {
-  readonly startedAt: number;
+  #startedAt: number;
   readonly #now: () => number;
   readonly #pool: SignaturePool | undefined;
   /** uuid (lower case) -> its timestamp, in insertion order. */
@@ -136,7 +139,23 @@ export class EpistulaVerifier {
   constructor(options: EpistulaOptions = {}) {
     this.#now = options.now ?? Date.now;
     this.#pool = options.pool;
-    this.startedAt = options.startedAt ?? this.#now();
+    this.#startedAt = options.startedAt ?? this.#now();
+  }
+
+  /** When this node started, by the verifier's clock: the start-up guard counts from here. */
+  get startedAt(): number {
+    return this.#startedAt;
+  }
+
+  /**
+   * The node's start, by node time, once its clock is anchored on its log (the verifier exists
+   * before, while the log replays). A uuid consumed earlier whose timestamp is past the window of
+   * the new clock is forgotten: a replay of it fails the window anyway, and kept it would hold
+   * back the forgetting of every uuid after it.
+   */
+  markStarted(at: number): void {
+    this.#startedAt = at;
+    for (const [id, ts] of this.#seen) if (ts > at + EPISTULA_FUTURE_MS) this.#seen.delete(id);
   }
 
   /** How many uuids are remembered right now. */
@@ -168,7 +187,7 @@ export class EpistulaVerifier {
         { server_time_ms: now },
       );
     }
-    if (now < this.startedAt + EPISTULA_STARTUP_GUARD_MS && timestamp < this.startedAt) {
+    if (now < this.#startedAt + EPISTULA_STARTUP_GUARD_MS && timestamp < this.#startedAt) {
       throw new DomainError("SIGNATURE_EXPIRED", "Epistula-Timestamp is older than the node's start; sign the request again", {
         server_time_ms: now,
       });

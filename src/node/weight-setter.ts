@@ -43,7 +43,7 @@ export class WeightSetter {
   #timer: NodeJS.Timeout | null = null;
   #running = false;
   #lastProblem: string | null = null;
-  /** After a failed round, no other before this (wall clock): each round logs its scores. */
+  /** After a failed round, no other before this (monotonic ms: a wall clock set back must not delay it): each round logs its scores. */
   #retryAfterMs = 0;
 
   constructor(
@@ -72,7 +72,7 @@ export class WeightSetter {
 
   /** Sets weights once a tempo has passed since the validator last did (or since genesis). */
   async maybeSet(): Promise<WeightRound | null> {
-    if (this.#running || !this.node.writable || Date.now() < this.#retryAfterMs) return null;
+    if (this.#running || !this.node.writable || performance.now() < this.#retryAfterMs) return null;
     const due = await this.node.read((state) => {
       const uid = state.chain.uids.get(key.hotkey(PROP_NETUID, this.validator));
       const subnet = state.chain.subnets.get(PROP_NETUID);
@@ -117,7 +117,7 @@ export class WeightSetter {
   #failed(why: string): WeightRound {
     if (why !== this.#lastProblem) this.say(why);
     this.#lastProblem = why;
-    this.#retryAfterMs = Date.now() + RETRY_AFTER_FAILURE_MS;
+    this.#retryAfterMs = performance.now() + RETRY_AFTER_FAILURE_MS;
     return { set: false, why };
   }
 }

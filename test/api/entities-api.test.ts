@@ -921,10 +921,10 @@ describe("prices", () => {
       { trade_pair: "XRPUSD", price: -1, ts_ms: priceTs() }, // not positive: skipped
       { trade_pair: "XRPUSD", price: 0, ts_ms: priceTs() }, // not positive: skipped
       { trade_pair: "NOPEUSD", price: 1, ts_ms: priceTs() }, // unknown pair: skipped
-      { trade_pair: "XRPUSD", price: 0.56, ts_ms: Date.now() + 60_000 }, // too far ahead: skipped
+      // (a tick more than 2 s ahead of the node clock refuses the whole batch with 400: src/api/routes/clock.test.ts)
     ]);
     expectStatus(a, 200);
-    expect(a.json).toEqual({ accepted: 1, held: 1, skipped: 5 });
+    expect(a.json).toEqual({ accepted: 1, held: 1, skipped: 4 });
 
     const prices = await get("/v1/prices");
     expectStatus(prices, 200);

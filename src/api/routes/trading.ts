@@ -1,11 +1,12 @@
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { DomainError } from "../../core/errors/errors.ts";
+import { DomainError, ValidationError } from "../../core/errors/errors.ts";
 import { isNeuron } from "../../core/entities/entity-commands.ts";
 import { syntheticHotkey } from "../../core/entities/synthetic-hotkey.ts";
 import type { State } from "../../core/machine/state.ts";
 import { TRADE_PAIRS } from "../../core/trading/trade-pairs.ts";
+import { PRICE_MAX_AHEAD_MS } from "../../core/trading/trading-commands.ts";
 import { nthKey, positionKey } from "../../core/trading/trading-state.ts";
 import type { Position } from "../../core/trading/position.ts";
 import { isSs58 } from "../../keys/keys.ts";
@@ -181,12 +182,23 @@ export const tradingRoutes: FastifyPluginAsync<{ access: Access }> = async (inst
         response: { 200: z.strictObject({ accepted: z.number().int(), held: z.number().int(), skipped: z.number().int() }) },
       },
     },
-    async (request, reply) =>
-      write(access, request, reply, {
+    async (request, reply) => {
+      // Against node time, not the wall clock: a tick from the future would judge every subaccount at a time that has not come.
+      const serverTime = now();
+      const ahead = request.body.prices.findIndex((p) => p.ts_ms > serverTime + PRICE_MAX_AHEAD_MS);
+      if (ahead >= 0) {
+        const ts = request.body.prices[ahead]?.ts_ms ?? 0;
+        throw new ValidationError(
+          `prices[${ahead}].ts_ms is ${ts - serverTime} ms ahead of the server clock (at most ${PRICE_MAX_AHEAD_MS} ms); the batch is refused whole`,
+          { index: ahead, ts_ms: ts, server_time_ms: serverTime, max_ahead_ms: PRICE_MAX_AHEAD_MS },
+        );
+      }
+      return write(access, request, reply, {
         command: { kind: "post_prices", prices: request.body.prices },
         status: 200,
         view: (_state, ref) => ({ accepted: Number(ref.accepted), held: Number(ref.held), skipped: Number(ref.skipped) }),
-      }),
+      });
+    },
   );
 
   app.get(
