@@ -22,6 +22,9 @@ export async function runVerify(options: { data: string; full?: boolean }): Prom
     });
     bar.update(bar.getTotal());
     bar.stop();
+    // A damaged snapshot does not make the log wrong: it is named, and the log was verified without it.
+    for (const p of report.snapshotProblems) process.stdout.write(`snapshot not used: ${p.path}: ${p.problem}\n`);
+    if (report.headFileProblem) process.stdout.write(`note: ${report.headFileProblem}\n`);
     process.stdout.write(
       `verified ${report.events} events from ${report.from}; last seq ${report.lastSeq}; ` +
         `state hash ${report.stateHash}; ${report.snapshotsCompared} snapshot(s) matched; ${report.ms} ms\n`,

@@ -2,10 +2,11 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { PayoutPeriod } from "../core/debt/payout-period.ts";
 import type { ChainGenesis } from "../core/chain/chain-state.ts";
-import { ApplyFailed } from "../core/errors/errors.ts";
+import { ApplyFailed, DomainError } from "../core/errors/errors.ts";
 import type { Command, Endowment, Handlers } from "../core/machine/commands.ts";
 import { exportState, hashSnapshot, type State } from "../core/machine/state.ts";
 import { SNAPSHOT_FORMAT, writeSnapshot } from "../store/snapshot-files.ts";
+import { HeadFile, headFilePath, readHeadFile } from "../store/head-file.ts";
 import type { LogHead, Store } from "../store/store.ts";
 import { GENESIS_HASH, LogIntegrityError } from "../store/stored-event.ts";
 import { ThreadedSqliteStore } from "../store/threaded-sqlite-store.ts";
@@ -13,7 +14,8 @@ import { CODE_VERSION } from "../version.ts";
 import { NodeClock } from "./clock.ts";
 import { EventLog } from "./event-log.ts";
 import { NodeMetrics } from "./metrics.ts";
-import { recover } from "./recover.ts";
+import { type Acknowledged, recover } from "./recover.ts";
+import { DEFAULT_MIN_FREE_BYTES, freeBytes, StorageGuard } from "./storage-guard.ts";
 import { type CommitStats, type Outcome, type Submission, Writer } from "./writer.ts";
 
 export interface NodeOptions {
@@ -27,6 +29,8 @@ export interface NodeOptions {
   genesis?: Endowment[];
   /** The devnet chain's genesis, applied with `genesis`. */
   chainGenesis?: ChainGenesis;
+  /** Follow this real subnet instead of a devnet (`serve --chain subtensor`): recorded first in an empty log, checked against a used one. */
+  follow?: { netuid: number; genesisHash: string };
   /** The payout period debts and weights use (`--payout-period`); default a calendar month (UTC). */
   /** Recorded in the log when it differs from the log's (debt ledgers roll by it; replay follows the log). */
   payoutPeriod?: PayoutPeriod;
@@ -34,11 +38,20 @@ export interface NodeOptions {
   /** Opens the event log (default: the threaded SQLite store at logPath); a simulator wraps it to inject faults. */
   openStore?: (path: string) => Promise<Store>;
   clock?: NodeClock;
+  /**
+   * Free space kept on the data directory's filesystem (`--min-free-mb`): below it writes are
+   * refused with 503 STORAGE_FULL before they execute. Default 64 MiB.
+   */
+  minFreeBytes?: number;
+  /** Free bytes on the filesystem holding a directory (default: statfs); a simulator injects its own. */
+  freeBytes?: (dir: string) => number;
   say?: (message: string) => void;
   onProgress?: (seq: number) => void;
   /**
    * A failed commit: the state may hold effects that never became durable. Default: report and
-   * exit non-zero; restart recovers from snapshot + log.
+   * exit non-zero; restart recovers from snapshot + log. A commit that failed for lack of space is
+   * not fatal: its callers get 503 STORAGE_FULL and the node rebuilds its state from snapshot + log
+   * in-process (see PropnetNode.rebuilt).
    */
   onFatal?: (error: unknown) => void;
   /**
@@ -57,6 +70,9 @@ export interface NodeCondition {
   code?: string;
 }
 
+/** The data directory holds a log of another chain (or a devnet log) than the one asked to follow. */
+export class FollowRefused extends Error {}
+
 export function logPath(dataDir: string): string {
   return join(dataDir, "events.sqlite");
 }
@@ -72,32 +88,54 @@ function exitOnFatal(error: unknown): void {
   process.exit(70);
 }
 
+/** Snapshots that failed to write are tried again after this long. */
+const SNAPSHOT_RETRY_MS = 30_000;
+
 /** One validator node: its store, its recovered state and its single writer. */
 export class PropnetNode {
   readonly clock: NodeClock;
-  readonly writer: Writer;
   readonly metrics = new NodeMetrics();
+  // Replaced together when the node rebuilds its state after a commit failed for lack of space.
+  #state: State;
+  #store: Store;
+  #log: EventLog;
+  #writer: Writer;
   #snapshotting: Promise<string | null> | null = null;
   #lastSnapshotSeq: number;
   #lastSnapshotAt: number;
+  #snapshotRetryAt = 0;
+  #snapshotProblem: string | null = null;
   #closed = false;
   #problems: string[] = [];
   readonly #conditions = new Map<string, () => NodeCondition | null>();
+  readonly #storage: StorageGuard;
+  readonly #headFile: HeadFile;
+  readonly #timer: NodeJS.Timeout;
+  #rebuilding: Promise<void> | null = null;
+  #rebuilds = 0;
   /** Settles when the background check of the log before the snapshot is done. */
   audit: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly options: NodeOptions,
-    readonly state: State,
-    readonly store: Store,
-    readonly log: EventLog,
+    state: State,
+    store: Store,
+    log: EventLog,
     clock: NodeClock,
     snapshotSeq: number,
+    storage: StorageGuard,
+    headFile: HeadFile,
   ) {
     this.clock = clock;
+    this.#state = state;
+    this.#store = store;
+    this.#log = log;
+    this.#storage = storage;
+    this.#headFile = headFile;
     this.#lastSnapshotSeq = snapshotSeq;
     this.#lastSnapshotAt = Date.now();
     this.metrics.observeState(() => {
+      const state = this.#state;
       let active = 0;
       let eliminated = 0;
       for (const key of state.entities.entities.sortedKeys()) {
@@ -107,13 +145,34 @@ export class PropnetNode {
       }
       return { active, eliminated, held: state.trading.held.size };
     });
-    this.writer = new Writer(state, log, {
-      clock,
+    this.#writer = this.#newWriter(state, log);
+    this.watch("storage", () => this.#storage.condition());
+    this.watch("snapshot", () => (this.#snapshotProblem ? { problem: this.#snapshotProblem, degraded: false } : null));
+    this.watch("head", () => (this.#headFile.problem ? { problem: this.#headFile.problem, degraded: false } : null));
+    // Free space is probed once a second (the writer reads the cached figure), and the head file
+    // is fsynced when it changed.
+    this.#timer = setInterval(() => {
+      this.#storage.refresh();
+      void this.#headFile.sync();
+    }, 1_000);
+    this.#timer.unref();
+  }
+
+  #newWriter(state: State, log: EventLog): Writer {
+    const options = this.options;
+    return new Writer(state, log, {
+      clock: this.clock,
       block: () => 0,
       handlers: options.handlers,
+      admit: () => this.#storage.refusal(),
+      isStorageFull: (error) => this.#storage.explains(error),
       onFatal: options.onFatal ?? exitOnFatal,
+      onStorageFull: (error) => this.#rebuild(error),
       onFault: (error, command) => this.#executionFault(error, command),
       onCommit: (stats, rows, refused) => {
+        // Durable now, and about to be acknowledged: the head file moves first.
+        const last = rows[rows.length - 1];
+        if (last) this.#headFile.record({ seq: last.seq, hash: last.hash });
         this.metrics.committed(stats, rows, refused);
         this.metrics.seq.set(this.log.head.seq);
         this.metrics.queueDepth.set(this.writer.queueDepth);
@@ -125,6 +184,7 @@ export class PropnetNode {
 
   static async open(options: NodeOptions): Promise<PropnetNode> {
     mkdirSync(options.dataDir, { recursive: true });
+    const acknowledged = PropnetNode.#acknowledged(options);
     const store = await (options.openStore ?? ThreadedSqliteStore.open)(logPath(options.dataDir));
     try {
       const recovered = await recover(store, snapshotDir(options.dataDir), {
@@ -132,10 +192,14 @@ export class PropnetNode {
         codeVersion: CODE_VERSION,
         say: options.say,
         onProgress: options.onProgress,
+        acknowledged,
       });
       const clock = options.clock ?? new NodeClock();
-      const last = store.lastEvent();
-      if (last) clock.observe(last.ts);
+      // Node time resumes from the log: never before its last event, never a wrong wall clock's day past it.
+      clock.resume(store.lastEvent()?.ts ?? null, options.say);
+      const storage = new StorageGuard(options.dataDir, options.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES, options.freeBytes ?? freeBytes, options.say);
+      const headFile = HeadFile.open(options.dataDir);
+      headFile.record(recovered.head);
       const node = new PropnetNode(
         options,
         recovered.state,
@@ -143,22 +207,130 @@ export class PropnetNode {
         new EventLog(store, recovered.head),
         clock,
         recovered.snapshot?.seq ?? 0,
+        storage,
+        headFile,
       );
+      node.watch("clock", () => clock.condition());
       if (recovered.snapshot) node.#auditPrefix(recovered.snapshot.seq, recovered.snapshot.head_hash);
       if (recovered.head.seq === 0 && options.genesis && options.genesis.length > 0) {
         const command = { kind: "genesis" as const, endowments: options.genesis, chain: options.chainGenesis };
         const outcome = await node.submit({ command });
         if (!outcome.ok) throw outcome.error;
       }
+      if (options.follow) await node.#follow(options.follow);
       if (options.payoutPeriod) {
-        const outcome = await node.submit({ command: { kind: "set_payout_period", ts: clock.now(), period: options.payoutPeriod } });
-        if (!outcome.ok && outcome.error.details.unchanged !== true) throw outcome.error;
+        const outcome = await node
+          .submit({ command: { kind: "set_payout_period", ts: clock.now(), period: options.payoutPeriod } })
+          .catch((error: unknown) => {
+            // A node on a full disk still starts and serves reads; the log's period stays in effect.
+            if (error instanceof DomainError && error.code === "STORAGE_FULL") {
+              options.say?.(`payout period ${JSON.stringify(options.payoutPeriod)} not recorded: ${error.message}`);
+              return null;
+            }
+            throw error;
+          });
+        if (outcome && !outcome.ok && outcome.error.details.unchanged !== true) throw outcome.error;
       }
       return node;
     } catch (error) {
       await store.close();
       throw error;
     }
+  }
+
+  /** What the head file says the node acknowledged last; a damaged one is reported and not relied on. */
+  static #acknowledged(options: NodeOptions): Acknowledged | null {
+    const read = readHeadFile(options.dataDir);
+    if (read === null) return null;
+    if ("problem" in read) {
+      options.say?.(`${read.problem}; starting without the acknowledged-head check (it is written again now)`);
+      return null;
+    }
+    return { head: read.head, source: headFilePath(options.dataDir) };
+  }
+
+  get state(): State {
+    return this.#state;
+  }
+
+  get store(): Store {
+    return this.#store;
+  }
+
+  get log(): EventLog {
+    return this.#log;
+  }
+
+  get writer(): Writer {
+    return this.#writer;
+  }
+
+  /** How many times the node rebuilt its state in-process after a commit failed for lack of space. */
+  get rebuilds(): number {
+    return this.#rebuilds;
+  }
+
+  /** Settles once a rebuild under way (if any) is done. */
+  get rebuilt(): Promise<void> {
+    return this.#rebuilding ?? Promise.resolve();
+  }
+
+  /** Whether writes are refused now for lack of disk space. */
+  get storageFull(): boolean {
+    return this.#storage.full;
+  }
+
+  /** Probes free space now (the node does so every second by itself). */
+  checkStorage(): boolean {
+    this.#storage.refresh();
+    return this.#storage.full;
+  }
+
+  /**
+   * A commit failed for lack of space. Its callers were answered 503 STORAGE_FULL and nothing of it
+   * is in the log, but the state holds its effects: the node reopens the store and recovers its
+   * state from snapshot + log exactly as a restart would, while HTTP stays up (reads answer 503
+   * UNAVAILABLE meanwhile). Writes stay refused until space is freed. A failure here is fatal.
+   */
+  #rebuild(error: unknown): void {
+    this.#storage.commitFailed();
+    const say = this.options.say;
+    say?.(`a commit failed for lack of disk space (${(error as Error)?.message ?? String(error)}): nothing of it was acknowledged; rebuilding the state from snapshot and log`);
+    this.#rebuilding = (async () => {
+      const started = performance.now();
+      const old = this.#store;
+      const openStore = this.options.openStore ?? ThreadedSqliteStore.open;
+      let store: Store | null = null;
+      for (let attempt = 0; store === null; attempt++) {
+        try {
+          store = await openStore(logPath(this.options.dataDir));
+        } catch (openError) {
+          if (attempt === 0) say?.(`cannot reopen the event log yet (${(openError as Error).message}); retrying every second`);
+          if (this.#closed) throw openError;
+          await new Promise((resolve) => setTimeout(resolve, 1_000));
+        }
+      }
+      // Row reads (audit, checkpoints) go to the fresh connection at once.
+      this.#store = store;
+      await old.close().catch(() => undefined);
+      const recovered = await recover(store, snapshotDir(this.options.dataDir), {
+        strict: this.options.strict ?? false,
+        codeVersion: CODE_VERSION,
+        say,
+        acknowledged: this.#headFile.head ? { head: this.#headFile.head, source: headFilePath(this.options.dataDir) } : null,
+      });
+      const log = new EventLog(store, recovered.head);
+      this.#state = recovered.state;
+      this.#log = log;
+      this.#writer = this.#newWriter(recovered.state, log);
+      if (this.#closed) this.#writer.close();
+      this.#rebuilds++;
+      say?.(`state rebuilt at seq ${recovered.head.seq} in ${Math.round(performance.now() - started)} ms (${recovered.replayed} events replayed); reads go on, writes resume when space is freed`);
+    })()
+      .catch((rebuildError: unknown) => (this.options.onFatal ?? exitOnFatal)(rebuildError))
+      .finally(() => {
+        this.#rebuilding = null;
+      });
   }
 
   /**
@@ -217,6 +389,14 @@ export class PropnetNode {
           error instanceof LogIntegrityError ? `event log altered at seq ${error.seq}: ${error.message}` : String(error);
         this.#refuseWrites(`${message}; writes are refused; run propnet verify --full`, error, "writes are refused: the event log was found altered (see /healthz)");
       });
+  }
+
+  /** A log follows one chain from its start: a devnet log, or another subnet's, is refused. */
+  async #follow(follow: { netuid: number; genesisHash: string }): Promise<void> {
+    const outcome = await this.submit({ command: { kind: "follow_chain", ts: this.clock.now(), netuid: follow.netuid, genesis_hash: follow.genesisHash } });
+    if (!outcome.ok && outcome.error.details.unchanged !== true) {
+      throw new FollowRefused(`this data directory cannot follow subnet ${follow.netuid} of chain ${follow.genesisHash}: ${outcome.error.message}; use another --data directory`);
+    }
   }
 
   /**
@@ -302,15 +482,29 @@ export class PropnetNode {
       };
     });
     if (!file) return null;
-    this.#lastSnapshotSeq = file.seq;
-    this.#lastSnapshotAt = Date.now();
-    return writeSnapshot(snapshotDir(this.options.dataDir), file);
+    try {
+      const path = await writeSnapshot(snapshotDir(this.options.dataDir), file);
+      this.#lastSnapshotSeq = file.seq;
+      this.#lastSnapshotAt = Date.now();
+      this.#snapshotProblem = null;
+      // The head file reaches the disk with every snapshot at least.
+      await this.#headFile.sync();
+      return path;
+    } catch (error) {
+      // No torn file is left behind (writeSnapshot removes its temp file); the node goes on and
+      // tries again later: a snapshot only shortens the next restart.
+      this.#snapshotRetryAt = Date.now() + SNAPSHOT_RETRY_MS;
+      this.#snapshotProblem = `snapshot at seq ${file.seq} could not be written (${(error as Error).message}); the node goes on and retries in ${SNAPSHOT_RETRY_MS / 1000} s`;
+      throw error;
+    }
   }
 
   #maybeSnapshot(): void {
     const every = this.options.snapshotEvery ?? 100_000;
     const interval = this.options.snapshotIntervalMs ?? 10 * 60_000;
     const behind = this.log.head.seq - this.#lastSnapshotSeq;
+    // No snapshot while space is short: it would take what the log needs.
+    if (this.#storage.full || Date.now() < this.#snapshotRetryAt) return;
     if (behind > 0 && (behind >= every || Date.now() - this.#lastSnapshotAt >= interval)) {
       this.snapshot().catch((error: unknown) => this.options.say?.(`snapshot failed: ${(error as Error).message}`));
     }
@@ -320,11 +514,18 @@ export class PropnetNode {
   async close(options: { snapshot?: boolean } = {}): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#timer);
+    this.writer.close();
+    await this.rebuilt;
     this.writer.close();
     await this.writer.drain();
     if (this.#snapshotting) await this.#snapshotting.catch(() => null);
     await this.audit;
-    if (options.snapshot ?? true) await this.snapshot();
+    // A node that cannot write (a failed commit, a full disk) still stops cleanly.
+    if ((options.snapshot ?? true) && this.writer.readable) {
+      await this.snapshot().catch((error: unknown) => this.options.say?.(`final snapshot failed: ${(error as Error).message}`));
+    }
     await this.store.close();
+    await this.#headFile.close();
   }
 }

@@ -5,8 +5,10 @@ import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { TAO } from "../core/ledger/asset.ts";
 import { stateHash } from "../core/machine/state.ts";
+import { headFilePath, readHeadFile } from "../store/head-file.ts";
 import { LogIntegrityError } from "../store/stored-event.ts";
 import { logPath, PropnetNode, snapshotDir } from "./node.ts";
+import { AcknowledgedWritesLost } from "./recover.ts";
 import { verifyLog } from "./verify.ts";
 
 const dirs: string[] = [];
@@ -183,7 +185,61 @@ describe("tamper and loss are refused at start, naming the seq", () => {
     const seq = again.head.seq;
     await again.close(); // writes a snapshot at `seq`
     copyFileSync(join(dir, "old.sqlite"), logPath(dir));
+    // The head file names the loss first (see below); without it the snapshot still catches it.
+    const withHeadFile = await refusal(dir);
+    expect(withHeadFile.message).toMatch(new RegExp(`ends at seq 31, but this node acknowledged writes up to seq ${seq}`));
+    rmSync(headFilePath(dir));
     const error = await refusal(dir);
     expect(error.message).toMatch(new RegExp(`head at seq 31 is behind the snapshot at seq ${seq}`));
+  });
+});
+
+describe("the acknowledged head (DIR/head) catches a log that lost acknowledged writes", () => {
+  it("a log cut back to an older copy, no snapshot: refused naming both seqs; verify says the same", async () => {
+    const dir = tempDir();
+    const node = await PropnetNode.open({ dataDir: dir, genesis });
+    await transfers(node, 20);
+    const old = node.head.seq;
+    await node.close({ snapshot: false });
+    copyFileSync(logPath(dir), join(dir, "old.sqlite"));
+    const again = await PropnetNode.open({ dataDir: dir });
+    await transfers(again, 17, 20);
+    const acked = again.head.seq;
+    expect(readHeadFile(dir)).toEqual({ head: again.head });
+    await again.close({ snapshot: false });
+    copyFileSync(join(dir, "old.sqlite"), logPath(dir));
+    const error = await refusal(dir);
+    expect(error).toBeInstanceOf(AcknowledgedWritesLost);
+    expect(error.seq).toBe(old + 1);
+    expect(error.message).toContain(`event log ends at seq ${old}, but this node acknowledged writes up to seq ${acked}`);
+    expect(error.message).toContain("17 acknowledged events are missing");
+    await expect(verifyLog(dir)).rejects.toThrow(`acknowledged writes up to seq ${acked}`);
+  });
+
+  it("another log of the same length put in place: refused, the event at the acknowledged seq differs", async () => {
+    const a = tempDir();
+    const b = tempDir();
+    for (const [dir, offset] of [[a, 0], [b, 5]] as const) {
+      const node = await PropnetNode.open({ dataDir: dir, genesis });
+      await transfers(node, 10, offset);
+      await node.close({ snapshot: false });
+    }
+    copyFileSync(logPath(b), logPath(a));
+    const error = await refusal(a);
+    expect(error.message).toMatch(/is not the one this node acknowledged there/);
+  });
+
+  it("a damaged head file is reported and rewritten, never trusted", async () => {
+    const dir = tempDir();
+    const node = await PropnetNode.open({ dataDir: dir, genesis });
+    await transfers(node, 5);
+    const head = node.head;
+    await node.close({ snapshot: false });
+    writeFileSync(headFilePath(dir), "garbage");
+    const said: string[] = [];
+    const again = await PropnetNode.open({ dataDir: dir, say: (m) => said.push(m) });
+    expect(said.join("\n")).toMatch(/head is damaged/);
+    expect(readHeadFile(dir)).toEqual({ head });
+    await again.close({ snapshot: false });
   });
 });

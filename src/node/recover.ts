@@ -15,8 +15,47 @@ export interface Recovered {
 export interface RecoverOptions extends Pick<ReplayOptions, "onProgress" | "progressEvery"> {
   strict: boolean;
   codeVersion: string;
+  /** The last head this node acknowledged (its head file): the log must reach it. */
+  acknowledged?: Acknowledged | null;
   /** Human messages: snapshots ignored and why. */
   say?: (message: string) => void;
+}
+
+/** The head a node acknowledged, and where that record is kept (named in messages). */
+export interface Acknowledged {
+  head: LogHead;
+  source: string;
+}
+
+/** The log ends before a head the node acknowledged: acknowledged writes were lost. */
+export class AcknowledgedWritesLost extends LogIntegrityError {}
+
+/**
+ * The log must hold every event the node acknowledged, and the event at the acknowledged seq must
+ * be the one acknowledged: a log that ends early lost acknowledged writes (a deleted `-wal` file,
+ * an older copy of the log put in place) and is refused, never served as if whole.
+ */
+export function checkAcknowledged(store: Store, acknowledged: Acknowledged | null | undefined, lastSeq: number): void {
+  if (!acknowledged || acknowledged.head.seq === 0) return;
+  const { head, source } = acknowledged;
+  if (lastSeq < head.seq) {
+    const lost = head.seq - lastSeq;
+    throw new AcknowledgedWritesLost(
+      lastSeq + 1,
+      `event log ends at seq ${lastSeq}, but this node acknowledged writes up to seq ${head.seq} (recorded in ${source}): ` +
+        `${lost} acknowledged event${lost === 1 ? " is" : "s are"} missing (was the events.sqlite-wal file deleted, or an older copy of ` +
+        `events.sqlite put in place?). Put the missing -wal file back if you have it, or restore a backup into a new directory ` +
+        `(propnet restore --from FILE --data NEWDIR). To accept the loss knowingly, remove ${source} and any snapshot newer than seq ${lastSeq}`,
+    );
+  }
+  const row = store.eventAt(head.seq);
+  if (!row || row.hash !== head.hash) {
+    throw new AcknowledgedWritesLost(
+      head.seq,
+      `event at seq ${head.seq} is not the one this node acknowledged there (recorded in ${source}): another log was put in place. ` +
+        `Restore a backup into a new directory, or remove ${source} if this log is the one you mean to serve`,
+    );
+  }
 }
 
 /** A row must hash to its stored hash, chained to the stored hash of the row before it. */
@@ -82,6 +121,7 @@ export function checkSnapshotAgainstLog(store: Store, snapshot: SnapshotFile, la
 export async function recover(store: Store, snapshotDir: string, options: RecoverOptions): Promise<Recovered> {
   const last = checkHead(store);
   const lastSeq = last?.seq ?? 0;
+  checkAcknowledged(store, options.acknowledged, lastSeq);
   let state: State | null = null;
   let from: LogHead = { seq: 0, hash: GENESIS_HASH };
   let used: SnapshotFile | null = null;

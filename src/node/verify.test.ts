@@ -1,11 +1,13 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { applyEntityRegistered, applySubaccountCreated } from "../core/entities/entity-commands.ts";
 import { HANDLERS, type Handlers } from "../core/machine/commands.ts";
+import { stateHash } from "../core/machine/state.ts";
+import { encodeSnapshot } from "../store/snapshot-files.ts";
 import { LogIntegrityError } from "../store/stored-event.ts";
-import { PropnetNode } from "./node.ts";
+import { PropnetNode, snapshotDir } from "./node.ts";
 import { verifyLog } from "./verify.ts";
 
 const dirs: string[] = [];
@@ -73,5 +75,81 @@ describe("verify checks every invariant of the replayed state", () => {
     const report = await verifyLog(dir, { full: true });
     expect(report.lastSeq).toBe(4);
     expect(report.snapshotsCompared).toBe(2);
+  });
+});
+
+describe("verify names a damaged snapshot and still verifies the log", () => {
+  /** A node with three snapshots kept (events in between), stopped. */
+  async function withSnapshots(): Promise<{ dir: string; files: string[]; hash: string; seq: number }> {
+    const dir = mkdtempSync(join(tmpdir(), "propnet-verify-snap-"));
+    dirs.push(dir);
+    const node = await PropnetNode.open({ dataDir: dir, genesis: [{ owner: "alice", amount_rao: 1_000_000n }] });
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 5; i++) {
+        expect((await node.submit({ command: { kind: "transfer", asset: 0 as never, from: "alice", to: `b${i}`, amount_rao: BigInt(round * 10 + i + 1) } })).ok).toBe(true);
+      }
+      await node.snapshot();
+    }
+    for (let i = 0; i < 3; i++) expect((await node.submit({ command: { kind: "transfer", asset: 0 as never, from: "alice", to: "c", amount_rao: 7n } })).ok).toBe(true);
+    const hash = await node.read((state) => stateHash(state));
+    const seq = node.head.seq;
+    await node.close({ snapshot: false });
+    const files = readdirSync(snapshotDir(dir)).sort().map((n) => join(snapshotDir(dir), n));
+    expect(files).toHaveLength(2);
+    return { dir, files, hash, seq };
+  }
+
+  it("a torn snapshot (cut mid-JSON): named with why; the log verifies from the other one", async () => {
+    const { dir, files, hash, seq } = await withSnapshots();
+    const [older, newer] = files as [string, string];
+    writeFileSync(older, readFileSync(older, "utf8").slice(0, 100));
+    const report = await verifyLog(dir);
+    expect(report.snapshotProblems).toEqual([{ path: older, problem: expect.stringMatching(/checksum mismatch/) }]);
+    expect(report.from).toBe(`snapshot at seq ${/(\d{12})/.exec(newer)?.[1]?.replace(/^0+/, "")}`);
+    expect(report.stateHash).toBe(hash);
+    expect(report.lastSeq).toBe(seq);
+  });
+
+  it("a snapshot whose state does not hash to its recorded hash: named; falls back to genesis", async () => {
+    const { dir, files, hash } = await withSnapshots();
+    for (const path of files) {
+      const snap = JSON.parse(readFileSync(path, "utf8").split("\n")[0] as string) as { state_hash: string };
+      snap.state_hash = "f".repeat(64);
+      writeFileSync(path, encodeSnapshot(snap as never));
+    }
+    const report = await verifyLog(dir);
+    expect(report.snapshotProblems.map((p) => [p.path, p.problem])).toEqual(files.map((f) => [f, "its state does not hash to its recorded state hash"]));
+    expect(report.from).toBe("genesis");
+    expect(report.stateHash).toBe(hash);
+  });
+
+  it("a snapshot of another format: named with both formats", async () => {
+    const { dir, files, hash } = await withSnapshots();
+    const path = files[1] as string;
+    const snap = JSON.parse(readFileSync(path, "utf8").split("\n")[0] as string) as { format: number };
+    snap.format = 99;
+    writeFileSync(path, encodeSnapshot(snap as never));
+    const report = await verifyLog(dir);
+    expect(report.snapshotProblems).toEqual([{ path, problem: "format 99, this code reads format 1" }]);
+    expect(report.stateHash).toBe(hash);
+  });
+
+  it("runs beside a running node: a consistent read of the log as it was, while commits go on", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "propnet-verify-live-"));
+    dirs.push(dir);
+    const node = await PropnetNode.open({ dataDir: dir, genesis: [{ owner: "alice", amount_rao: 1_000_000n }] });
+    let writing = true;
+    const writer = (async () => {
+      for (let i = 0; writing; i++) {
+        await node.submit({ command: { kind: "transfer", asset: 0 as never, from: "alice", to: `w${i % 5}`, amount_rao: 1n } });
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const report = await verifyLog(dir, { full: true });
+    writing = false;
+    await writer;
+    expect(report.lastSeq).toBeGreaterThan(1);
+    expect(report.lastSeq).toBeLessThanOrEqual(node.head.seq);
+    await node.close({ snapshot: false });
   });
 });

@@ -2,12 +2,13 @@ import { existsSync } from "node:fs";
 import { fullRecount } from "../core/invariants/chain-invariants.ts";
 import { entityViolations, recountEntity } from "../core/invariants/entity-invariants.ts";
 import { createState, importState, type State, stateHash } from "../core/machine/state.ts";
+import { headFilePath, readHeadFile } from "../store/head-file.ts";
 import { readSnapshots, type SnapshotFile } from "../store/snapshot-files.ts";
 import { SqliteStore } from "../store/sqlite-store.ts";
 import { GENESIS_HASH, LogIntegrityError } from "../store/stored-event.ts";
 import { CODE_VERSION } from "../version.ts";
 import { logPath, snapshotDir } from "./node.ts";
-import { checkHead, checkSnapshotAgainstLog } from "./recover.ts";
+import { checkAcknowledged, checkHead, checkSnapshotAgainstLog } from "./recover.ts";
 import { replay } from "./replay.ts";
 
 export interface VerifyReport {
@@ -17,6 +18,10 @@ export interface VerifyReport {
   lastSeq: number;
   stateHash: string;
   snapshotsCompared: number;
+  /** Snapshot files that could not be used, each with why (the log was verified without them). */
+  snapshotProblems: Array<{ path: string; problem: string }>;
+  /** What the head file said about the last acknowledged head, if anything was wrong with it. */
+  headFileProblem: string | null;
   ms: number;
 }
 
@@ -35,9 +40,13 @@ function checkEveryInvariant(state: State, seq: number): void {
 }
 
 /**
- * Checks a stopped node's log: every hash link, every O(1) ledger and chain identity after every
- * event, the state hash and every invariant (full recount) at every snapshot passed and at the end.
- * Starts from the oldest sound snapshot (the last verified anchor), or from genesis with `full`. Throws LogIntegrityError naming the first bad seq.
+ * Checks a node's log: every hash link, every O(1) ledger and chain identity after every event,
+ * the state hash and every invariant (full recount) at every snapshot passed and at the end, and
+ * that the log holds every write the node acknowledged (its head file). Starts from the oldest
+ * sound snapshot (the last verified anchor), or from genesis with `full`; a damaged snapshot file
+ * (torn, wrong state hash, another format) is named in `snapshotProblems` and passed over. Works
+ * beside a running node: a read-only connection and one read transaction, so the log checked is
+ * the log as it was when verify began. Throws LogIntegrityError naming the first bad seq.
  */
 export async function verifyLog(
   dataDir: string,
@@ -46,30 +55,48 @@ export async function verifyLog(
   const started = performance.now();
   const path = logPath(dataDir);
   if (!existsSync(path)) throw new LogIntegrityError(0, `no event log at ${path}`);
-  const store = SqliteStore.open(path);
+  // Read before the log's read transaction begins, so that neither can be ahead of the log read.
+  const acknowledged = readHeadFile(dataDir);
+  const reads = readSnapshots(snapshotDir(dataDir), CODE_VERSION);
+  const store = SqliteStore.openReadOnly(path);
+  const release = store.holdReadSnapshot();
   try {
     const last = checkHead(store);
     const lastSeq = last?.seq ?? 0;
+    if (acknowledged && "head" in acknowledged) checkAcknowledged(store, { head: acknowledged.head, source: headFilePath(dataDir) }, lastSeq);
+    const snapshotProblems: Array<{ path: string; problem: string }> = [];
     const snapshots: SnapshotFile[] = [];
-    for (const read of readSnapshots(snapshotDir(dataDir), CODE_VERSION)) {
-      if ("snapshot" in read) {
-        checkSnapshotAgainstLog(store, read.snapshot, lastSeq);
-        snapshots.push(read.snapshot);
+    const paths = new Map<SnapshotFile, string>();
+    for (const read of reads) {
+      if ("problem" in read) {
+        snapshotProblems.push({ path: read.path, problem: read.problem });
+        continue;
       }
+      checkSnapshotAgainstLog(store, read.snapshot, lastSeq);
+      snapshots.push(read.snapshot);
+      paths.set(read.snapshot, read.path);
     }
     snapshots.sort((a, b) => a.seq - b.seq);
-    const anchor = options.full ? undefined : snapshots[0];
-    let state: State;
-    if (anchor) {
-      state = importState(anchor.state);
-      if (stateHash(state) !== anchor.state_hash) {
-        throw new LogIntegrityError(anchor.seq, `snapshot at seq ${anchor.seq} does not hash to its recorded state hash`);
+    // A snapshot whose state does not hash to its own recorded hash is damaged: named, and neither
+    // an anchor nor compared. The anchor is the oldest sound one (or genesis).
+    const sound: SnapshotFile[] = [];
+    let anchor: SnapshotFile | undefined;
+    let state: State | undefined;
+    for (const candidate of snapshots) {
+      const imported = importState(candidate.state);
+      if (stateHash(imported) !== candidate.state_hash) {
+        snapshotProblems.push({ path: paths.get(candidate) ?? `snapshot at seq ${candidate.seq}`, problem: "its state does not hash to its recorded state hash" });
+        continue;
       }
-    } else {
-      state = createState();
+      sound.push(candidate);
+      if (!anchor && !options.full) {
+        anchor = candidate;
+        state = imported;
+      }
     }
+    state ??= createState();
     const from = anchor ? { seq: anchor.seq, hash: anchor.head_hash } : { seq: 0, hash: GENESIS_HASH };
-    const bySeq = new Map(snapshots.filter((s) => s.seq > from.seq).map((s) => [s.seq, s]));
+    const bySeq = new Map(sound.filter((s) => s.seq > from.seq).map((s) => [s.seq, s]));
     let compared = anchor ? 1 : 0;
     options.onStart?.(lastSeq - from.seq, from.seq);
     const head = await replay(state, store, from, {
@@ -93,9 +120,12 @@ export async function verifyLog(
       lastSeq: head.seq,
       stateHash: stateHash(state),
       snapshotsCompared: compared,
+      snapshotProblems,
+      headFileProblem: acknowledged === null ? `no head file at ${headFilePath(dataDir)}: acknowledged writes cannot be checked` : "problem" in acknowledged ? acknowledged.problem : null,
       ms: Math.round(performance.now() - started),
     };
   } finally {
+    release();
     store.closeSync();
   }
 }

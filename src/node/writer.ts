@@ -1,9 +1,10 @@
-import { DomainError } from "../core/errors/errors.ts";
+import { DomainError, type ErrorCode } from "../core/errors/errors.ts";
 import { type Command, HANDLERS, type Handlers } from "../core/machine/commands.ts";
 import type { EventDraft } from "../core/machine/event.ts";
 import { type ExecuteResult, execute } from "../core/machine/execute.ts";
 import type { State } from "../core/machine/state.ts";
 import { encodeCheckpointRow } from "../core/debt/checkpoint-row.ts";
+import { isStorageFull } from "../store/storage-full.ts";
 import type { CheckpointRow } from "../store/store.ts";
 import type { StoredEvent } from "../store/stored-event.ts";
 import type { NodeClock } from "./clock.ts";
@@ -50,6 +51,19 @@ export interface WriterOptions {
   /** A failed commit: the state may hold effects that never became durable, so it can no longer be trusted. */
   onFatal: (error: unknown) => void;
   /**
+   * Asked before executing anything (at submit and at the start of each turn): an error refuses
+   * every waiting command before it changes the state (a disk short of space: STORAGE_FULL).
+   */
+  admit?: () => DomainError | null;
+  /** Whether a failed commit failed for lack of space (default: the store's isStorageFull). */
+  isStorageFull?: (error: unknown) => boolean;
+  /**
+   * A commit failed for lack of space: as onFatal (its callers got 503 STORAGE_FULL, the state holds
+   * effects that were never made durable, this writer is done), but the caller may rebuild the
+   * state from the log in-process rather than exit. Default: onFatal.
+   */
+  onStorageFull?: (error: unknown) => void;
+  /**
    * Executing a command threw (an exception in apply, a broken assertion). execute undid all it
    * did, so the state is still exactly the committed state: the writer has stopped for good (as
    * `halt`), reads go on, and only a restart writes again.
@@ -80,8 +94,11 @@ export class Writer {
   #scheduled = false;
   #closed = false;
   #failed: unknown = null;
-  /** Why submissions are refused once writing stopped. */
+  /** Why submissions are refused once writing stopped, and with which code. */
   #refusal = "the store is not writable";
+  #refusalCode: ErrorCode = "UNAVAILABLE";
+  /** Why reads are refused after a failed commit. */
+  #readRefusal = "the store is not writable";
   /** A commit failed: the state may hold effects that never became durable, so nothing reads it. */
   #untrusted = false;
   #inFlight = 0;
@@ -132,9 +149,11 @@ export class Writer {
   submit(submission: Submission): Promise<Outcome> {
     if (this.#failed !== null || this.#closed) {
       return Promise.reject(
-        new DomainError("UNAVAILABLE", this.#failed !== null ? this.#refusal : "the node is shutting down"),
+        this.#failed !== null ? new DomainError(this.#refusalCode, this.#refusal) : new DomainError("UNAVAILABLE", "the node is shutting down"),
       );
     }
+    const refused = this.options.admit?.();
+    if (refused) return Promise.reject(refused);
     return new Promise<Outcome>((resolve, reject) => {
       this.#queue.push({ submission, resolve, reject, at: performance.now() });
       this.#schedule();
@@ -145,7 +164,7 @@ export class Writer {
   read<T>(fn: (state: State) => T): Promise<T> {
     // After a failed commit the state holds effects that may never be durable: refuse, never hang.
     if (this.#untrusted) {
-      return Promise.reject(new DomainError("UNAVAILABLE", "the store is not writable"));
+      return Promise.reject(new DomainError("UNAVAILABLE", this.#readRefusal));
     }
     if (this.#inFlight === 0) return Promise.resolve(fn(this.state));
     return new Promise<T>((resolve, reject) => {
@@ -162,7 +181,8 @@ export class Writer {
 
   /** Resolves once every command submitted so far is durable and acknowledged. */
   drain(): Promise<void> {
-    if (this.queueDepth === 0 && this.#inFlight === 0) return Promise.resolve();
+    // After a failed commit nothing more lands: there is nothing to wait for.
+    if ((this.queueDepth === 0 && this.#inFlight === 0) || this.#untrusted) return Promise.resolve();
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
@@ -171,11 +191,12 @@ export class Writer {
    * execute): queued and later commands are refused with UNAVAILABLE and `refusal`; batches
    * already handed to the store still land; reads go on.
    */
-  halt(reason: unknown, refusal = "the store is not writable"): void {
+  halt(reason: unknown, refusal = "the store is not writable", code: ErrorCode = "UNAVAILABLE"): void {
     if (this.#failed !== null) return;
     this.#failed = reason;
     this.#refusal = refusal;
-    const unavailable = new DomainError("UNAVAILABLE", refusal);
+    this.#refusalCode = code;
+    const unavailable = new DomainError(code, refusal);
     for (let i = this.#next; i < this.#queue.length; i++) (this.#queue[i] as Pending).reject(unavailable);
     this.#queue.length = 0;
     this.#next = 0;
@@ -200,6 +221,15 @@ export class Writer {
     if (this.#failed !== null || this.#next >= this.#queue.length) return;
     // Waiting readers need a moment with nothing in flight: let the commits land first.
     if (this.#inFlight >= this.#maxInFlight || (this.#readers.length > 0 && this.#inFlight > 0)) return;
+    const refused = this.options.admit?.();
+    if (refused) {
+      // Nothing executed: the state stays exactly the committed state.
+      for (let i = this.#next; i < this.#queue.length; i++) (this.#queue[i] as Pending).reject(refused);
+      this.#queue.length = 0;
+      this.#next = 0;
+      this.#settled();
+      return;
+    }
     const started = performance.now();
     const rows: StoredEvent[] = [];
     const checkpoints: CheckpointRow[] = [];
@@ -309,18 +339,25 @@ export class Writer {
   /**
    * A batch failed to commit (or sealing failed after execution): its callers and every later one
    * are refused, never acknowledged; readers are refused too, since the state holds effects that
-   * may never be durable. The node then exits and restart recovers from the log. This holds even
-   * after a halt: a batch already in flight can still fail.
+   * may never be durable. The node then exits and restart recovers from the log, or, when the disk
+   * was full, rebuilds its state from the log in-process (onStorageFull). This holds even after a
+   * halt: a batch already in flight can still fail.
    */
   #fail(error: unknown, batch: Array<[Pending, Outcome]>): void {
-    const unavailable = new DomainError("UNAVAILABLE", "the store is not writable");
-    for (const [p] of batch) p.reject(unavailable);
+    const full = (this.options.isStorageFull ?? isStorageFull)(error);
+    const refusal = full
+      ? new DomainError("STORAGE_FULL", "the disk holding the event log is full: this write was not recorded; retry once space is freed")
+      : new DomainError("UNAVAILABLE", "the store is not writable");
+    for (const [p] of batch) p.reject(refusal);
     if (this.#untrusted) return;
     this.#untrusted = true;
-    this.halt(error);
+    if (full) this.#readRefusal = "the node is rebuilding its state after a write failed for lack of disk space: retry in a moment";
+    this.halt(error, refusal.message, refusal.code);
+    const unavailable = new DomainError("UNAVAILABLE", this.#readRefusal);
     for (const reader of this.#readers.splice(0)) reader(unavailable);
     for (const resolve of this.#idle.splice(0)) resolve();
-    this.options.onFatal(error);
+    if (full) (this.options.onStorageFull ?? this.options.onFatal)(error);
+    else this.options.onFatal(error);
   }
 }
 

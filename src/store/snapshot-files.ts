@@ -40,14 +40,20 @@ export async function writeSnapshot(dir: string, snapshot: SnapshotFile, keep = 
   mkdirSync(dir, { recursive: true });
   const final = join(dir, fileName(snapshot.seq));
   const temp = `${final}.tmp`;
-  const file = await open(temp, "w", 0o600);
   try {
-    await file.writeFile(encodeSnapshot(snapshot));
-    await file.sync();
-  } finally {
-    await file.close();
+    const file = await open(temp, "w", 0o600);
+    try {
+      await file.writeFile(encodeSnapshot(snapshot));
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await rename(temp, final);
+  } catch (error) {
+    // A full disk (ENOSPC) or any other failure leaves no torn file behind, not even the temp one.
+    await unlink(temp).catch(() => undefined);
+    throw error;
   }
-  await rename(temp, final);
   const d = await open(dir, "r");
   try {
     await d.sync();

@@ -8,7 +8,13 @@ const db = new Database(workerData.path, { fileMustExist: true });
 db.pragma("synchronous = FULL");
 let stopping = false;
 const timer = setInterval(() => {
-  if (!stopping) db.pragma("wal_checkpoint(PASSIVE)");
+  if (stopping) return;
+  try {
+    db.pragma("wal_checkpoint(PASSIVE)");
+  } catch {
+    // A full disk can stop the main file from growing: the frames stay in the WAL (committed and
+    // durable there) and the next interval tries again.
+  }
 }, workerData.intervalMs);
 
 parentPort.on("message", (message) => {

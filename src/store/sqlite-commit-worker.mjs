@@ -45,18 +45,32 @@ const appendBatch = db.transaction((batch, checkpoints) => {
   setHead.run(Number(last[0]), last[7]);
 });
 
+// After a failed batch nothing more is committed: the batches behind it continue its seqs, so
+// committing one would leave a gap in the log. The node opens a new store to write again.
+let failed = null;
 parentPort.on("message", (message) => {
   if (message.type === "append") {
+    if (failed) {
+      parentPort.postMessage({ type: "failed", id: message.id, message: `an earlier batch failed: ${failed.message}`, code: failed.code });
+      return;
+    }
     try {
       const started = performance.now();
       appendBatch(message.batch, message.checkpoints);
       parentPort.postMessage({ type: "committed", id: message.id, ms: performance.now() - started });
     } catch (error) {
-      parentPort.postMessage({ type: "failed", id: message.id, message: String(error?.message ?? error) });
+      // SQLite rolled the transaction back; its code (SQLITE_FULL, SQLITE_IOERR_...) tells a full disk apart.
+      failed = { message: String(error?.message ?? error), code: typeof error?.code === "string" ? error.code : undefined };
+      parentPort.postMessage({ type: "failed", id: message.id, ...failed });
     }
   } else if (message.type === "close") {
-    // Fold the WAL back into the main file, so a clean stop leaves one self-contained file.
-    db.pragma("wal_checkpoint(TRUNCATE)");
+    // Fold the WAL back into the main file, so a clean stop leaves one self-contained file. On a
+    // full disk this can fail: the WAL then stays (every commit is in it) and the next open reads it.
+    try {
+      db.pragma("wal_checkpoint(TRUNCATE)");
+    } catch {
+      // kept in the WAL
+    }
     db.close();
     parentPort.postMessage({ type: "closed" });
   }

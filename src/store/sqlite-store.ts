@@ -1,6 +1,7 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
+import { commitError } from "./storage-full.ts";
 import type { AppendReceipt, CheckpointRow, LogHead, Store } from "./store.ts";
 import { GENESIS_HASH, LogIntegrityError, type StoredEvent } from "./stored-event.ts";
 
@@ -55,12 +56,17 @@ export class SqliteStore implements Store {
   readonly #insertCheckpoint: Database.Statement;
   readonly #selectCheckpoints: Database.Statement;
 
-  /** Takes an open better-sqlite3 database (the client is injected, as kysely's drivers do). */
+  /**
+   * Takes an open better-sqlite3 database (the client is injected, as kysely's drivers do). A
+   * read-only one (verify, backup beside a running node) is used as it is: no pragma, no schema.
+   */
   constructor(db: Database.Database) {
     this.#db = db;
-    db.pragma("journal_mode = WAL");
-    db.pragma("synchronous = FULL");
-    db.exec(SCHEMA);
+    if (!db.readonly) {
+      db.pragma("journal_mode = WAL");
+      db.pragma("synchronous = FULL");
+      db.exec(SCHEMA);
+    }
     this.#insert = db.prepare(INSERT_EVENT_SQL);
     this.#setHead = db.prepare(SET_HEAD_SQL);
     this.#selectPage = db.prepare(`SELECT ${COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?`).raw(true);
@@ -82,6 +88,32 @@ export class SqliteStore implements Store {
   static open(path: string): SqliteStore {
     if (existsSync(path)) checkNotTruncated(path);
     return new SqliteStore(new Database(path));
+  }
+
+  /**
+   * Opens an existing log for reading only, beside a node that may be writing it: nothing is
+   * created, no pragma is set, and no write lock is ever taken.
+   */
+  static openReadOnly(path: string): SqliteStore {
+    return new SqliteStore(new Database(path, { readonly: true, fileMustExist: true }));
+  }
+
+  /**
+   * Holds one read transaction until the returned function is called: every read in between sees
+   * the log as it was at this moment, however much a running node commits meanwhile.
+   */
+  holdReadSnapshot(): () => void {
+    this.#db.exec("BEGIN");
+    // A deferred transaction takes its snapshot at the first read.
+    this.#db.prepare("SELECT count(*) FROM head").get();
+    return () => {
+      if (this.#db.inTransaction) this.#db.exec("COMMIT");
+    };
+  }
+
+  /** The open database: for SQLite's online backup. */
+  get database(): Database.Database {
+    return this.#db;
   }
 
   recordedHead(): LogHead {
@@ -118,7 +150,13 @@ export class SqliteStore implements Store {
 
   append(rows: readonly StoredEvent[], checkpoints: readonly CheckpointRow[] = []): Promise<AppendReceipt> {
     const started = performance.now();
-    this.appendSync(rows, checkpoints);
+    try {
+      this.appendSync(rows, checkpoints);
+    } catch (error) {
+      // The transaction was rolled back; a full disk is told apart by SQLite's code.
+      const e = error as { message?: string; code?: string };
+      return Promise.reject(commitError(e.message ?? String(error), e.code));
+    }
     return Promise.resolve({ transactionMs: performance.now() - started });
   }
 

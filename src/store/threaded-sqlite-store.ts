@@ -1,6 +1,7 @@
 import { Worker } from "node:worker_threads";
 import { INSERT_CHECKPOINT_SQL, INSERT_EVENT_SQL, SET_HEAD_SQL, SqliteStore } from "./sqlite-store.ts";
 import type { AppendReceipt, CheckpointRow, LogHead, Store } from "./store.ts";
+import { commitError } from "./storage-full.ts";
 import type { StoredEvent } from "./stored-event.ts";
 
 function started(worker: Worker, name: string): Promise<void> {
@@ -13,7 +14,7 @@ function started(worker: Worker, name: string): Promise<void> {
 type Reply =
   | { type: "ready" | "closed" }
   | { type: "committed"; id: number; ms: number }
-  | { type: "failed"; id: number; message: string };
+  | { type: "failed"; id: number; message: string; code?: string };
 
 /**
  * SQLite with commits on their own thread: reads run here on one connection; appends are posted
@@ -39,12 +40,14 @@ export class ThreadedSqliteStore implements Store {
     this.#checkpointer = checkpointer;
     worker.on("message", (reply: Reply) => {
       if (reply.type === "committed") this.#settle(reply.id, null, reply.ms);
-      else if (reply.type === "failed") this.#fail(new Error(`commit failed: ${reply.message}`));
+      else if (reply.type === "failed") this.#fail(commitError(reply.message, reply.code));
     });
     worker.on("error", (error) => this.#fail(error));
     worker.on("exit", (code) => {
       if (this.#pending.size > 0) this.#fail(new Error(`commit thread exited (${code}) with batches in flight`));
     });
+    // Checkpoints are an optimisation (the WAL holds every commit): a failed one never stops the node.
+    checkpointer.on("error", () => {});
   }
 
   /** Opens the log (refusing a truncated file) and starts the commit thread. */
@@ -104,7 +107,11 @@ export class ThreadedSqliteStore implements Store {
       this.#pending.set(id, { resolve: (ms) => resolve({ transactionMs: ms }), reject });
       this.#worker.postMessage({ type: "append", id, batch, checkpoints: closed });
     });
-    this.#last = receipt.then(() => {});
+    // Only for close() to wait on: a failed batch is the caller's to handle, never an unhandled rejection.
+    this.#last = receipt.then(
+      () => {},
+      () => {},
+    );
     return receipt;
   }
 
