@@ -102,6 +102,7 @@ export class PropnetNode {
   #writer: Writer;
   #snapshotting: Promise<string | null> | null = null;
   #lastSnapshotSeq: number;
+  /** Monotonic ms (performance.now): a wall clock that jumps must not force or hold back a snapshot. */
   #lastSnapshotAt: number;
   #snapshotRetryAt = 0;
   #snapshotProblem: string | null = null;
@@ -133,7 +134,7 @@ export class PropnetNode {
     this.#storage = storage;
     this.#headFile = headFile;
     this.#lastSnapshotSeq = snapshotSeq;
-    this.#lastSnapshotAt = Date.now();
+    this.#lastSnapshotAt = performance.now();
     this.metrics.observeState(() => {
       const state = this.#state;
       let active = 0;
@@ -217,7 +218,7 @@ export class PropnetNode {
         const outcome = await node.submit({ command });
         if (!outcome.ok) throw outcome.error;
       }
-      if (options.follow) await node.#follow(options.follow);
+      if (options.follow) await node.follow(options.follow);
       if (options.payoutPeriod) {
         const outcome = await node
           .submit({ command: { kind: "set_payout_period", ts: clock.now(), period: options.payoutPeriod } })
@@ -391,8 +392,11 @@ export class PropnetNode {
       });
   }
 
-  /** A log follows one chain from its start: a devnet log, or another subnet's, is refused. */
-  async #follow(follow: { netuid: number; genesisHash: string }): Promise<void> {
+  /**
+   * Records that this log follows a real subnet (once, first; a repeat is a no-op): a devnet log,
+   * or another subnet's, is refused with FollowRefused.
+   */
+  async follow(follow: { netuid: number; genesisHash: string }): Promise<void> {
     const outcome = await this.submit({ command: { kind: "follow_chain", ts: this.clock.now(), netuid: follow.netuid, genesis_hash: follow.genesisHash } });
     if (!outcome.ok && outcome.error.details.unchanged !== true) {
       throw new FollowRefused(`this data directory cannot follow subnet ${follow.netuid} of chain ${follow.genesisHash}: ${outcome.error.message}; use another --data directory`);
@@ -485,7 +489,7 @@ export class PropnetNode {
     try {
       const path = await writeSnapshot(snapshotDir(this.options.dataDir), file);
       this.#lastSnapshotSeq = file.seq;
-      this.#lastSnapshotAt = Date.now();
+      this.#lastSnapshotAt = performance.now();
       this.#snapshotProblem = null;
       // The head file reaches the disk with every snapshot at least.
       await this.#headFile.sync();
@@ -493,7 +497,7 @@ export class PropnetNode {
     } catch (error) {
       // No torn file is left behind (writeSnapshot removes its temp file); the node goes on and
       // tries again later: a snapshot only shortens the next restart.
-      this.#snapshotRetryAt = Date.now() + SNAPSHOT_RETRY_MS;
+      this.#snapshotRetryAt = performance.now() + SNAPSHOT_RETRY_MS;
       this.#snapshotProblem = `snapshot at seq ${file.seq} could not be written (${(error as Error).message}); the node goes on and retries in ${SNAPSHOT_RETRY_MS / 1000} s`;
       throw error;
     }
@@ -504,8 +508,8 @@ export class PropnetNode {
     const interval = this.options.snapshotIntervalMs ?? 10 * 60_000;
     const behind = this.log.head.seq - this.#lastSnapshotSeq;
     // No snapshot while space is short: it would take what the log needs.
-    if (this.#storage.full || Date.now() < this.#snapshotRetryAt) return;
-    if (behind > 0 && (behind >= every || Date.now() - this.#lastSnapshotAt >= interval)) {
+    if (this.#storage.full || performance.now() < this.#snapshotRetryAt) return;
+    if (behind > 0 && (behind >= every || performance.now() - this.#lastSnapshotAt >= interval)) {
       this.snapshot().catch((error: unknown) => this.options.say?.(`snapshot failed: ${(error as Error).message}`));
     }
   }

@@ -1,0 +1,128 @@
+import type { KeyringPair } from "@polkadot/keyring/types";
+import type { ChainHealth } from "../api/server.ts";
+import { ChainFollower } from "../node/chain-follower.ts";
+import { FollowRefused, type PropnetNode } from "../node/node.ts";
+import { WeightSetter } from "../node/weight-setter.ts";
+import { connectSubtensor, type SubtensorConnection } from "../subtensor/subtensor-connection.ts";
+import { subtensorEpochFeed } from "../subtensor/subtensor-epoch-feed.ts";
+import { SubtensorWeights } from "../subtensor/subtensor-weights.ts";
+
+export interface SubtensorOptions {
+  url: string;
+  archiveUrl?: string;
+  netuid: number;
+  versionKey?: number;
+  /** Opens a connection (tests replay recorded answers; by default a reconnecting WebSocket). */
+  connect?: (url: string) => SubtensorConnection;
+}
+
+/** Subtensor's nominal block time: how the emission until a payout deadline is projected. */
+const BLOCK_TIME_MS = 12_000;
+
+/**
+ * `serve --chain subtensor`: the node follows a real subnet instead of producing devnet blocks.
+ * The connection starts at once and retries with backoff for as long as the node runs; until it
+ * answers, the node serves reads and /healthz says the chain is unreachable. Once connected, the
+ * log is bound to that chain's genesis (ChainFollowed), each epoch becomes a fact in the log, the
+ * entities' share of it is attributed, and the validator's weights are scored and set there.
+ */
+export class FollowedSubtensor {
+  readonly connection: SubtensorConnection;
+  readonly archive: SubtensorConnection | undefined;
+  #follower: ChainFollower | null = null;
+  #weights: SubtensorWeights | null = null;
+  #weightSetter: WeightSetter | null = null;
+  #sweep: NodeJS.Timeout | null = null;
+  #problem: string | null = null;
+  #stopped = false;
+
+  constructor(
+    readonly options: SubtensorOptions,
+    readonly say: (message: string) => void,
+  ) {
+    const connect = options.connect ?? ((url: string) => connectSubtensor(url));
+    this.connection = connect(options.url);
+    this.archive = options.archiveUrl ? connect(options.archiveUrl) : undefined;
+  }
+
+  /** Binds the node to the chain once it answers, then follows it; never rejects (problems go to /healthz). */
+  start(node: PropnetNode, key: KeyringPair): void {
+    node.watch("chain", () => {
+      const problem = this.#problem ?? this.#follower?.problem() ?? (this.connection.status().connected ? null : this.#unreachable());
+      return problem ? { problem, degraded: false } : null;
+    });
+    // Challenges time out by node time, not only when a price arrives (the devnet's block producer does this per block).
+    this.#sweep = setInterval(() => {
+      if (node.writable) void node.submit({ command: { kind: "sweep_challenges", ts: node.clock.now() } }).catch(() => undefined);
+    }, BLOCK_TIME_MS);
+    void this.#follow(node, key).catch((error: unknown) => {
+      this.#problem = `not following subnet ${this.options.netuid}: ${(error as Error).message}`;
+      this.say(this.#problem);
+    });
+  }
+
+  async #follow(node: PropnetNode, key: KeyringPair): Promise<void> {
+    let api = null;
+    while (!api && !this.#stopped) api = await this.connection.ready(60_000).catch(() => null);
+    if (!api || this.#stopped) return;
+    const genesisHash = api.genesisHash.toHex();
+    try {
+      await node.follow({ netuid: this.options.netuid, genesisHash });
+    } catch (error) {
+      if (error instanceof FollowRefused) throw error;
+      throw new Error(`the chain's genesis could not be recorded: ${(error as Error).message}`);
+    }
+    this.say(`following subnet ${this.options.netuid} of chain ${genesisHash} at ${this.options.url}`);
+    this.#weights = new SubtensorWeights({ api, pair: key, versionKey: this.options.versionKey === undefined ? undefined : BigInt(this.options.versionKey) });
+    const setter = new WeightSetter(node, this.#netuidMapped(this.#weights), key.address, BLOCK_TIME_MS, this.say);
+    this.#weightSetter = setter;
+    const feed = subtensorEpochFeed({ netuid: this.options.netuid, connection: this.connection, archive: this.archive });
+    // After each recorded epoch the validator scores and sets its weights (the chain enforces its own rate limit too).
+    this.#follower = new ChainFollower(node, feed, this.options.netuid, this.say, () => void setter.setNow());
+    if (!this.#stopped) await this.#follower.start();
+  }
+
+  /** Core scores "the prop-trading subnet"; on a real chain that is the followed netuid. */
+  #netuidMapped(weights: SubtensorWeights) {
+    return { setWeights: (_netuid: number, validator: string, uids: number[], values: number[]) => weights.setWeights(this.options.netuid, validator, uids, values) };
+  }
+
+  #unreachable(): string {
+    const s = this.connection.status();
+    return `chain ${s.url} unreachable${s.lastError ? `: ${s.lastError}` : ""}; retrying with backoff (reads go on)`;
+  }
+
+  /** What /healthz shows of the chain: where it is, how far behind the log is, the last weights set. */
+  health(): ChainHealth {
+    const c = this.connection.status();
+    const f = this.#follower?.status();
+    const w = this.#weights?.status;
+    return {
+      kind: "subtensor",
+      url: this.options.url,
+      netuid: this.options.netuid,
+      connected: c.connected,
+      head: c.headBlock,
+      last_epoch_block: f?.lastEpochBlock ?? null,
+      lag_blocks: c.lagBlocks,
+      epochs: f?.epochs ?? 0,
+      gaps: f?.gaps ?? 0,
+      weights: {
+        path: w?.path ?? null,
+        last_set_block: w?.lastSetBlock ?? null,
+        last_set_at_ms: w?.lastSetAt ?? null,
+        last_error: w?.lastError ?? null,
+        problem: this.#weightSetter?.problem ?? null,
+      },
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#sweep) clearInterval(this.#sweep);
+    this.#weightSetter?.stop();
+    await this.#follower?.stop();
+    await this.connection.close();
+    await this.archive?.close();
+  }
+}
