@@ -70,7 +70,7 @@ export class FollowedSubtensor {
       await node.follow({ netuid: this.options.netuid, genesisHash });
     } catch (error) {
       if (error instanceof FollowRefused) throw error;
-      throw new Error(`the chain's genesis could not be recorded: ${(error as Error).message}`);
+      throw new Error(`the chain's genesis could not be recorded: ${(error as Error).message}`, { cause: error });
     }
     this.say(`following subnet ${this.options.netuid} of chain ${genesisHash} at ${this.options.url}`);
     this.#weights = new SubtensorWeights({ api, pair: key, versionKey: this.options.versionKey === undefined ? undefined : BigInt(this.options.versionKey) });
