@@ -65,6 +65,10 @@ describe("serve --chain subtensor, over recorded mainnet answers", () => {
     expect(followed.health()).toMatchObject({ kind: "subtensor", connected: true, netuid: 1, last_epoch_block: E1, epochs: 1, gaps: 0 });
     // The validator's key (Bob) holds no uid on subnet 1: the round says so rather than sending anything.
     await vi.waitFor(() => expect(followed.health().weights.problem).toMatch(/holds no uid/));
+    const metrics = await node.metrics.registry.metrics();
+    expect(metrics).toMatch(/^propnet_chain_connected 1$/m);
+    expect(metrics).toMatch(new RegExp(`^propnet_chain_last_epoch_block ${E1}$`, "m"));
+    expect(metrics).toMatch(/^propnet_chain_head_block 6852600$/m);
 
     // A hotkey of the recorded metagraph can register as an entity; one that is not there cannot.
     const hotkey = node.state.observed.hotkeys.get(5) as string;

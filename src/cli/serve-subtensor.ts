@@ -1,4 +1,5 @@
 import type { KeyringPair } from "@polkadot/keyring/types";
+import { Counter, Gauge } from "prom-client";
 import type { ChainHealth } from "../api/server.ts";
 import { ChainFollower } from "../node/chain-follower.ts";
 import { FollowRefused, type PropnetNode } from "../node/node.ts";
@@ -6,6 +7,7 @@ import { WeightSetter } from "../node/weight-setter.ts";
 import { connectSubtensor, type SubtensorConnection } from "../subtensor/subtensor-connection.ts";
 import { subtensorEpochFeed } from "../subtensor/subtensor-epoch-feed.ts";
 import { SubtensorWeights } from "../subtensor/subtensor-weights.ts";
+import { WeightsRefused } from "../subtensor/weights-refused.ts";
 
 export interface SubtensorOptions {
   url: string;
@@ -35,6 +37,8 @@ export class FollowedSubtensor {
   #sweep: NodeJS.Timeout | null = null;
   #problem: string | null = null;
   #stopped = false;
+  /** Set in start, with the node's registry. */
+  #refusals: Counter<"code"> | null = null;
 
   constructor(
     readonly options: SubtensorOptions,
@@ -47,6 +51,7 @@ export class FollowedSubtensor {
 
   /** Binds the node to the chain once it answers, then follows it; never rejects (problems go to /healthz). */
   start(node: PropnetNode, key: KeyringPair): void {
+    this.#metrics(node);
     node.watch("chain", () => {
       const problem = this.#problem ?? this.#follower?.problem() ?? (this.connection.status().connected ? null : this.#unreachable());
       return problem ? { problem, degraded: false } : null;
@@ -82,9 +87,41 @@ export class FollowedSubtensor {
     if (!this.#stopped) await this.#follower.start();
   }
 
-  /** Core scores "the prop-trading subnet"; on a real chain that is the followed netuid. */
+  /**
+   * Core scores "the prop-trading subnet"; on a real chain that is the followed netuid. Each refusal
+   * is counted by the chain's code (RateLimitExceeded, HotKeyNotRegisteredInNetwork, ...).
+   */
   #netuidMapped(weights: SubtensorWeights) {
-    return { setWeights: (_netuid: number, validator: string, uids: number[], values: number[]) => weights.setWeights(this.options.netuid, validator, uids, values) };
+    return {
+      setWeights: async (_netuid: number, validator: string, uids: number[], values: number[]) => {
+        try {
+          return await weights.setWeights(this.options.netuid, validator, uids, values);
+        } catch (error) {
+          this.#refusals?.inc({ code: error instanceof WeightsRefused ? error.code : "UNKNOWN" });
+          throw error;
+        }
+      },
+    };
+  }
+
+  /** The chain as gauges beside the node's own metrics; counters print 0 before their first event. */
+  #metrics(node: PropnetNode): void {
+    const registers = [node.metrics.registry];
+    const gauge = (name: string, help: string, value: () => number | null) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(value() ?? 0);
+        },
+      });
+    gauge("propnet_chain_connected", "1 while the Subtensor node answers", () => (this.connection.status().connected ? 1 : 0));
+    gauge("propnet_chain_head_block", "The followed chain's best block as last seen", () => this.connection.status().headBlock);
+    gauge("propnet_chain_last_epoch_block", "The last epoch recorded from the followed chain", () => this.#follower?.status().lastEpochBlock ?? null);
+    gauge("propnet_chain_epoch_gaps", "Stretches of epochs that could not be observed (recorded as gaps)", () => this.#follower?.status().gaps ?? 0);
+    gauge("propnet_weights_last_set_block", "The block holding the last weights this validator set", () => this.#weights?.status.lastSetBlock ?? null);
+    this.#refusals = new Counter({ name: "propnet_weights_refused_total", help: "Weight rounds refused, by the chain's code", labelNames: ["code"], registers });
   }
 
   #unreachable(): string {
