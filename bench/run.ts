@@ -14,6 +14,7 @@ const BENCHES: Record<string, () => Promise<{ run: (args: Record<string, string>
   orders: () => import("./orders.ts"),
   economics: () => import("./economics.ts"),
   "writer-tasks": () => import("./writer-tasks.ts"),
+  soak: () => import("./soak.ts"),
 };
 
 const [name, ...rest] = process.argv.slice(2);

@@ -5,16 +5,27 @@ import type { BlockProducer } from "../node/block-producer.ts";
 import type { PropnetNode } from "../node/node.ts";
 import { EpistulaVerifier, epistulaReady, installRawJsonParser } from "./epistula.ts";
 import { makeAccess } from "./access.ts";
+import {
+  CONNECTIONS_CHECK_MS,
+  type ConnectionLimitOptions,
+  ConnectionLimits,
+  HEADERS_TIMEOUT_MS,
+  KEEP_ALIVE_TIMEOUT_MS,
+  REQUEST_TIMEOUT_MS,
+} from "./connection-limits.ts";
 import { clientErrorHandler, frameworkErrors, installErrorEnvelope, MAX_PARAM_LENGTH } from "./error-envelope.ts";
 import { RateLimits } from "./rate-limit.ts";
 import { auditRoutes } from "./routes/audit.ts";
+import { clockRoutes } from "./routes/clock.ts";
 import { entityRoutes } from "./routes/entities.ts";
 import { sessionRoutes } from "./routes/sessions.ts";
 import { tradingRoutes } from "./routes/trading.ts";
 import { weightRoutes } from "./routes/weights.ts";
+import { exposeServerMetrics } from "./server-metrics.ts";
 import { Sessions } from "./sessions.ts";
 import { chainRoutes } from "./routes/chain.ts";
 import { dashboardRoutes } from "./routes/dashboard.ts";
+import { liveRoutes } from "./routes/live.ts";
 import { healthRoutes } from "./routes/health.ts";
 
 export interface ApiContext {
@@ -33,23 +44,54 @@ export interface ApiContext {
   epistula?: EpistulaVerifier;
   /** Set on a follower: the mothership issues entity facts, so creation requests go there (409 NOT_MOTHERSHIP). */
   mothership?: { hotkey: string; url: string | null };
+  /** The real chain this node follows (`serve --chain subtensor`): what /healthz shows of it. */
+  chain?: () => ChainHealth | null;
   /** Rate limits (API.md numbers); on unless given disabled. */
   limits?: RateLimits;
 }
 
+/** What /healthz says of a followed chain: where it is, how far behind the node is, the last weights set. */
+export interface ChainHealth {
+  kind: "subtensor";
+  url: string;
+  netuid: number;
+  connected: boolean;
+  head: number | null;
+  last_epoch_block: number | null;
+  lag_blocks: number | null;
+  epochs: number;
+  gaps: number;
+  /** `last_error`: the chain's refusal (its code); `problem`: why the last round did not get that far (not scored, say). */
+  weights: { path: string | null; last_set_block: number | null; last_set_at_ms: number | null; last_error: { code: string; message: string } | null; problem: string | null };
+}
+
 export const BODY_LIMIT = 64 * 1024;
 
+export interface ServerOptions {
+  logger?: boolean;
+  /** Caps on open connections (connection-limits.ts); the defaults there when absent. */
+  connections?: ConnectionLimitOptions;
+}
+
 /** The HTTP interface: routes are plugins over one shared context. */
-export function buildServer(ctx: ApiContext, options: { logger?: boolean } = {}): FastifyInstance {
+export function buildServer(ctx: ApiContext, options: ServerOptions = {}): FastifyInstance {
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: BODY_LIMIT,
+    // Idle and slow clients give their connection back (connection-limits.ts says why these values).
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    requestTimeout: REQUEST_TIMEOUT_MS,
     // Whatever fastify or Node refuse before a route runs answers in the envelope (error-envelope.ts).
     return503OnClosing: false,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     frameworkErrors,
     clientErrorHandler,
-    http: { requireHostHeader: false },
+    http: {
+      requireHostHeader: false,
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: CONNECTIONS_CHECK_MS,
+    },
     // "body.args.amount_rao: Invalid input: expected string, received number"; never schema internals.
     schemaErrorFormatter: (errors, dataVar) =>
       new Error(
@@ -63,11 +105,28 @@ export function buildServer(ctx: ApiContext, options: { logger?: boolean } = {})
   app.setSerializerCompiler(serializerCompiler);
   installErrorEnvelope(app);
   installRawJsonParser(app);
+  const connections = new ConnectionLimits(options.connections);
+  connections.install(app.server);
+  // Connections that never sent a request would hold app.close() until their deadline.
+  app.addHook("preClose", async () => connections.close());
   const epistula = ctx.epistula ?? new EpistulaVerifier();
   const limits = ctx.limits ?? new RateLimits();
-  const access = makeAccess(ctx, epistula, new Sessions(), limits);
+  const sessions = new Sessions();
+  const access = makeAccess(ctx, epistula, sessions, limits);
+  /** The node whose registry shows this server's gauges (it exists only once replay is done). */
+  let exposedOn: PropnetNode | null = null;
   app.addHook("onRequest", async (request) => {
     limits.checkIp(request.ip);
+    const node = ctx.node();
+    if (node !== null && node !== exposedOn) {
+      exposedOn = node;
+      exposeServerMetrics(node.metrics.registry, {
+        connections,
+        sessions: () => sessions.size,
+        uuids: () => epistula.rememberedUuids,
+        idempotencyKeys: () => node.state.idempotency.size,
+      });
+    }
   });
   app.addHook("onResponse", async (request, reply) => {
     ctx.node()?.metrics.request(request.routeOptions.url ?? "unmatched", request.method, reply.statusCode, reply.elapsedTime / 1000);
@@ -84,12 +143,14 @@ export function buildServer(ctx: ApiContext, options: { logger?: boolean } = {})
   });
   app.register(healthRoutes, { ctx });
   app.register(dashboardRoutes);
+  app.register(liveRoutes, { ctx });
   app.register(chainRoutes, { ctx, epistula });
   app.register(entityRoutes, { access });
   app.register(tradingRoutes, { access });
   app.register(weightRoutes, { access });
   app.register(sessionRoutes, { access });
   app.register(auditRoutes, { access });
+  app.register(clockRoutes, { access });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

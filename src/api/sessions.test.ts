@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { SESSION_COOKIE, SESSION_TTL_MS, Sessions, sessionCookie, sessionTokenFromCookie } from "./sessions.ts";
+import { SESSION_COOKIE, SESSION_TTL_MS, SESSIONS_PER_SIGNER, Sessions, sessionCookie, sessionTokenFromCookie } from "./sessions.ts";
 
 const T0 = 1_700_000_000_000;
 
@@ -55,6 +55,41 @@ describe("Sessions", () => {
     const tokens = ["a", "b", "c", "d"].map((s) => sessions.issue(s).token);
     expect(sessions.size).toBe(3);
     expect(tokens.map((t) => sessions.signerOf(t))).toEqual([null, "b", "c", "d"]);
+  });
+
+  it("keeps 16 live tokens per signer: of 5,000 from one key only the newest 16 stay valid", () => {
+    const clock = { now: T0 };
+    const sessions = new Sessions({ now: () => clock.now });
+    const bob = sessions.issue("bob").token;
+    const tokens: string[] = [];
+    for (let i = 0; i < 5_000; i++) {
+      tokens.push(sessions.issue("alice").token);
+      clock.now += 10;
+    }
+    expect(SESSIONS_PER_SIGNER).toBe(16);
+    const valid = tokens.flatMap((t, i) => (sessions.signerOf(t) === "alice" ? [i] : []));
+    expect(valid).toEqual(Array.from({ length: 16 }, (_, k) => 5_000 - 16 + k));
+    // Another signer's token is not pushed out by alice's.
+    expect(sessions.signerOf(bob)).toBe("bob");
+    expect(sessions.size).toBe(17);
+    expect(sessions.signers).toBe(2);
+  });
+
+  it("frees a signer's place when its tokens expire, and forgets the signer", () => {
+    const clock = { now: T0 };
+    const sessions = new Sessions({ now: () => clock.now, ttlMs: 1_000, maxPerSigner: 2 });
+    const [a, b] = [sessions.issue("alice").token, sessions.issue("alice").token];
+    clock.now += 500;
+    const c = sessions.issue("alice").token; // ends a, the oldest
+    expect([a, b, c].map((t) => sessions.signerOf(t))).toEqual([null, "alice", "alice"]);
+    clock.now += 600; // b expired, c not
+    expect(sessions.signerOf(b)).toBeNull();
+    const d = sessions.issue("alice").token; // a place was free: c stays
+    expect([c, d].map((t) => sessions.signerOf(t))).toEqual(["alice", "alice"]);
+    clock.now += 2_000;
+    sessions.issue("carol");
+    expect(sessions.size).toBe(1);
+    expect(sessions.signers).toBe(1);
   });
 });
 

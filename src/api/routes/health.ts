@@ -28,7 +28,9 @@ export const healthRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app,
       // `block` is the chain head's block number.
       const block = head(state.chain).block;
       const advisory = conditions.filter((c) => !c.degraded).length;
-      return { status: problems.length > advisory ? "degraded" : "ok", ...base, block, seq: logHead.seq, problems: capped(problems) };
+      // On a followed chain, `block` is that chain's head as last seen.
+      const chain = ctx.chain?.() ?? null;
+      return { status: problems.length > advisory ? "degraded" : "ok", ...base, block: chain ? (chain.head ?? 0) : block, seq: logHead.seq, problems: capped(problems), ...(chain ? { chain } : {}) };
     });
   });
 
@@ -50,7 +52,8 @@ export const healthRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app,
     return node.metrics.registry.metrics();
   });
 
-  app.get("/v1/time", async () => ({ server_time_ms: Date.now() }));
+  // Node time, what Epistula windows and price stamps are judged against (the wall clock until the node is open).
+  app.get("/v1/time", async () => ({ server_time_ms: ctx.node()?.clock.now() ?? Date.now() }));
 };
 
 /** /healthz stays short however much is wrong: this many problem lines, then a count of the rest. */

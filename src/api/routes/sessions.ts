@@ -3,9 +3,12 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { type Access, signedWrite } from "../access.ts";
 import { signerOf } from "../epistula.ts";
-import { sessionCookie } from "../sessions.ts";
+import { SESSIONS_PER_SIGNER, sessionCookie } from "../sessions.ts";
 
-/** `POST /v1/sessions`: one signed request buys a read-only token for 15 minutes (API.md "Authentication"). */
+/**
+ * `POST /v1/sessions`: one signed request buys a read-only token for 15 minutes (API.md
+ * "Authentication"); a signer holds at most SESSIONS_PER_SIGNER, a new one ends its oldest.
+ */
 export const sessionRoutes: FastifyPluginAsync<{ access: Access }> = async (instance, { access }) => {
   const app = instance.withTypeProvider<ZodTypeProvider>();
   app.post(
@@ -14,6 +17,7 @@ export const sessionRoutes: FastifyPluginAsync<{ access: Access }> = async (inst
       preValidation: [signedWrite(access)],
       schema: {
         summary: "A read-only session token for the signer (also set as an HttpOnly cookie)",
+        description: `A signer holds at most ${SESSIONS_PER_SIGNER} live tokens: another one ends its oldest.`,
         tags: ["auth"],
         body: z.strictObject({}).nullish(),
         response: { 200: z.strictObject({ token: z.string(), expires_at_ms: z.number().int() }) },
