@@ -82,7 +82,8 @@ describe("DemoPrices", () => {
     expect(new Set(tao).size).toBeGreaterThan(100);
     expect(Math.min(...tao)).toBeGreaterThanOrEqual(300);
     expect(Math.max(...tao)).toBeLessThanOrEqual(500);
-    expect(DEMO_TRADED_PAIRS.map((p) => p.id)).toEqual(["BTCUSD", "ETHUSD", "SOLUSD", "XRPUSD", "DOGEUSD", "ADAUSD"]);
+    // The demo trades crypto and forex (forex's leverage reaches 5: challenges are decided within a minute), never TAOUSD.
+    expect(DEMO_TRADED_PAIRS.map((p) => p.id)).toEqual(["BTCUSD", "ETHUSD", "SOLUSD", "XRPUSD", "DOGEUSD", "ADAUSD", "EURUSD", "GBPUSD", "AUDUSD", "NZDUSD", "USDCAD", "USDCHF"]);
   });
 
   it("refuses a start price that is not positive and finite", () => {
