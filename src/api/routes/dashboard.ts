@@ -1,30 +1,37 @@
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { extname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { FastifyPluginAsync } from "fastify";
 
-const DASHBOARD_DIR = new URL("../dashboard/", import.meta.url);
+/** Where `npm run build:dashboard` (vite, dashboard/vite.config.ts) writes the app; git-ignored. */
+export const DASHBOARD_DIST = fileURLToPath(new URL("../../../dist/dashboard/", import.meta.url));
 
-/** CSP hash sources ('sha256-...') of the page's inline <style> blocks, so no 'unsafe-inline' is needed. */
-export function inlineStyleHashes(html: string): string[] {
-  return [...html.matchAll(/<style>([\s\S]*?)<\/style>/g)].map(
-    (m) => `'sha256-${createHash("sha256").update(m[1] ?? "", "utf8").digest("base64")}'`,
-  );
-}
+/** Same origin only: the app's own scripts and styles, fetches and streams to this node, no frames, no plugins, nothing inline. */
+export const DASHBOARD_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self'",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join("; ");
 
-/** Same origin only: the page's own script and styles, fetches to this node, no frames, no plugins. */
-export function dashboardCsp(html: string): string {
-  return [
-    "default-src 'self'",
-    "script-src 'self'",
-    ["style-src 'self'", ...inlineStyleHashes(html)].join(" "),
-    "img-src 'self'",
-    "connect-src 'self'",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-  ].join("; ");
-}
+/** Content-hashed file names (vite's `name-HASH.ext`) never change content: cached for a year. */
+export const IMMUTABLE = "public, max-age=31536000, immutable";
+
+const TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".wasm": "application/wasm",
+  ".json": "application/json",
+};
 
 interface Asset {
   body: Buffer;
@@ -32,26 +39,48 @@ interface Asset {
   etag: string;
 }
 
-async function asset(name: string, type: string): Promise<Asset> {
-  const body = await readFile(new URL(name, DASHBOARD_DIR));
-  return { body, type, etag: `"${createHash("sha256").update(body).digest("base64url").slice(0, 27)}"` };
+function asset(path: string): Asset {
+  const body = readFileSync(path);
+  return {
+    body,
+    type: TYPES[extname(path)] ?? "application/octet-stream",
+    etag: `"${createHash("sha256").update(body).digest("base64url").slice(0, 27)}"`,
+  };
 }
 
+/** The built app: index.html and every file under assets/, by URL path. Read once at startup. */
+export function loadDashboard(dir: string = DASHBOARD_DIST): Map<string, Asset> | null {
+  const index = join(dir, "index.html");
+  if (!existsSync(index)) return null;
+  const files = new Map<string, Asset>([["/", asset(index)]]);
+  const assets = join(dir, "assets");
+  if (existsSync(assets)) for (const name of readdirSync(assets)) files.set(`/assets/${name}`, asset(join(assets, name)));
+  return files;
+}
+
+const NOT_BUILT = "The dashboard is not built. Run `npm run build:dashboard` (npm install does it) and restart the node.\n";
+
 /**
- * The dashboard (API.md "Operations": `GET /`): one static page and its script, read once at
- * startup, same-origin only. Hidden from OpenAPI; anything else stays the 404 envelope.
+ * The dashboard (API.md "Operations": `GET /`): the vite-built app, same-origin only. The page
+ * revalidates every time (it names the current hashed assets); the hashed assets are immutable.
+ * Hidden from OpenAPI; any other path stays the 404 envelope.
  */
-export const dashboardRoutes: FastifyPluginAsync = async (app) => {
-  const page = await asset("index.html", "text/html; charset=utf-8");
-  const script = await asset("dashboard.js", "text/javascript; charset=utf-8");
-  const csp = dashboardCsp(page.body.toString("utf8"));
-  for (const [path, file] of [["/", page], ["/dashboard.js", script]] as const) {
+export const dashboardRoutes: FastifyPluginAsync<{ dir?: string }> = async (app, options) => {
+  const files = loadDashboard(options.dir);
+  const security = {
+    "content-security-policy": DASHBOARD_CSP,
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+  };
+  if (files === null) {
+    app.get("/", { schema: { hide: true } }, async (_request, reply) => reply.code(503).headers(security).header("cache-control", "no-cache").type("text/plain; charset=utf-8").send(NOT_BUILT));
+    return;
+  }
+  for (const [path, file] of files) {
     app.get(path, { schema: { hide: true } }, async (request, reply) => {
       reply
-        .header("content-security-policy", csp)
-        .header("cache-control", "no-cache")
-        .header("x-content-type-options", "nosniff")
-        .header("referrer-policy", "no-referrer")
+        .headers(security)
+        .header("cache-control", path === "/" ? "no-cache" : IMMUTABLE)
         .header("etag", file.etag)
         .type(file.type);
       if (request.headers["if-none-match"] === file.etag) return reply.code(304).send();
