@@ -1,21 +1,27 @@
 import type { KeyringPair } from "@polkadot/keyring/types";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import {
+  type ApiError,
   type ChainEvent,
   ClientError,
   type ClientResponse,
   type Entity,
   type OrderType,
+  type Position,
   PropnetClient,
   type Subaccount,
+  type TradePairInfo,
 } from "../client/propnet-client.ts";
 import { cryptoReady, isSs58, KeyError, loadKey } from "../keys/keys.ts";
 
 /**
  * The user-facing commands over the HTTP API: `entity register`, `subaccount create|list|eliminate`,
- * `order`, `status`, and the devnet extrinsics a new entity needs first: `chain register`,
+ * `order`, `pairs`, `status`, and the devnet extrinsics a new entity needs first: `chain register`,
  * `collateral deposit`, `transfer`. Exit codes: 0 done, 1 refused (by the server, or locally
- * before sending), 2 the node could not be reached.
+ * before sending), 2 the node could not be reached. Under `--json` stdout holds exactly one JSON
+ * document either way: the answer's body, or `{ "error": { code, message, details } }` (the
+ * server's envelope, or one made here: VALIDATION_FAILED, KEY_INVALID, NODE_UNREACHABLE), so a
+ * script parses stdout and reads the exit code. (Bad flags that commander rejects stay text.)
  */
 
 export const DEFAULT_URL = "http://127.0.0.1:8091";
@@ -27,15 +33,21 @@ interface CommonOptions {
   json: boolean;
 }
 
-/** A refusal before anything is sent (or after a refusal was printed); carries the exit code. */
+/** A refusal, by the server or here before sending: the text to print, the error body for --json, the exit code. */
 class CommandFailed extends Error {
   override readonly name = "CommandFailed";
   constructor(
     message: string,
     readonly exitCode: number,
+    readonly error: ApiError,
   ) {
     super(message);
   }
+}
+
+/** A refusal here, before anything is sent. */
+function refuse(message: string): CommandFailed {
+  return new CommandFailed(`propnet: ${message}`, 1, { code: "VALIDATION_FAILED", message });
 }
 
 // ---- argument parsers (commander prints their message and exits 1) --------------------------------
@@ -113,42 +125,85 @@ interface Context {
   client: PropnetClient;
   pair: KeyringPair | undefined;
   json: boolean;
+  /** The flags as given, to spell out a command that fixes a refusal. */
+  flags: { key?: string; url: string };
 }
 
-/** Runs a command body with a client; maps every failure to its message and exit code. */
+/** Runs a command body with a client; maps every failure to its message (or JSON body) and exit code. */
 async function run(options: CommonOptions, body: (ctx: Context) => Promise<void>): Promise<number> {
+  const fail = (exitCode: number, text: string, error: ApiError): number => {
+    if (options.json) process.stdout.write(`${JSON.stringify({ error }, null, 2)}\n`);
+    else if (text) process.stderr.write(`${text}\n`);
+    return exitCode;
+  };
   try {
     let pair: KeyringPair | undefined;
     if (options.key !== undefined) {
       await cryptoReady();
       pair = loadKey(options.key);
     }
-    await body({ client: new PropnetClient({ baseUrl: options.url, signer: pair }), pair, json: options.json });
+    const client = new PropnetClient({ baseUrl: options.url, signer: pair });
+    await body({ client, pair, json: options.json, flags: { key: options.key, url: options.url } });
     return 0;
   } catch (error) {
-    if (error instanceof CommandFailed) {
-      if (error.message) process.stderr.write(`${error.message}\n`);
-      return error.exitCode;
-    }
-    if (error instanceof KeyError) {
-      process.stderr.write(`propnet: ${error.message}\n`);
-      return 1;
-    }
+    if (error instanceof CommandFailed) return fail(error.exitCode, error.message, error.error);
+    if (error instanceof KeyError) return fail(1, `propnet: ${error.message}`, { code: "KEY_INVALID", message: error.message });
     if (error instanceof ClientError) {
-      process.stderr.write(`propnet: ${error.message}; is the node running? (--url or PROPNET_URL)\n`);
-      return 2;
+      return fail(2, `propnet: ${error.message}; is the node running? (--url or PROPNET_URL)`, { code: "NODE_UNREACHABLE", message: error.message });
     }
     throw error;
   }
 }
 
-/** The body of a success; on an error answer prints `error CODE: message` and fails with exit 1. */
-function unwrap<T>(response: ClientResponse<T>): T {
+/**
+ * The body of a success; on an error answer fails with exit 1, printing `error CODE: message`
+ * and, where one exists, the next step (the command that fixes it).
+ */
+function unwrap<T>(ctx: Context, response: ClientResponse<T>): T {
   if (response.ok) return response.body;
   const { code, message, details } = response.error;
-  let text = `error ${code}: ${message}`;
-  if (details && Object.keys(details).length > 0) text += `\n  details: ${JSON.stringify(details)}`;
-  throw new CommandFailed(text, 1);
+  const lines = [`error ${code}: ${message}`, ...nextSteps(ctx, response.error)];
+  if (details && Object.keys(details).length > 0) lines.push(`  details: ${JSON.stringify(details)}`);
+  throw new CommandFailed(lines.join("\n"), 1, response.error);
+}
+
+/** `--key K --url U` as the user gave them (the URL only when not the default), for a command to copy. */
+function flagsText(ctx: Context): string {
+  const key = ctx.flags.key === undefined ? " --key <key file>" : ` --key ${shellWord(ctx.flags.key)}`;
+  return `${key}${ctx.flags.url === DEFAULT_URL ? "" : ` --url ${shellWord(ctx.flags.url)}`}`;
+}
+
+function shellWord(value: string): string {
+  return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`;
+}
+
+/** What the user can do about a refusal, in commands they can run. */
+function nextSteps(ctx: Context, error: ApiError): string[] {
+  const d = error.details ?? {};
+  switch (error.code) {
+    case "INSUFFICIENT_COLLATERAL": {
+      if (typeof d.free_rao !== "string" || typeof d.required_rao !== "string") return [];
+      const missing = BigInt(d.required_rao) - BigInt(d.free_rao);
+      if (missing <= 0n) return [];
+      return [
+        `  ${formatRao(d.free_rao)} free, ${formatRao(d.required_rao)} needed: deposit at least ${formatRao(missing.toString())} more:`,
+        `    propnet collateral deposit ${formatRao(missing.toString()).replace(/ TAO$/, "")}${flagsText(ctx)}`,
+      ];
+    }
+    case "UNKNOWN_TRADE_PAIR":
+    case "PAIR_NOT_TRADABLE": {
+      const pairs = Array.isArray(d.trade_pairs) ? ` ${d.trade_pairs.join(", ")};` : "";
+      return [`  trade pairs:${pairs} \`propnet pairs\` lists them with their leverage and fees`];
+    }
+    case "LEVERAGE_OUT_OF_RANGE":
+      return ["  `propnet pairs` lists each pair's leverage range"];
+    case "NOT_A_NEURON":
+      return [`  register the hotkey as a neuron first (devnet): propnet chain register${flagsText(ctx)}`];
+    case "ENTITY_NOT_FOUND":
+      return [`  register the entity first: propnet entity register${flagsText(ctx)}`];
+    default:
+      return [];
+  }
 }
 
 function printJson(body: unknown): void {
@@ -156,17 +211,17 @@ function printJson(body: unknown): void {
 }
 
 function needKey(ctx: Context, what: string): KeyringPair {
-  if (!ctx.pair) throw new CommandFailed(`propnet: ${what} needs --key (a key file or //Uri)`, 1);
+  if (!ctx.pair) throw refuse(`${what} needs --key (a key file or //Uri)`);
   return ctx.pair;
 }
 
 /** `<entity>_<id>` from an id (of the signer's entity) or a synthetic hotkey given whole. */
 function syntheticOf(value: string, pair: KeyringPair | undefined): string {
   if (SUBACCOUNT_ID.test(value)) {
-    if (!pair) throw new CommandFailed(`propnet: a bare subaccount id needs --key (the entity's key)`, 1);
+    if (!pair) throw refuse(`a bare subaccount id needs --key (the entity's key)`);
     return `${pair.address}_${value}`;
   }
-  if (!isSynthetic(value)) throw new CommandFailed(`propnet: ${value} is neither a subaccount id nor a synthetic hotkey (<entity SS58>_<id>)`, 1);
+  if (!isSynthetic(value)) throw refuse(`${value} is neither a subaccount id nor a synthetic hotkey (<entity SS58>_<id>)`);
   return value;
 }
 
@@ -187,7 +242,11 @@ export function formatRao(rao: string): string {
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
-const usd = (x: number) => `$${x.toFixed(2)}`;
+/** -2.234 -> "-$2.23"; a sign, then the dollar sign; never "-$0.00". */
+export function usd(x: number): string {
+  const cents = Math.round(x * 100);
+  return `${cents < 0 ? "-" : ""}$${(Math.abs(cents) / 100).toFixed(2)}`;
+}
 const when = (ms: number | null) => (ms === null ? "-" : new Date(ms).toISOString());
 
 function entityLines(e: Entity): string {
@@ -204,6 +263,32 @@ function entityLines(e: Entity): string {
   return lines.join("\n");
 }
 
+/** One position: side and size as a trader says them, PnL, fees charged, return. */
+export function positionLine(p: Position): string {
+  const side = p.is_closed
+    ? "closed"
+    : p.net_leverage === 0
+      ? "flat"
+      : `${p.net_leverage < 0 ? "short" : "long"} at leverage ${Math.abs(p.net_leverage)}, average entry ${p.average_entry_price}`;
+  const fees = p.spread_fee_usd + p.carry_fee_usd;
+  return (
+    `${p.trade_pair}: ${side}, realized ${usd(p.realized_pnl_usd)}, unrealized ${usd(p.unrealized_pnl_usd)}, ` +
+    `fees ${usd(fees)} (spread ${usd(p.spread_fee_usd)}, carry ${usd(p.carry_fee_usd)}), return ${pct(p.return)}`
+  );
+}
+
+/** An order as the user typed it: SHORT with leverage 2, not leverage -2 (the API's signed delta). */
+export function orderText(o: { order_type: string; trade_pair: string; leverage: number }): string {
+  return `${o.order_type} ${o.trade_pair}${o.order_type === "FLAT" ? "" : ` leverage ${Math.abs(o.leverage)}`}`;
+}
+
+function pairLine(p: TradePairInfo): string {
+  if (!p.tradable) return `${p.id.padEnd(8)} ${p.category.padEnd(9)} not tradable: priced only (values emissions in USD)`;
+  const fee = `${+(p.fee * 100).toPrecision(6)}%`;
+  const carry = `${+(p.carry_per_year * 100).toPrecision(6)}%`;
+  return `${p.id.padEnd(8)} ${p.category.padEnd(9)} leverage ${p.min_leverage} to ${p.max_leverage}, fee ${fee} per unit of leverage traded, carry ${carry} a year`;
+}
+
 function subaccountLine(s: Subaccount): string {
   const c = s.challenge;
   return `${s.synthetic_hotkey}  ${s.status}  ${c.state}  return ${pct(c.return)}  max drawdown ${pct(c.max_drawdown)}  account ${usd(s.account_size_usd)}`;
@@ -218,7 +303,7 @@ export function registerClientCommands(program: Command): void {
     .option("--max-subaccounts <n>", "the entity's own limit of active subaccounts (1..500)", integerIn(1, 500))
     .action(async (options: CommonOptions & { maxSubaccounts?: number }) => {
       process.exitCode = await run(options, async (ctx) => {
-        const body = unwrap(await ctx.client.registerEntity(options.maxSubaccounts));
+        const body = unwrap(ctx, await ctx.client.registerEntity(options.maxSubaccounts));
         if (ctx.json) return printJson(body);
         process.stdout.write(`registered\n${entityLines(body.entity)}\n`);
       });
@@ -231,7 +316,7 @@ export function registerClientCommands(program: Command): void {
     .action(async (options: CommonOptions & { accountSize?: number }) => {
       process.exitCode = await run(options, async (ctx) => {
         const pair = needKey(ctx, "subaccount create");
-        const body = unwrap(await ctx.client.createSubaccount(pair.address, options.accountSize));
+        const body = unwrap(ctx, await ctx.client.createSubaccount(pair.address, options.accountSize));
         if (ctx.json) return printJson(body);
         const s = body.subaccount;
         process.stdout.write(
@@ -249,11 +334,11 @@ export function registerClientCommands(program: Command): void {
       process.exitCode = await run(options, async (ctx) => {
         const pair = needKey(ctx, "subaccount list");
         const hotkey = options.entity ?? pair.address;
-        if (!isSs58(hotkey)) throw new CommandFailed(`propnet: --entity ${hotkey} is not an SS58 address`, 1);
+        if (!isSs58(hotkey)) throw refuse(`--entity ${hotkey} is not an SS58 address`);
         const all: Subaccount[] = [];
         let cursor: string | undefined;
         do {
-          const page = unwrap(await ctx.client.listSubaccounts(hotkey, { status: options.status, cursor }));
+          const page = unwrap(ctx, await ctx.client.listSubaccounts(hotkey, { status: options.status, cursor }));
           all.push(...page.subaccounts);
           // A cursor that does not move would loop forever; stop rather than trust it.
           cursor = page.next_cursor !== null && page.next_cursor !== cursor ? page.next_cursor : undefined;
@@ -270,7 +355,7 @@ export function registerClientCommands(program: Command): void {
     .option("--reason <text>", "why (recorded)")
     .action(async (target: string, options: CommonOptions & { reason?: string }) => {
       process.exitCode = await run(options, async (ctx) => {
-        const body = unwrap(await ctx.client.eliminate(syntheticOf(target, ctx.pair), options.reason));
+        const body = unwrap(ctx, await ctx.client.eliminate(syntheticOf(target, ctx.pair), options.reason));
         if (ctx.json) return printJson(body);
         process.stdout.write(`${body.subaccount.synthetic_hotkey} ${body.subaccount.status} at ${when(body.subaccount.eliminated_at_ms)}\n`);
       });
@@ -286,10 +371,11 @@ export function registerClientCommands(program: Command): void {
       process.exitCode = await run(options, async (ctx) => {
         const orderType = type.toUpperCase();
         if (orderType !== "LONG" && orderType !== "SHORT" && orderType !== "FLAT") {
-          throw new CommandFailed(`propnet: order type must be LONG, SHORT or FLAT, not ${type}`, 1);
+          throw refuse(`order type must be LONG, SHORT or FLAT, not ${type}`);
         }
-        if (orderType !== "FLAT" && options.leverage === undefined) throw new CommandFailed(`propnet: ${orderType} needs --leverage`, 1);
+        if (orderType !== "FLAT" && options.leverage === undefined) throw refuse(`${orderType} needs --leverage`);
         const body = unwrap(
+          ctx,
           await ctx.client.placeOrder({
             subaccount_id: options.subaccount,
             trade_pair: pair.toUpperCase(),
@@ -300,11 +386,19 @@ export function registerClientCommands(program: Command): void {
         if (ctx.json) return printJson(body);
         const { order: o, position: p } = body;
         process.stdout.write(
-          `order ${o.order_uuid}${body.duplicate ? " (duplicate: the original order)" : ""}: ${o.order_type} ${o.trade_pair} ` +
-            `leverage ${o.leverage} at ${o.price} for ${o.synthetic_hotkey}\n` +
-            `position ${p.trade_pair}: ${p.is_closed ? "closed" : `net leverage ${p.net_leverage}, average entry ${p.average_entry_price}`}, ` +
-            `realized ${usd(p.realized_pnl_usd)}, unrealized ${usd(p.unrealized_pnl_usd)}, return ${pct(p.return)}\n`,
+          `order ${o.order_uuid}${body.duplicate ? " (duplicate: the original order)" : ""}: ${orderText(o)} ` +
+            `at ${o.price} for ${o.synthetic_hotkey}\nposition ${positionLine(p)}\n`,
         );
+      });
+    });
+
+  withCommon(program.command("pairs"), "optional")
+    .description("list the trade pairs: leverage range and fees (GET /v1/trade-pairs)")
+    .action(async (options: CommonOptions) => {
+      process.exitCode = await run(options, async (ctx) => {
+        const body = unwrap(ctx, await ctx.client.tradePairs());
+        if (ctx.json) return printJson(body);
+        for (const p of body.trade_pairs) process.stdout.write(`${pairLine(p)}\n`);
       });
     });
 
@@ -315,9 +409,9 @@ export function registerClientCommands(program: Command): void {
       process.exitCode = await run(options, async (ctx) => {
         if (target === undefined) return nodeStatus(ctx);
         if (isSynthetic(target)) return subaccountStatus(ctx, target);
-        if (!isSs58(target)) throw new CommandFailed(`propnet: ${target} is neither an SS58 hotkey nor a synthetic hotkey (<entity SS58>_<id>)`, 1);
+        if (!isSs58(target)) throw refuse(`${target} is neither an SS58 hotkey nor a synthetic hotkey (<entity SS58>_<id>)`);
         needKey(ctx, "reading an entity (the entity's or root's key)");
-        const body = unwrap(await ctx.client.getEntity(target));
+        const body = unwrap(ctx, await ctx.client.getEntity(target));
         if (ctx.json) return printJson(body);
         process.stdout.write(`${entityLines(body.entity)}\n`);
         for (const s of body.entity.subaccounts) process.stdout.write(`  ${subaccountLine(s)}\n`);
@@ -329,7 +423,7 @@ export function registerClientCommands(program: Command): void {
 
 /** A devnet extrinsic signed by the key (the coldkey); prints `<what happened> in block N` or --json. */
 async function extrinsic(ctx: Context, call: string, args: Record<string, unknown>, describe: (events: ChainEvent[]) => string): Promise<void> {
-  const body = unwrap(await ctx.client.chainExtrinsic(call, args));
+  const body = unwrap(ctx, await ctx.client.chainExtrinsic(call, args));
   if (ctx.json) return printJson(body);
   process.stdout.write(`${describe(body.events)} in block ${body.included_in_block}\n`);
 }
@@ -387,8 +481,8 @@ function registerChainCommands(program: Command): void {
 
 async function nodeStatus(ctx: Context): Promise<void> {
   const [health, head] = await Promise.all([ctx.client.health(), ctx.client.chainHead()]);
-  const h = unwrap(health);
-  const c = unwrap(head);
+  const h = unwrap(ctx, health);
+  const c = unwrap(ctx, head);
   if (ctx.json) return printJson({ health: h, chain_head: c });
   process.stdout.write(
     `node ${ctx.client.baseUrl}: ${h.status}, version ${h.version}, seq ${h.seq}, stream seq ${h.stream_seq}\n` +
@@ -400,18 +494,16 @@ async function nodeStatus(ctx: Context): Promise<void> {
 async function subaccountStatus(ctx: Context, synthetic: string): Promise<void> {
   if (!ctx.pair) {
     // Without a key only the public status can be read.
-    const body = unwrap(await ctx.client.subaccountStatus(synthetic));
+    const body = unwrap(ctx, await ctx.client.subaccountStatus(synthetic));
     if (ctx.json) return printJson(body);
     process.stdout.write(`${body.synthetic_hotkey} ${body.status}\n`);
     return;
   }
-  const body = unwrap(await ctx.client.getSubaccount(synthetic));
+  const body = unwrap(ctx, await ctx.client.getSubaccount(synthetic));
   if (ctx.json) return printJson(body);
   process.stdout.write(`${subaccountLine(body.subaccount)}\n`);
   for (const p of body.positions.filter((p) => !p.is_closed)) {
-    process.stdout.write(
-      `  ${p.trade_pair}: net leverage ${p.net_leverage}, average entry ${p.average_entry_price}, unrealized ${usd(p.unrealized_pnl_usd)}, return ${pct(p.return)}\n`,
-    );
+    process.stdout.write(`  ${positionLine(p)}\n`);
   }
   const e = body.elimination;
   if (e) process.stdout.write(`  eliminated ${when(e.at_ms)}: ${e.reason}; max drawdown ${pct(e.max_drawdown)}, slashed ${formatRao(e.slashed_rao)}\n`);

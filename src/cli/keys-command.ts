@@ -1,5 +1,6 @@
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { execFileSync } from "node:child_process";
+import { appendFileSync, existsSync, readFileSync } from "node:fs";
+import { dirname, join, relative, resolve, sep } from "node:path";
 import { u8aToHex } from "@polkadot/util";
 import type { Command } from "commander";
 import { cryptoReady, KeyError, loadKey, newMnemonicKeyFile } from "../keys/keys.ts";
@@ -17,6 +18,8 @@ export function registerKeysCommands(program: Command): void {
         await cryptoReady();
         const pair = newMnemonicKeyFile(options.out);
         process.stdout.write(`address ${pair.address}\nkey file ${resolve(options.out)} (mode 0600; keep it secret, back it up)\n`);
+        // Advice goes to stderr: stdout stays the address and the file, for scripts.
+        process.stderr.write(`${keepOutOfGit(resolve(options.out))}\n`);
       });
     });
 
@@ -37,6 +40,37 @@ export function registerKeysCommands(program: Command): void {
         }
       });
     });
+}
+
+/** The git work tree holding `path` (the nearest directory up with a .git), or null. */
+function gitWorkTree(path: string): string | null {
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, ".git"))) return dir;
+    if (dirname(dir) === dir) return null;
+  }
+}
+
+/**
+ * A key file written inside a git work tree is one `git add .` away from being published: add it
+ * to the work tree's .gitignore (unless git already ignores it). Says what it did, or reminds.
+ */
+export function keepOutOfGit(path: string): string {
+  const top = gitWorkTree(path);
+  if (top === null) return `note: ${path} is not inside a git work tree; never commit or share it (add it to .gitignore if you move it into one)`;
+  const gitignore = join(top, ".gitignore");
+  const entry = `/${relative(top, path).split(sep).join("/")}`;
+  try {
+    // Exit 0: some pattern already ignores it. Any failure (git missing, not ignored) falls through.
+    execFileSync("git", ["check-ignore", "-q", path], { cwd: top, stdio: "ignore" });
+    return `note: ${path} is already ignored by git (${gitignore} or another ignore file)`;
+  } catch {
+    // not ignored yet, or no git binary: add the entry
+  }
+  const existing = existsSync(gitignore) ? readFileSync(gitignore, "utf8") : "";
+  if (existing.split(/\r?\n/).includes(entry)) return `note: ${entry} is already in ${gitignore}`;
+  const separator = existing === "" || existing.endsWith("\n") ? "" : "\n";
+  appendFileSync(gitignore, `${separator}# a propnet signing key: never commit it\n${entry}\n`);
+  return `added ${entry} to ${gitignore} so git never commits the key`;
 }
 
 async function run(body: () => Promise<void>): Promise<number> {

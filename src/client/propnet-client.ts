@@ -71,6 +71,9 @@ export interface Position {
   average_entry_price: number;
   realized_pnl_usd: number;
   unrealized_pnl_usd: number;
+  /** Fees charged so far: the spread on every order, the carry on open leverage. */
+  spread_fee_usd: number;
+  carry_fee_usd: number;
   return: number;
   opened_at_ms: number;
   closed_at_ms: number | null;
@@ -121,6 +124,16 @@ export interface OrderRequest {
   order_type: OrderType;
   leverage?: number;
   order_uuid?: string;
+}
+
+export interface TradePairInfo {
+  id: string;
+  category: "crypto" | "forex" | "valuation";
+  min_leverage: number;
+  max_leverage: number;
+  fee: number;
+  carry_per_year: number;
+  tradable: boolean;
 }
 
 export interface PriceTick {
@@ -295,6 +308,11 @@ export class PropnetClient {
 
   placeOrder(order: OrderRequest, opts?: RequestOptions): Promise<ClientResponse<{ order: Order; position: Position; duplicate?: boolean }>> {
     return this.#post("/v1/orders", order, opts);
+  }
+
+  /** Public: every trade pair with its leverage range and fees. */
+  tradePairs(): Promise<ClientResponse<{ trade_pairs: TradePairInfo[] }>> {
+    return this.#get("/v1/trade-pairs", false);
   }
 
   time(): Promise<ClientResponse<{ server_time_ms: number }>> {

@@ -58,7 +58,13 @@ export async function verifyLog(
   // Read before the log's read transaction begins, so that neither can be ahead of the log read.
   const acknowledged = readHeadFile(dataDir);
   const reads = readSnapshots(snapshotDir(dataDir), CODE_VERSION);
-  const store = SqliteStore.openReadOnly(path);
+  let store: SqliteStore;
+  try {
+    store = SqliteStore.openReadOnly(path);
+  } catch (error) {
+    // SQLite refuses a file cut short or damaged in its first pages: a log that cannot be trusted, not a crash.
+    throw new LogIntegrityError(0, `event log ${path} cannot be read (damaged or cut short on disk): ${(error as Error).message}`);
+  }
   const release = store.holdReadSnapshot();
   try {
     const last = checkHead(store);

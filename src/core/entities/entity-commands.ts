@@ -200,7 +200,7 @@ export function createSubaccount(state: State, c: CreateSubaccount): EventDraft 
   const reserve = tracksCollateral(state) ? reserveFor(size) : 0n;
   const free = state.ledger.balanceOf(TAO, account.collateral(c.entity));
   if (free < reserve) {
-    throw new DomainError("INSUFFICIENT_COLLATERAL", `${c.entity} has ${free} rao of free collateral, a ${size} USD subaccount reserves ${reserve}`, {
+    throw new DomainError("INSUFFICIENT_COLLATERAL", `${c.entity} has ${taoText(free)} of free collateral; a ${usdText(size)} USD subaccount reserves ${taoText(reserve)}`, {
       free_rao: free.toString(),
       required_rao: reserve.toString(),
     });
@@ -221,6 +221,18 @@ export function eliminateSubaccount(state: State, c: EliminateSubaccount): Event
   return withEntityChecks(state, [sub.entity], { type: "SubaccountEliminated", version: 1, payload: { ...payload, ref: { synthetic_hotkey: c.synthetic } } });
 }
 
+/** Rao as TAO for a message a person reads ("4 TAO", "0.5 TAO"); details keep the exact rao. */
+function taoText(rao: bigint): string {
+  const abs = rao < 0n ? -rao : rao;
+  const frac = (abs % 1_000_000_000n).toString().padStart(9, "0").replace(/0+$/, "");
+  return `${rao < 0n ? "-" : ""}${abs / 1_000_000_000n}${frac ? `.${frac}` : ""} TAO`;
+}
+
+/** 10000 -> "10,000". */
+function usdText(usd: number): string {
+  return String(usd).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+}
+
 export function reinstateSubaccount(state: State, c: ReinstateSubaccount): EventDraft {
   const sub = subaccountOf(state, c.synthetic);
   if (sub.status === "active") throw new DomainError("NOT_FOUND", "not eliminated", { unchanged: true });
@@ -233,7 +245,7 @@ export function reinstateSubaccount(state: State, c: ReinstateSubaccount): Event
   const restored = BigInt(t?.elimination?.slashed_rao ?? "0");
   const free = state.ledger.balanceOf(TAO, account.collateral(sub.entity));
   if (free < reserve - restored) {
-    throw new DomainError("INSUFFICIENT_COLLATERAL", `${sub.entity} needs ${reserve - restored} rao of free collateral to reinstate`, {
+    throw new DomainError("INSUFFICIENT_COLLATERAL", `${sub.entity} has ${taoText(free)} of free collateral; reinstating needs ${taoText(reserve - restored)}`, {
       free_rao: free.toString(),
       required_rao: (reserve - restored).toString(),
     });

@@ -6,7 +6,7 @@ import type { State } from "../machine/state.ts";
 import { checkOrder, type Fill, type OrderType } from "./position.ts";
 import { fillRecord, type VerdictMarks, verdictMarks } from "./records.ts";
 import { rulesOf, TRADING_RULES_VERSION } from "./rules.ts";
-import { tradePair } from "./trade-pairs.ts";
+import { TRADE_PAIRS, tradePair } from "./trade-pairs.ts";
 import { applyVerdict, enqueueChallenge, judge, markTrader, placeOrder, traderOf } from "./trader.ts";
 import { orderUuidKey, positionKey, type TraderRecord } from "./trading-state.ts";
 
@@ -280,7 +280,13 @@ export function placeOrderCommand(state: State, c: PlaceOrder): EventDraft {
     });
   }
   const pair = tradePair(c.trade_pair);
-  if (!pair) throw new DomainError("UNKNOWN_TRADE_PAIR", `${c.trade_pair} is not a trade pair`, { trade_pair: c.trade_pair });
+  if (!pair) {
+    // The list lets a client say what would have been accepted.
+    throw new DomainError("UNKNOWN_TRADE_PAIR", `${c.trade_pair} is not a trade pair`, {
+      trade_pair: c.trade_pair,
+      trade_pairs: TRADE_PAIRS.filter((p) => p.tradable).map((p) => p.id),
+    });
+  }
   // Before any leverage check: no order on a valuation-only pair is valid, whatever its leverage.
   if (!pair.tradable) throw new DomainError("PAIR_NOT_TRADABLE", `${pair.id} is a valuation-only pair: it is priced, not traded`, { trade_pair: pair.id });
   const open = trading.open.get(positionKey(trader, pair.id)) ?? null;
