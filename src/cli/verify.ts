@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
 import { SingleBar } from "cli-progress";
 import { logPath } from "../node/node.ts";
@@ -42,7 +43,8 @@ export async function runVerify(options: { data: string; full?: boolean; truncat
   } catch (error) {
     bar.stop();
     if (error instanceof LogIntegrityError) {
-      process.stderr.write(`verify failed${error.seq > 0 ? ` at seq ${error.seq}` : ""}: ${error.message}\n${recoveryAdvice(options.data, error)}\n`);
+      const advice = recoveryAdvice(options.data, error);
+      process.stderr.write(`verify failed${error.seq > 0 ? ` at seq ${error.seq}` : ""}: ${error.message}\n${advice ? `${advice}\n` : ""}`);
       return 1;
     }
     throw error;
@@ -54,6 +56,8 @@ export async function runVerify(options: { data: string; full?: boolean; truncat
  * chained, and before the first bad seq) and the two ways back: a backup, or truncating to N.
  */
 export function recoveryAdvice(dataDir: string, error: LogIntegrityError): string {
+  // No log at all: the error says so, and there is nothing to keep.
+  if (!existsSync(logPath(dataDir))) return "";
   const sound = findSoundPrefix(logPath(dataDir));
   const n = error.seq > 0 ? Math.min(sound.lastSoundSeq, error.seq - 1) : sound.lastSoundSeq;
   const dir = /^[\w@%+=:,./-]+$/.test(dataDir) ? dataDir : `'${dataDir.replaceAll("'", "'\\''")}'`;
@@ -63,6 +67,7 @@ export function recoveryAdvice(dataDir: string, error: LogIntegrityError): strin
     "  restore a backup into a new data directory: propnet restore --from BACKUP_FILE --data NEW_DIR",
   ];
   if (n > 0) lines.push(`  or keep events 1..${n} and set the rest aside (writes after seq ${n} are lost): propnet verify --data ${dir} --truncate-to ${n}`);
+  lines.push(`the whole check, every hash and invariant from genesis: propnet verify --data ${dir} --full`);
   return lines.join("\n");
 }
 
