@@ -1,6 +1,6 @@
 import fastifySwagger from "@fastify/swagger";
-import Fastify, { type FastifyInstance } from "fastify";
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
+import Fastify, { type FastifyInstance, LogController } from "fastify";
+import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type { BlockProducer } from "../node/block-producer.ts";
 import type { PropnetNode } from "../node/node.ts";
 import { EpistulaVerifier, epistulaReady, installRawJsonParser } from "./epistula.ts";
@@ -14,6 +14,8 @@ import {
   REQUEST_TIMEOUT_MS,
 } from "./connection-limits.ts";
 import { clientErrorHandler, frameworkErrors, installErrorEnvelope, MAX_PARAM_LENGTH } from "./error-envelope.ts";
+import { installRequestLog, type LogOptions, loggerOptions } from "./logging.ts";
+import { openApiOptions } from "./openapi.ts";
 import { RateLimits } from "./rate-limit.ts";
 import { auditRoutes } from "./routes/audit.ts";
 import { clockRoutes } from "./routes/clock.ts";
@@ -21,7 +23,7 @@ import { entityRoutes } from "./routes/entities.ts";
 import { sessionRoutes } from "./routes/sessions.ts";
 import { tradingRoutes } from "./routes/trading.ts";
 import { weightRoutes } from "./routes/weights.ts";
-import { exposeServerMetrics } from "./server-metrics.ts";
+import { chainFigures, exposeServerMetrics } from "./server-metrics.ts";
 import { Sessions } from "./sessions.ts";
 import { chainRoutes } from "./routes/chain.ts";
 import { dashboardRoutes } from "./routes/dashboard.ts";
@@ -68,7 +70,8 @@ export interface ChainHealth {
 export const BODY_LIMIT = 64 * 1024;
 
 export interface ServerOptions {
-  logger?: boolean;
+  /** Off unless given: `true` is JSON at `info` on stdout; LogOptions choose level, format and stream. */
+  logger?: boolean | LogOptions;
   /** Caps on open connections (connection-limits.ts); the defaults there when absent. */
   connections?: ConnectionLimitOptions;
 }
@@ -76,7 +79,9 @@ export interface ServerOptions {
 /** The HTTP interface: routes are plugins over one shared context. */
 export function buildServer(ctx: ApiContext, options: ServerOptions = {}): FastifyInstance {
   const app = Fastify({
-    logger: options.logger ?? false,
+    logger: options.logger ? loggerOptions(options.logger === true ? {} : options.logger) : false,
+    // Fastify's two lines per request give way to one (installRequestLog), with the route and signer.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
     // Idle and slow clients give their connection back (connection-limits.ts says why these values).
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
@@ -104,6 +109,7 @@ export function buildServer(ctx: ApiContext, options: ServerOptions = {}): Fasti
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorEnvelope(app);
+  if (options.logger) installRequestLog(app);
   installRawJsonParser(app);
   const connections = new ConnectionLimits(options.connections);
   connections.install(app.server);
@@ -125,6 +131,7 @@ export function buildServer(ctx: ApiContext, options: ServerOptions = {}): Fasti
         sessions: () => sessions.size,
         uuids: () => epistula.rememberedUuids,
         idempotencyKeys: () => node.state.idempotency.size,
+        chain: async () => (node.readable ? node.read(chainFigures) : null),
       });
     }
   });
@@ -134,13 +141,7 @@ export function buildServer(ctx: ApiContext, options: ServerOptions = {}): Fasti
   app.addHook("onReady", async () => {
     await epistulaReady();
   });
-  app.register(fastifySwagger, {
-    openapi: {
-      openapi: "3.0.3",
-      info: { title: "propnet", description: "propnet validator HTTP API (API.md)", version: ctx.version },
-    },
-    transform: jsonSchemaTransform,
-  });
+  app.register(fastifySwagger, openApiOptions(ctx.version));
   app.register(healthRoutes, { ctx });
   app.register(dashboardRoutes);
   app.register(liveRoutes, { ctx });

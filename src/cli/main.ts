@@ -1,5 +1,6 @@
 import { Command, Option } from "commander";
 import { CODE_VERSION } from "../version.ts";
+import { registerChainCheck } from "./chain-check.ts";
 import { registerClientCommands } from "./client-commands.ts";
 import { registerKeysCommands } from "./keys-command.ts";
 import { parseBlockTime, parseChoice, parsePayoutPeriod, parsePeers, parsePort } from "./serve-options.ts";
@@ -11,6 +12,11 @@ function positiveInt(value: string): number {
   const n = Number(value);
   if (!/^[1-9]\d*$/.test(value)) throw new Error("must be a positive integer");
   return n;
+}
+
+function positiveOrZeroInt(value: string): number {
+  if (!/^(0|[1-9]\d*)$/.test(value) || Number(value) > 65_535) throw new Error("must be an integer in [0, 65535]");
+  return Number(value);
 }
 
 const program = new Command()
@@ -38,7 +44,16 @@ program
   .option("--rate-limit <on|off>", "rate limits", parseChoice(["on", "off"] as const), "on")
   .option("--snapshot-every <events>", "write a snapshot after this many events", positiveInt, 100_000)
   .option("--genesis <file>", "devnet genesis JSON (endowments, root, tempo, subnets with their owner and validators); used for an empty log only")
-  .option("--payout-period <period>", "payout period: month (calendar month UTC), 1d, 1h, 10m or 1m (one minute)", parsePayoutPeriod, "month")
+  .option("--payout-period <period>", "payout period: month (calendar month UTC; the default, 1m with the demo), 1d, 1h, 10m or 1m (one minute)", parsePayoutPeriod)
+  .option("--min-free-mb <mb>", "free space kept on the data directory's disk; below it writes answer 503 STORAGE_FULL", (v: string) => (v === "0" ? 0 : positiveInt(v)), 64)
+  .option("--chain <kind>", "devnet (a chain of its own, the default) or subtensor (follow a real subnet)", parseChoice(["devnet", "subtensor"] as const), "devnet")
+  .option("--chain-url <url>", "Subtensor node websocket URL (with --chain subtensor), e.g. wss://entrypoint-finney.opentensor.ai:443")
+  .option("--archive-url <url>", "an archive node to fill epochs missed while down (with --chain subtensor); without it they are recorded as gaps")
+  .option("--netuid <n>", "the subnet to follow (with --chain subtensor)", positiveOrZeroInt)
+  .option("--weights-version-key <n>", "version_key sent with weights (with --chain subtensor; default: the subnet's WeightsVersionKey)", positiveOrZeroInt)
+  // Literal lists (as in src/api/logging.ts): importing it here would load pino-pretty for every client command.
+  .addOption(new Option("--log-level <level>", "JSON log level on stdout: fatal, error, warn, info, debug, trace or silent").env("PROPNET_LOG_LEVEL").default("info").argParser(parseChoice(["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const)))
+  .addOption(new Option("--log-format <format>", "json (one object a line, the default) or pretty (for a terminal)").env("PROPNET_LOG_FORMAT").default("json").argParser(parseChoice(["json", "pretty"] as const)))
   .action(async (options) => {
     const { runServe } = await import("./serve.ts");
     process.exit(await runServe(options));
@@ -60,15 +75,38 @@ program
 
 program
   .command("verify")
-  .description("check a stopped node's event log: hashes, invariants and snapshots")
+  .description("check a node's event log (read-only, also beside a running node): hashes, invariants, snapshots, acknowledged head")
   .option("--data <dir>", "the node's data directory", "./data")
   .option("--full", "replay from genesis rather than from the last verified anchor", false)
+  .option("--truncate-to <seq>", "keep events 1..seq (the sound prefix verify names), set the rest aside, then verify; asks first", (v: string) => (v === "0" ? 0 : positiveInt(v)))
+  .option("--yes", "with --truncate-to: do not ask (scripts)", false)
   .action(async (options) => {
     const { runVerify } = await import("./verify.ts");
     process.exitCode = await runVerify(options);
   });
 
+program
+  .command("backup")
+  .description("copy a node's event log (and its newest snapshot) into one file, consistently, while the node runs")
+  .option("--data <dir>", "the node's data directory", "./data")
+  .requiredOption("--out <file>", "the backup file to write (must not exist)")
+  .action(async (options) => {
+    const { runBackup } = await import("./backup.ts");
+    process.exitCode = await runBackup(options);
+  });
+
+program
+  .command("restore")
+  .description("restore a backup into a new, empty data directory, after checking every hash and replaying it")
+  .requiredOption("--from <file>", "the backup file")
+  .option("--data <dir>", "the data directory to create (must not exist or be empty)", "./data")
+  .action(async (options) => {
+    const { runRestore } = await import("./backup.ts");
+    process.exitCode = await runRestore(options);
+  });
+
 registerKeysCommands(program);
 registerClientCommands(program);
+registerChainCheck(program);
 
 await program.parseAsync(process.argv);

@@ -5,18 +5,24 @@ import { EPISTULA_FUTURE_MS, EPISTULA_PAST_MS, EpistulaVerifier } from "../api/e
 import { RateLimits } from "../api/rate-limit.ts";
 import { SignaturePool } from "../api/signature-pool.ts";
 import { buildServer } from "../api/server.ts";
+import type { LogFormat, LogLevel } from "../api/logging.ts";
+import { NodeLog } from "../node/node-log.ts";
+import { type ConnectionLimitOptions, connectionLimitsFromEnv } from "../api/connection-limits.ts";
 import type { Endowment } from "../core/machine/commands.ts";
 import { cryptoReady, devAccounts, isSs58, KeyError, loadKey, loadOrCreateNodeKey } from "../keys/keys.ts";
 import { BlockProducer } from "../node/block-producer.ts";
 import { devnetWeights, WeightSetter } from "../node/weight-setter.ts";
-import { Demo } from "../node/demo.ts";
+import { Demo, DEMO_PAYOUT_PERIOD, DEMO_TEMPO } from "../node/demo.ts";
 import { logPath, PropnetNode } from "../node/node.ts";
 import { LogIntegrityError } from "../store/stored-event.ts";
+import { DataDirectoryLocked, DataDirLock } from "../store/data-dir-lock.ts";
 import { CODE_VERSION } from "../version.ts";
 import type { ChainGenesis } from "../core/chain/chain-state.ts";
 import type { PayoutPeriod } from "../core/debt/payout-period.ts";
 import { GenesisFileError, readGenesisFile } from "./genesis-file.ts";
+import type { SubtensorOptions } from "./serve-subtensor.ts";
 import { isLoopback } from "./serve-options.ts";
+import { startedByNpm, watchParent } from "./parent-watch.ts";
 
 export interface ServeOptions {
   host: string;
@@ -37,6 +43,17 @@ export interface ServeOptions {
   genesis?: string;
   /** `--payout-period`: month (calendar month UTC, the default) or 1d, 1h, 10m, 1m. */
   payoutPeriod?: PayoutPeriod;
+  /** `--min-free-mb`: free space kept on the data directory's filesystem; below it writes get 503 STORAGE_FULL. */
+  minFreeMb?: number;
+  /** `--chain`: the devnet (default) or a real Subtensor subnet to follow. */
+  chain?: "devnet" | "subtensor";
+  chainUrl?: string;
+  archiveUrl?: string;
+  netuid?: number;
+  weightsVersionKey?: number;
+  /** `--log-level` and `--log-format`: the structured log on stdout (`say` lines stay on stderr). */
+  logLevel?: LogLevel;
+  logFormat?: LogFormat;
 }
 
 const TAO_RAO = 1_000_000_000n;
@@ -63,16 +80,33 @@ function say(message: string): void {
  * The devnet genesis: the development accounts endowed, subnet 1 owned by Alice with her hotkey as
  * uid 0, and the node's key endowed and registered as a validator with stake. A node whose key is
  * Alice's (`--key //Alice`) is the owner and the validator at once, on uid 0; a development key
- * already holds far more than it needs.
+ * already holds far more than it needs. `tempo` (the demo's short one) replaces the chain's default.
  */
-export function devGenesis(dev: Map<string, string>, root: string, alice: string, node: string): { endowments: Endowment[]; chain: ChainGenesis } {
+export function devGenesis(dev: Map<string, string>, root: string, alice: string, node: string, tempo?: number): { endowments: Endowment[]; chain: ChainGenesis } {
   const endowments: Endowment[] = [...dev.values()].map((owner) => ({ owner, amount_rao: DEV_ENDOWMENT_RAO }));
   if (![...dev.values()].includes(node)) endowments.push({ owner: node, amount_rao: NODE_ENDOWMENT_RAO });
   const validators = [{ hotkey: node, coldkey: node, stake_rao: NODE_STAKE_RAO }];
   return {
     endowments,
-    chain: { root, subnets: [{ netuid: 1, ownerHotkey: alice, ownerColdkey: alice, registerOwner: node !== alice, validators }] },
+    chain: { root, subnets: [{ netuid: 1, ownerHotkey: alice, ownerColdkey: alice, registerOwner: node !== alice, validators, ...(tempo !== undefined ? { tempo } : {}) }] },
   };
+}
+
+/** `--chain subtensor` needs where (`--chain-url`) and which subnet (`--netuid`); the devnet needs neither. */
+function subtensorOptions(options: ServeOptions): SubtensorOptions | null {
+  if ((options.chain ?? "devnet") === "devnet") {
+    for (const [flag, value] of [["--chain-url", options.chainUrl], ["--archive-url", options.archiveUrl], ["--netuid", options.netuid], ["--weights-version-key", options.weightsVersionKey]] as const) {
+      if (value !== undefined) throw new ServeRefused(`${flag} is for --chain subtensor; the devnet is its own chain`);
+    }
+    return null;
+  }
+  if (!options.chainUrl) throw new ServeRefused("--chain subtensor needs --chain-url (a Subtensor node's ws:// or wss:// URL)");
+  if (options.netuid === undefined) throw new ServeRefused("--chain subtensor needs --netuid (the subnet to follow)");
+  for (const url of [options.chainUrl, options.archiveUrl]) {
+    if (url !== undefined && !/^wss?:\/\/./.test(url)) throw new ServeRefused(`${url} is not a ws:// or wss:// URL`);
+  }
+  if (options.genesis) throw new ServeRefused("--genesis is a devnet genesis; a node following a real chain takes the chain's own");
+  return { url: options.chainUrl, archiveUrl: options.archiveUrl, netuid: options.netuid, versionKey: options.weightsVersionKey };
 }
 
 /** `propnet serve`: the node, its store and its HTTP interface. Resolves with the exit code. */
@@ -80,14 +114,13 @@ export async function runServe(options: ServeOptions): Promise<number> {
   try {
     return await serve(options);
   } catch (error) {
-    if (error instanceof ServeRefused || error instanceof KeyError || error instanceof GenesisFileError) {
+    if (error instanceof ServeRefused || error instanceof KeyError || error instanceof GenesisFileError || error instanceof DataDirectoryLocked) {
       say(error.message);
       return 2;
     }
     if (error instanceof LogIntegrityError) {
-      say(
-        `refusing to start: ${error.message} (seq ${error.seq}). Run \`propnet verify --data ${options.data} --full\` for details.`,
-      );
+      const { recoveryAdvice } = await import("./verify.ts");
+      say(`refusing to start: ${error.message}\n${recoveryAdvice(options.data, error)}`);
       return 3;
     }
     throw error;
@@ -97,6 +130,14 @@ export async function runServe(options: ServeOptions): Promise<number> {
 async function serve(options: ServeOptions): Promise<number> {
   if (options.store === "postgres") {
     throw new ServeRefused("--store postgres is not available in this version yet; use the default embedded SQLite store");
+  }
+  const subtensor = subtensorOptions(options);
+  // Under `npm start`, killing npm must not leave the node running alone: stop as on SIGTERM.
+  if (startedByNpm()) {
+    watchParent((why) => {
+      say(`${why}: stopping`);
+      process.kill(process.pid, "SIGTERM");
+    });
   }
   await cryptoReady();
   const dev = devAccounts();
@@ -123,11 +164,19 @@ async function serve(options: ServeOptions): Promise<number> {
   }
   const { mkdirSync } = await import("node:fs");
   mkdirSync(options.data, { recursive: true });
+  // Held for the process's life (the OS lets it go when the process dies): a second node on this
+  // directory is refused here, before it reads a key or opens the log.
+  const lock = DataDirLock.acquire(options.data, { address: `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${options.port}` });
   const nodeKey = options.key ? loadKey(options.key) : loadOrCreateNodeKey(options.data);
   // The default devnet genesis, unless a genesis file says otherwise (applied to an empty log only):
   // Alice owns subnet 1 and its uid 0 (where what debts do not need goes); the node's own key is
   // its validator, registered and staked, so the weights it sets are the consensus.
-  const { endowments: genesis, chain: chainGenesis } = chainGenesisFile ?? devGenesis(dev, root, alice, nodeKey.address);
+  // The demo shortens the tempo, so its first epochs come within a minute (a new log's genesis only).
+  const demoOn = options.demo && !subtensor;
+  const { endowments: genesis, chain: chainGenesis } = chainGenesisFile ?? devGenesis(dev, root, alice, nodeKey.address, demoOn ? DEMO_TEMPO : undefined);
+  // On a real chain there is no devnet genesis: the log is bound to the chain's own once it answers.
+  // Loaded only here: the devnet never pays for @polkadot/api.
+  const followed = subtensor ? new (await import("./serve-subtensor.ts")).FollowedSubtensor(subtensor, say) : null;
 
   let node: PropnetNode | null = null;
   let producer: BlockProducer | null = null;
@@ -141,7 +190,15 @@ async function serve(options: ServeOptions): Promise<number> {
   let status = "replaying the event log";
   // Signatures are checked on threads of their own: the event loop keeps the rest of each request.
   const signatures = await SignaturePool.start(signatureThreads());
-  const epistula = new EpistulaVerifier({ pool: signatures });
+  // Node time once the node is open (a wall clock jump must not refuse correctly-timed clients); until then nothing is written.
+  const epistula = new EpistulaVerifier({ pool: signatures, now: () => node?.clock.now() ?? Date.now() });
+  // PROPNET_MAX_CONNECTIONS and PROPNET_MAX_CONNECTIONS_PER_ADDRESS, when set, replace the caps' defaults.
+  let connections: ConnectionLimitOptions;
+  try {
+    connections = connectionLimitsFromEnv(process.env);
+  } catch (error) {
+    throw new ServeRefused((error as Error).message);
+  }
   const app = buildServer({
     node: () => node,
     producer: () => producer,
@@ -153,7 +210,8 @@ async function serve(options: ServeOptions): Promise<number> {
     mothership: options.mothership !== undefined && options.mothership !== nodeKey.address ? { hotkey: options.mothership, url: null } : undefined,
     epistula,
     limits: new RateLimits({ enabled: options.rateLimit === "on" }),
-  });
+    chain: followed ? () => followed.health() : undefined,
+  }, { connections, logger: { level: options.logLevel ?? "info", format: options.logFormat ?? "json" } });
   try {
     await app.listen({ host: options.host, port: options.port });
   } catch (error) {
@@ -175,11 +233,13 @@ async function serve(options: ServeOptions): Promise<number> {
   const opened = await PropnetNode.open({
     dataDir: options.data,
     strict: options.strict,
-    genesis,
+    genesis: followed ? undefined : genesis,
     // Subnet 1, the prop-trading subnet, exists at genesis and receives emission from block 1.
-    chainGenesis,
-    payoutPeriod: options.payoutPeriod ?? "month",
+    chainGenesis: followed ? undefined : chainGenesis,
+    // The demo's debts become owed within a minute, unless the user chose a period.
+    payoutPeriod: options.payoutPeriod ?? (demoOn ? DEMO_PAYOUT_PERIOD : "month"),
     snapshotEvery: options.snapshotEvery,
+    minFreeBytes: options.minFreeMb !== undefined ? options.minFreeMb * 1024 * 1024 : undefined,
     say,
     onProgress: (seq) => {
       status = `replaying the event log (at seq ${seq})`;
@@ -192,20 +252,31 @@ async function serve(options: ServeOptions): Promise<number> {
     throw error;
   });
   // Uuids of writes acknowledged just before a restart stay used (a timestamp may be 2 s ahead).
+  epistula.markStarted(opened.clock.now());
   for (const [uuid, ts] of opened.requestUuidsSince(epistula.startedAt - EPISTULA_PAST_MS - EPISTULA_FUTURE_MS)) {
     epistula.remember(uuid, ts + EPISTULA_FUTURE_MS);
   }
-  producer = new BlockProducer(opened, options.blockTime);
-  producer.start();
-  // The node's validator scores and sets weights once per tempo (the devnet default genesis
-  // registers and stakes it; on a chain where its hotkey holds no uid it says so and retries).
-  weights = new WeightSetter(opened, devnetWeights(producer), nodeKey.address, options.blockTime > 0 ? options.blockTime : 12_000, say);
-  weights.start();
+  if (followed) {
+    followed.start(opened, nodeKey);
+  } else {
+    producer = new BlockProducer(opened, options.blockTime);
+    producer.start();
+    // The node's validator scores and sets weights once per tempo (the devnet default genesis
+    // registers and stakes it; on a chain where its hotkey holds no uid it says so and retries).
+    weights = new WeightSetter(opened, devnetWeights(producer), nodeKey.address, options.blockTime > 0 ? options.blockTime : 12_000, say);
+    weights.start();
+  }
   node = opened;
+  const nodeLog = new NodeLog(opened, app.log);
   process.removeListener("SIGTERM", stopDuringStart);
   process.removeListener("SIGINT", stopDuringStart);
-  say(`ready at seq ${opened.head.seq}; ${options.blockTime > 0 ? `a block every ${options.blockTime} ms` : "a block when an extrinsic arrives"}`);
-  demo = options.demo ? new Demo(opened, producer, say) : null;
+  say(
+    `ready at seq ${opened.head.seq}; ${
+      followed ? `following subnet ${subtensor?.netuid} at ${subtensor?.url}` : options.blockTime > 0 ? `a block every ${options.blockTime} ms` : "a block when an extrinsic arrives"
+    }`,
+  );
+  // The demo trades on the devnet's own chain; a node following a real one has none.
+  demo = options.demo && producer ? new Demo(opened, producer, say) : null;
   const demoStarted = demo?.start().catch((error: unknown) => say(`demo not started: ${(error as Error).message}`));
 
   return new Promise<number>((resolve) => {
@@ -225,7 +296,11 @@ async function serve(options: ServeOptions): Promise<number> {
         await demo?.stop();
         weights?.stop();
         await producer?.stop();
+        await followed?.stop();
         await opened.close();
+        // After close: the final snapshot is logged too.
+        nodeLog.stop();
+        lock.release();
         await signatures.close();
         clearTimeout(deadline);
         say(`stopped at seq ${opened.head.seq}`);

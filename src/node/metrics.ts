@@ -1,6 +1,15 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { INVARIANTS } from "../core/invariants/invariant-table.ts";
+import { assetName, TAO } from "../core/ledger/asset.ts";
 import type { StoredEvent } from "../store/stored-event.ts";
 import type { CommitStats } from "./writer.ts";
+
+/** Told what the node committed and snapshotted (the node's logger listens here). */
+export interface NodeObserver {
+  /** Rows just made durable, in seq order; called in the commit path, so it must be quick. */
+  committed?(rows: readonly StoredEvent[]): void;
+  snapshotWritten?(seq: number): void;
+}
 
 /** The node's Prometheus metrics, one registry per node. */
 export class NodeMetrics {
@@ -47,6 +56,34 @@ export class NodeMetrics {
   });
   readonly seq = new Gauge({ name: "propnet_log_seq", help: "Last committed seq", registers: [this.registry] });
   readonly #orders = new Counter({ name: "propnet_orders_total", help: "Orders committed", registers: [this.registry] });
+  readonly #snapshots = new Counter({ name: "propnet_snapshots_total", help: "Snapshots written", registers: [this.registry] });
+  readonly #observers = new Set<NodeObserver>();
+
+  constructor() {
+    // Labelled counters print 0 for their known labels before the first event, so a dashboard's
+    // rate() and an alert's "> 0" see a series from the start.
+    this.#commands.inc({ outcome: "ok" }, 0);
+    this.#commands.inc({ outcome: "refused" }, 0);
+    for (const invariant of Object.keys(INVARIANTS)) this.#violations.inc({ invariant }, 0);
+    this.#recycled.inc({ asset: assetName(TAO) }, 0);
+  }
+
+  /** Adds an observer; returns what removes it. */
+  observe(observer: NodeObserver): () => void {
+    this.#observers.add(observer);
+    return () => this.#observers.delete(observer);
+  }
+
+  snapshotWritten(seq: number): void {
+    this.#snapshots.inc();
+    for (const o of this.#observers) {
+      try {
+        o.snapshotWritten?.(seq);
+      } catch {
+        // An observer's failure never reaches the node.
+      }
+    }
+  }
   readonly #requests = new Histogram({
     name: "propnet_http_request_seconds",
     help: "HTTP requests by route, method and status code, with their latency",
@@ -96,6 +133,14 @@ export class NodeMetrics {
       } else if (row.payload.includes('"remainders":')) {
         const remainders = (JSON.parse(row.payload) as { remainders?: [string, string][] }).remainders ?? [];
         for (const [asset, amount] of remainders) this.#recycled.inc({ asset }, Number(amount));
+      }
+    }
+    if (rows.length === 0) return;
+    for (const o of this.#observers) {
+      try {
+        o.committed?.(rows);
+      } catch {
+        // An observer's failure never reaches the writer.
       }
     }
   }

@@ -491,6 +491,7 @@ export class PropnetNode {
       this.#lastSnapshotSeq = file.seq;
       this.#lastSnapshotAt = performance.now();
       this.#snapshotProblem = null;
+      this.metrics.snapshotWritten(file.seq);
       // The head file reaches the disk with every snapshot at least.
       await this.#headFile.sync();
       return path;

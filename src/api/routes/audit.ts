@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { type Access, requireSigner, signedRead } from "../access.ts";
+import { SIGNED_OR_SESSION } from "../openapi.ts";
 
 const AuditEvent = z.strictObject({
   seq: z.number().int(),
@@ -23,6 +24,7 @@ export const auditRoutes: FastifyPluginAsync<{ access: Access }> = async (instan
     {
       preValidation: [signedRead(access), async (request) => void requireSigner(request, [access.root()], "root")],
       schema: {
+        security: SIGNED_OR_SESSION,
         summary: "The event log with hashes, oldest first (root)",
         description: "hash = sha256 over prev_hash and the stored bytes of the row; `next` is the seq to pass as `after`, null at the end.",
         tags: ["operations"],

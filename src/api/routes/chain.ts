@@ -15,6 +15,7 @@ import type { PropnetNode } from "../../node/node.ts";
 import { BLOCK_EVENT_TYPE, CHAIN_EVENT_TYPES, type ChainEvent, chainEventsOfPayload, extrinsicEffectsInLog, toChainEvents } from "../chain-events.ts";
 import { type EpistulaVerifier, ReplayedRequest, sha256hex, signerOf } from "../epistula.ts";
 import type { ApiContext } from "../server.ts";
+import { SIGNED } from "../openapi.ts";
 
 // ---- schemas --------------------------------------------------------------------------------------
 
@@ -447,6 +448,7 @@ export const chainRoutes: FastifyPluginAsync<ChainRoutesOptions> = async (instan
     {
       preValidation: [ready, signedRepeatable, rootForRootCalls],
       schema: {
+        security: SIGNED,
         summary: "Submit a devnet extrinsic (Epistula-signed; the signer is the coldkey, root for root calls)",
         description: "Answers after the block that holds the extrinsic is committed. A refused extrinsic answers with its error code and details.included_in_block.",
         tags: ["chain"],
@@ -467,6 +469,7 @@ export const chainRoutes: FastifyPluginAsync<ChainRoutesOptions> = async (instan
     {
       preValidation: [ready, signedRepeatable, rootOnly],
       schema: {
+        security: SIGNED,
         summary: "Resume a paused subnet's emission after a full recount (root, Epistula-signed)",
         tags: ["chain"],
         params: NetuidParams,

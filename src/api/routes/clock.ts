@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { type Access, requireSigner, signedWrite } from "../access.ts";
+import { SIGNED } from "../openapi.ts";
 
 const Reading = {
   node_time_ms: z.number().int(),
@@ -37,6 +38,7 @@ export const clockRoutes: FastifyPluginAsync<{ access: Access }> = async (instan
     {
       preValidation: [signedWrite(access), async (request) => void requireSigner(request, [access.root()], "root")],
       schema: {
+        security: SIGNED,
         summary: "Adopt a wall clock that jumped ahead of node time (root)",
         description:
           "Node time steps forward to the wall clock once (adopted_ms; the log says why) and CLOCK_JUMP clears. A wall clock behind node time is never adopted: 409 WALL_CLOCK_BEHIND (time never goes back; the condition clears when the wall clock catches up). Within 5 s there is nothing to adopt: adopted_ms 0.",

@@ -36,6 +36,7 @@ import {
   SubaccountSchema,
   subaccountView,
 } from "../views.ts";
+import { SIGNED, SIGNED_OR_SESSION } from "../openapi.ts";
 
 const HotkeyParams = z.strictObject({ hotkey: z.string() });
 /** 120 days of 12-hour checkpoints, and room to spare. */
@@ -151,6 +152,7 @@ export const entityRoutes: FastifyPluginAsync<{ access: Access }> = async (insta
     {
       preValidation: [writeSigned],
       schema: {
+        security: SIGNED,
         summary: "Register the signing hotkey as an entity (it must be a neuron on subnet 1)",
         tags: ["entities"],
         body: z.strictObject({ max_subaccounts: z.number().int().min(1).max(MAX_ACTIVE_SUBACCOUNTS).optional() }).nullish(),
@@ -173,6 +175,7 @@ export const entityRoutes: FastifyPluginAsync<{ access: Access }> = async (insta
     {
       preValidation: [readSigned, async (request) => void requireSigner(request, [access.root()], "root")],
       schema: {
+        security: SIGNED_OR_SESSION,
         summary: "Every entity (root)",
         tags: ["entities"],
         querystring: z.strictObject({ cursor: z.string().max(64).optional(), limit: Limit.optional() }),
@@ -198,7 +201,7 @@ export const entityRoutes: FastifyPluginAsync<{ access: Access }> = async (insta
     "/v1/entities/:hotkey",
     {
       preValidation: [readSigned, entityOrRoot],
-      schema: { summary: "One entity (the entity or root)", tags: ["entities"], params: HotkeyParams, response: { 200: z.strictObject({ entity: EntitySchema }) } },
+      schema: { security: SIGNED_OR_SESSION, summary: "One entity (the entity or root)", tags: ["entities"], params: HotkeyParams, response: { 200: z.strictObject({ entity: EntitySchema }) } },
     },
     async (request) => node().read((state) => ({ entity: entityView(state, entityOrNotFound(state, request.params.hotkey), now()) })),
   );
@@ -214,6 +217,7 @@ export const entityRoutes: FastifyPluginAsync<{ access: Access }> = async (insta
         },
       ],
       schema: {
+        security: SIGNED,
         summary: "Create a subaccount (that entity)",
         description: "Checks, in order: entity registered (404), active < max_subaccounts (409), free collateral for the reserve (422).",
         tags: ["entities"],
@@ -237,6 +241,7 @@ export const entityRoutes: FastifyPluginAsync<{ access: Access }> = async (insta
     {
       preValidation: [readSigned, entityOrRoot],
       schema: {
+        security: SIGNED_OR_SESSION,
         summary: "An entity's subaccounts by id, filtered and paged (the entity or root)",
         tags: ["entities"],
         params: HotkeyParams,
@@ -288,6 +293,7 @@ export const entityRoutes: FastifyPluginAsync<{ access: Access }> = async (insta
     {
       preValidation: [readSigned, ownerOrRoot],
       schema: {
+        security: SIGNED_OR_SESSION,
         summary: "A subaccount with its positions, performance and elimination (owner or root)",
         tags: ["entities"],
         params: SyntheticParams,
@@ -320,6 +326,7 @@ export const entityRoutes: FastifyPluginAsync<{ access: Access }> = async (insta
     {
       preValidation: [writeSigned, ownerOrRoot],
       schema: {
+        security: SIGNED,
         summary: "Eliminate a subaccount: closes its positions, slashes by drawdown, frees the rest (owner or root)",
         description: "Idempotent: on an eliminated subaccount it answers 200 with it, unchanged.",
         tags: ["entities"],
@@ -343,6 +350,7 @@ export const entityRoutes: FastifyPluginAsync<{ access: Access }> = async (insta
         },
       ],
       schema: {
+        security: SIGNED,
         summary: "Reinstate an eliminated subaccount, reversing its slash (root, audited)",
         tags: ["entities"],
         params: SyntheticParams,
@@ -365,6 +373,7 @@ export const entityRoutes: FastifyPluginAsync<{ access: Access }> = async (insta
         },
       ],
       schema: {
+        security: SIGNED,
         summary: "Lift the freeze an entity-scoped invariant violation put on an entity, once its recount passes (root, audited)",
         description: "409 INVARIANT_STILL_FAILING while any of its invariants or its full recount fails; on an entity that is not frozen, 200 unchanged.",
         tags: ["entities"],
@@ -391,6 +400,7 @@ export const entityRoutes: FastifyPluginAsync<{ access: Access }> = async (insta
     {
       preValidation: [readSigned, ownerOrRoot],
       schema: {
+        security: SIGNED_OR_SESSION,
         summary: "A subaccount's performance checkpoints (owner or root)",
         description:
           "The closed 12-hour checkpoints of the last 120 days (aligned to 00:00 and 12:00 UTC; periods without marks close flat), then the open one; debt checkpoints from the moment the subaccount was funded, the open one last (its emission is what was attributed since the last close).",
@@ -415,6 +425,7 @@ export const entityRoutes: FastifyPluginAsync<{ access: Access }> = async (insta
     {
       preValidation: [readSigned, entityOrRoot],
       schema: {
+        security: SIGNED_OR_SESSION,
         summary: "The entity's debt ledger over its active subaccounts (the entity or root)",
         description:
           "Aggregated over its active and funded subaccounts per 12-hour checkpoint (sums; return weighted by max portfolio value; worst drawdown; smallest penalty), and how the alpha paid to its uid was attributed.",

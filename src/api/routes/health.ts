@@ -6,7 +6,7 @@ import type { ApiContext } from "../server.ts";
 
 /** /healthz (is it serving, is anything wrong), /readyz (replay done), /metrics (Prometheus), /v1/time. */
 export const healthRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app, { ctx }) => {
-  app.get("/healthz", async () => {
+  app.get("/healthz", { schema: { summary: "Is the node serving, and is anything wrong (problems)", tags: ["health"] } }, async () => {
     const node = ctx.node();
     const base = { block: 0, stream_seq: 0, version: ctx.version };
     if (!node) return { status: "ok", ...base, seq: 0, problems: [ctx.startupStatus()] };
@@ -34,7 +34,7 @@ export const healthRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app,
     });
   });
 
-  app.get("/readyz", async (_request, reply) => {
+  app.get("/readyz", { schema: { summary: "Ready once startup replay is done (503 UNAVAILABLE before)", tags: ["health"] } }, async (_request, reply) => {
     if (!ctx.node()) {
       reply.code(503);
       return errorBody("UNAVAILABLE", ctx.startupStatus());
@@ -42,7 +42,7 @@ export const healthRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app,
     return { ready: true };
   });
 
-  app.get("/metrics", async (_request, reply) => {
+  app.get("/metrics", { schema: { summary: "Prometheus metrics (text exposition format)", tags: ["health"] } }, async (_request, reply) => {
     const node = ctx.node();
     if (!node) {
       reply.code(503);
@@ -53,7 +53,7 @@ export const healthRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app,
   });
 
   // Node time, what Epistula windows and price stamps are judged against (the wall clock until the node is open).
-  app.get("/v1/time", async () => ({ server_time_ms: ctx.node()?.clock.now() ?? Date.now() }));
+  app.get("/v1/time", { schema: { summary: "Node time (ms), what Epistula timestamps are judged against", tags: ["health"] } }, async () => ({ server_time_ms: ctx.node()?.clock.now() ?? Date.now() }));
 };
 
 /** /healthz stays short however much is wrong: this many problem lines, then a count of the rest. */

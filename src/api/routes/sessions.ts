@@ -4,6 +4,7 @@ import { z } from "zod";
 import { type Access, signedWrite } from "../access.ts";
 import { signerOf } from "../epistula.ts";
 import { SESSIONS_PER_SIGNER, sessionCookie } from "../sessions.ts";
+import { SIGNED } from "../openapi.ts";
 
 /**
  * `POST /v1/sessions`: one signed request buys a read-only token for 15 minutes (API.md
@@ -16,6 +17,7 @@ export const sessionRoutes: FastifyPluginAsync<{ access: Access }> = async (inst
     {
       preValidation: [signedWrite(access)],
       schema: {
+        security: SIGNED,
         summary: "A read-only session token for the signer (also set as an HttpOnly cookie)",
         description: `A signer holds at most ${SESSIONS_PER_SIGNER} live tokens: another one ends its oldest.`,
         tags: ["auth"],

@@ -13,6 +13,7 @@ import { isSs58 } from "../../keys/keys.ts";
 import { type Access, requireSigner, signedRead, signedWrite, syntheticParam, write } from "../access.ts";
 import { sha256hex, signerOf } from "../epistula.ts";
 import { OrderSchema, orderView, PositionSchema, positionsOf, positionView } from "../views.ts";
+import { SIGNED, SIGNED_OR_SESSION } from "../openapi.ts";
 
 const SyntheticParams = z.strictObject({ synthetic: z.string() });
 
@@ -70,6 +71,7 @@ export const tradingRoutes: FastifyPluginAsync<{ access: Access }> = async (inst
         },
       ],
       schema: {
+        security: SIGNED,
         summary: "Place an order for a subaccount (entity) or for itself (regular miner)",
         description: "LONG and SHORT need a leverage within the pair's range; FLAT closes. A repeated order_uuid with the same body answers 200 with the original and duplicate: true.",
         tags: ["trading"],
@@ -125,6 +127,7 @@ export const tradingRoutes: FastifyPluginAsync<{ access: Access }> = async (inst
     {
       preValidation: [readSigned, ownerOrRoot],
       schema: {
+        security: SIGNED_OR_SESSION,
         summary: "Open positions and those closed in the last 120 days (owner or root)",
         tags: ["trading"],
         params: SyntheticParams,
@@ -145,6 +148,7 @@ export const tradingRoutes: FastifyPluginAsync<{ access: Access }> = async (inst
     {
       preValidation: [readSigned, ownerOrRoot],
       schema: {
+        security: SIGNED_OR_SESSION,
         summary: "Order history, oldest first (owner or root)",
         description: "`next` is the cursor to pass as `after`, null at the end.",
         tags: ["trading"],
@@ -175,6 +179,7 @@ export const tradingRoutes: FastifyPluginAsync<{ access: Access }> = async (inst
     {
       preValidation: [writeSigned, async (request) => void requireSigner(request, [access.oracle(), access.root()], "the oracle or root")],
       schema: {
+        security: SIGNED,
         summary: "Post prices (oracle or root): applied in order; a move over 20% is held for root",
         description: "Answers once the passes, eliminations, FLAT orders and slashes the prices caused are committed.",
         tags: ["trading"],
@@ -227,6 +232,7 @@ export const tradingRoutes: FastifyPluginAsync<{ access: Access }> = async (inst
     {
       preValidation: [writeSigned, async (request) => void requireSigner(request, [access.root()], "root")],
       schema: {
+        security: SIGNED,
         summary: "Apply or discard a held price (root)",
         tags: ["trading"],
         body: z.strictObject({ trade_pair: z.string().min(1).max(16), ts_ms: z.number().int().min(0), action: z.enum(["apply", "discard"]) }),
