@@ -4,15 +4,14 @@
  * chain facts), so running it again on unchanged code gives the same bytes. With the devnet golden
  * log it covers every event type; regenerate only when an event's meaning changes on purpose.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "../../src/core/machine/commands.ts";
-import { stateHash } from "../../src/core/machine/state.ts";
 import type { ObserveChainEpoch } from "../../src/core/observed-chain/observed-chain-commands.ts";
 import { NodeClock } from "../../src/node/clock.ts";
 import { PropnetNode } from "../../src/node/node.ts";
-import { GOLDEN_DIR } from "./golden-dir.ts";
+import { writeGolden } from "./golden-dir.ts";
 
 const NETUID = 8;
 const GENESIS_HASH = "0x2f0555cc76fc2840a25a6ea3b9637146806f1f44b090c175ffde2a7e5ab36c03";
@@ -86,19 +85,7 @@ async function main(): Promise<void> {
   await run({ kind: "attribute_entity", ts: now(), entity: ENTITY });
   await run({ kind: "assess_entity", ts: now(), entity: ENTITY });
   await run({ kind: "score_weights", ts: now(), validator: VALIDATOR, block_time_ms: 12_000 });
-  const rows = node.store.read(0, 1_000_000);
-  const expected = { last_seq: node.head.seq, head_hash: node.head.hash, state_hash: stateHash(node.state) };
-  await node.close({ snapshot: false });
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(GOLDEN_DIR, { recursive: true });
-  writeFileSync(
-    join(GOLDEN_DIR, "followed-events.jsonl"),
-    `${rows.map(({ seq, block, ts, type, payload, signer, signature, hash }) => JSON.stringify({ seq, block, ts, type, payload, signer, signature, hash })).join("\n")}\n`,
-  );
-  writeFileSync(join(GOLDEN_DIR, "followed-expected.json"), `${JSON.stringify(expected, null, 2)}\n`);
-  const types = new Map<string, number>();
-  for (const r of rows) types.set(r.type, (types.get(r.type) ?? 0) + 1);
-  process.stdout.write(`wrote ${rows.length} events (${JSON.stringify(Object.fromEntries(types))}); state hash ${expected.state_hash}\n`);
+  await writeGolden(node, dir, "followed-");
 }
 
 await main();

@@ -3,18 +3,17 @@
  * Deterministic (seeded, fixed clock), so running it again on unchanged code gives the same bytes.
  * Regenerate only when an event's meaning changes on purpose, and say so in the commit.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Extrinsic } from "../../src/core/chain/block.ts";
 import { TAO } from "../../src/core/ledger/asset.ts";
 import { type Command, HANDLERS } from "../../src/core/machine/commands.ts";
-import { stateHash } from "../../src/core/machine/state.ts";
 import { NodeClock } from "../../src/node/clock.ts";
 import { PropnetNode } from "../../src/node/node.ts";
 import { forgetsLastLeg, prng } from "../support/faulty-handlers.ts";
 
-import { GOLDEN_DIR } from "./golden-dir.ts";
+import { writeGolden } from "./golden-dir.ts";
 const OWNERS = ["alice", "bob", "charlie", "dave", "eve", "ferdie"].map((n) => `5${n.padEnd(47, "x")}`);
 
 const HOTKEYS = Array.from({ length: 8 }, (_, i) => `5hotkey${i}`.padEnd(48, "h"));
@@ -219,21 +218,7 @@ async function main(): Promise<void> {
     }
   }
   await entityMiners(node, () => t, random);
-  const rows = node.store.read(0, 1_000_000);
-  const expected = { last_seq: node.head.seq, head_hash: node.head.hash, state_hash: stateHash(node.state) };
-  await node.close({ snapshot: false });
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(GOLDEN_DIR, { recursive: true });
-  writeFileSync(
-    join(GOLDEN_DIR, "events.jsonl"),
-    `${rows.map(({ seq, block, ts, type, payload, signer, signature, hash }) => JSON.stringify({ seq, block, ts, type, payload, signer, signature, hash })).join("\n")}\n`,
-  );
-  writeFileSync(join(GOLDEN_DIR, "expected.json"), `${JSON.stringify(expected, null, 2)}\n`);
-  const types = new Map<string, number>();
-  for (const r of rows) types.set(r.type, (types.get(r.type) ?? 0) + 1);
-  process.stdout.write(
-    `wrote ${rows.length} events (${JSON.stringify(Object.fromEntries(types))}); state hash ${expected.state_hash}\n`,
-  );
+  await writeGolden(node, dir, "");
 }
 
 await main();
