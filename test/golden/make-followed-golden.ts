@@ -86,7 +86,7 @@ async function main(): Promise<void> {
   await run({ kind: "attribute_entity", ts: now(), entity: ENTITY });
   await run({ kind: "assess_entity", ts: now(), entity: ENTITY });
   await run({ kind: "score_weights", ts: now(), validator: VALIDATOR, block_time_ms: 12_000 });
-  const rows = node.store.read(0, 1_000_000);
+  const rows = await node.store.read(0, 1_000_000);
   const expected = { last_seq: node.head.seq, head_hash: node.head.hash, state_hash: stateHash(node.state) };
   await node.close({ snapshot: false });
   rmSync(dir, { recursive: true, force: true });

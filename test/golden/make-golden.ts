@@ -219,7 +219,7 @@ async function main(): Promise<void> {
     }
   }
   await entityMiners(node, () => t, random);
-  const rows = node.store.read(0, 1_000_000);
+  const rows = await node.store.read(0, 1_000_000);
   const expected = { last_seq: node.head.seq, head_hash: node.head.hash, state_hash: stateHash(node.state) };
   await node.close({ snapshot: false });
   rmSync(dir, { recursive: true, force: true });
