@@ -5,9 +5,9 @@ import { TAO } from "../src/core/ledger/asset.ts";
 import type { EventDraft } from "../src/core/machine/event.ts";
 import { EventLog } from "../src/node/event-log.ts";
 import { PropnetNode } from "../src/node/node.ts";
-import { SqliteStore } from "../src/store/sqlite-store.ts";
+import { SqliteStore } from "../src/store/sqlite/sqlite-store.ts";
 import { GENESIS_HASH } from "../src/store/stored-event.ts";
-import { ThreadedSqliteStore } from "../src/store/threaded-sqlite-store.ts";
+import { ThreadedSqliteStore } from "../src/store/sqlite/threaded-sqlite-store.ts";
 
 const OWNERS = Array.from({ length: 64 }, (_, i) => `5${String(i).padStart(3, "0")}${"x".repeat(44)}`);
 

@@ -5,7 +5,7 @@ import { isEpochBlock } from "../src/core/chain/chain-state.ts";
 import { MAX_OWED_BLOCKS } from "../src/node/block-producer.ts";
 import { logPath, PropnetNode } from "../src/node/node.ts";
 import { simulate } from "../src/node/simulator.ts";
-import { SqliteStore } from "../src/store/sqlite-store.ts";
+import { SqliteStore } from "../src/store/sqlite/sqlite-store.ts";
 
 const TAO_RAO = 1_000_000_000n;
 

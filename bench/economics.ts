@@ -21,7 +21,7 @@ import { syntheticHotkey } from "../src/core/entities/synthetic-hotkey.ts";
 import { createState, type State } from "../src/core/machine/state.ts";
 import { CHECKPOINT_MS, checkpointEnd, type PerfCheckpoint, rollCheckpoints, trackCheckpoint } from "../src/core/perf/perf-checkpoint.ts";
 import { newTrader } from "../src/core/trading/trader.ts";
-import { SqliteStore } from "../src/store/sqlite-store.ts";
+import { SqliteStore } from "../src/store/sqlite/sqlite-store.ts";
 import type { CheckpointRow } from "../src/store/store.ts";
 import type { StoredEvent } from "../src/store/stored-event.ts";
 import { address } from "./subaccount-core.ts";

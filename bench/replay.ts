@@ -8,7 +8,7 @@ import { logPath, PropnetNode, snapshotDir } from "../src/node/node.ts";
 import { recover } from "../src/node/recover.ts";
 import { replay } from "../src/node/replay.ts";
 import { SNAPSHOT_FORMAT, writeSnapshot } from "../src/store/snapshot-files.ts";
-import { SqliteStore } from "../src/store/sqlite-store.ts";
+import { SqliteStore } from "../src/store/sqlite/sqlite-store.ts";
 import { GENESIS_HASH } from "../src/store/stored-event.ts";
 import { CODE_VERSION } from "../src/version.ts";
 
@@ -58,7 +58,7 @@ export async function run(args: Record<string, string>): Promise<Record<string, 
     const reader = SqliteStore.open(logPath(dir));
     let t = performance.now();
     for (let after = 0; ; ) {
-      const page = reader.read(after, 10_000);
+      const page = await reader.read(after, 10_000);
       if (page.length === 0) break;
       after = page[page.length - 1]?.seq as number;
     }

@@ -15,6 +15,7 @@ const BENCHES: Record<string, () => Promise<{ run: (args: Record<string, string>
   economics: () => import("./economics.ts"),
   "writer-tasks": () => import("./writer-tasks.ts"),
   soak: () => import("./soak.ts"),
+  postgres: () => import("./postgres.ts"),
 };
 
 const [name, ...rest] = process.argv.slice(2);

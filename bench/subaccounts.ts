@@ -8,7 +8,7 @@ import { cryptoWaitReady } from "@polkadot/util-crypto";
 import { PropnetClient } from "../src/client/propnet-client.ts";
 import type { Command } from "../src/core/machine/commands.ts";
 import { logPath, PropnetNode } from "../src/node/node.ts";
-import { SqliteStore } from "../src/store/sqlite-store.ts";
+import { SqliteStore } from "../src/store/sqlite/sqlite-store.ts";
 import { cpuDelta, entityUri, LoadGenerator, log, processCpu, ROOT_DIR, round, startServer, summarize } from "./http-bench.ts";
 import { chainGenesis, COLLATERAL_RAO, createSubaccount, entityHotkeys, genesisEndowments, neuronBlock, registerEntity } from "./subaccount-core.ts";
 

@@ -80,8 +80,8 @@ export function chainEventsOfPayload(payload: string): ChainEvent[] {
 
 /** What finding a block in the log reads: a row by seq, and rows after a seq. */
 export interface LogRows {
-  eventAt(seq: number): { ts: number } | null;
-  read(after: number, limit: number): Array<{ seq: number; ts: number; type: string; payload: string }>;
+  eventAt(seq: number): Promise<{ ts: number } | null>;
+  read(after: number, limit: number): Promise<Array<{ seq: number; ts: number; type: string; payload: string }>>;
 }
 
 /** Rows read past the block's time before giving up: only rows sealed while its block was made lie between. */
@@ -93,17 +93,17 @@ const MAX_ROWS_AFTER_TIME = 10_000;
  * monotonic and a row is sealed after its block's time), so the first row at or after the block's
  * time is found by bisection, and the block's own row is a few rows on. Null if the log lacks it.
  */
-export function extrinsicEffectsInLog(log: LogRows, headSeq: number, at: { block: number; index: number; ts: number }): Effect[] | null {
+export async function extrinsicEffectsInLog(log: LogRows, headSeq: number, at: { block: number; index: number; ts: number }): Promise<Effect[] | null> {
   let lo = 1;
   let hi = headSeq + 1;
   while (lo < hi) {
     const mid = Math.floor((lo + hi) / 2);
-    if ((log.eventAt(mid)?.ts ?? Number.POSITIVE_INFINITY) < at.ts) lo = mid + 1;
+    if (((await log.eventAt(mid))?.ts ?? Number.POSITIVE_INFINITY) < at.ts) lo = mid + 1;
     else hi = mid;
   }
   let cursor = lo - 1;
   for (let scanned = 0; scanned < MAX_ROWS_AFTER_TIME && cursor < headSeq; ) {
-    const rows = log.read(cursor, 256);
+    const rows = await log.read(cursor, 256);
     if (rows.length === 0) return null;
     for (const row of rows) {
       cursor = row.seq;

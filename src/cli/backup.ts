@@ -3,7 +3,7 @@ import { dirname, resolve } from "node:path";
 import { logPath, snapshotDir } from "../node/node.ts";
 import { verifyLog } from "../node/verify.ts";
 import { HeadFile } from "../store/head-file.ts";
-import { BackupRefused, backupLog, checkBackup, copyBackupLog } from "../store/log-backup.ts";
+import { BackupRefused, backupLog, checkBackup, copyBackupLog } from "../store/sqlite/log-backup.ts";
 import { writeSnapshot } from "../store/snapshot-files.ts";
 import { LogIntegrityError } from "../store/stored-event.ts";
 import { CODE_VERSION } from "../version.ts";
@@ -72,7 +72,7 @@ export async function runRestore(options: { from: string; data: string }): Promi
     mkdirSync(dirname(target), { recursive: true });
     rmSync(temp, { recursive: true, force: true });
     mkdirSync(temp, { recursive: true });
-    const head = copyBackupLog(options.from, logPath(temp));
+    const head = await copyBackupLog(options.from, logPath(temp));
     if (backup.snapshot) await writeSnapshot(snapshotDir(temp), backup.snapshot);
     // The restored node starts knowing what it acknowledged: exactly the restored head.
     const headFile = HeadFile.open(temp);

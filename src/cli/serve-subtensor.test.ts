@@ -58,9 +58,9 @@ describe("serve --chain subtensor, over recorded mainnet answers", () => {
     chain.replay.setStorage(k.systemEvents, encodeEventRecords(api, [{ pallet: "SubtensorModule", event: "IncentiveAlphaEmittedToMiners", args: [1, Array(1_024).fill(7)] }]));
 
     await vi.waitFor(() => expect(followed.health().last_epoch_block).toBe(E1), { timeout: 10_000 });
-    const facts = node.store.read(0, 100).map((r) => r.type);
+    const facts = (await node.store.read(0, 100)).map((r) => r.type);
     expect(facts).toEqual(["ChainFollowed@1", "ChainEpochObserved@1"]);
-    expect(JSON.parse(node.store.read(0, 1)[0]?.payload ?? "{}")).toMatchObject({ netuid: 1, genesis_hash: SUBTENSOR_GENESIS_HASH });
+    expect(JSON.parse((await node.store.read(0, 1))[0]?.payload ?? "{}")).toMatchObject({ netuid: 1, genesis_hash: SUBTENSOR_GENESIS_HASH });
     expect(node.state.observed.hotkeys.size).toBe(1_024);
     expect(followed.health()).toMatchObject({ kind: "subtensor", connected: true, netuid: 1, last_epoch_block: E1, epochs: 1, gaps: 0 });
     // The validator's key (Bob) holds no uid on subnet 1: the round says so rather than sending anything.
@@ -79,7 +79,7 @@ describe("serve --chain subtensor, over recorded mainnet answers", () => {
 
     // The same epoch seen again after a poll records nothing more.
     await new Promise((r) => setTimeout(r, 200));
-    expect(node.store.read(0, 100).filter((r) => r.type === "ChainEpochObserved@1")).toHaveLength(1);
+    expect((await node.store.read(0, 100)).filter((r) => r.type === "ChainEpochObserved@1")).toHaveLength(1);
   });
 
   it("a devnet log is never bound to a real chain: the node says so and serves on", async () => {

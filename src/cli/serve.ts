@@ -253,7 +253,7 @@ async function serve(options: ServeOptions): Promise<number> {
   });
   // Uuids of writes acknowledged just before a restart stay used (a timestamp may be 2 s ahead).
   epistula.markStarted(opened.clock.now());
-  for (const [uuid, ts] of opened.requestUuidsSince(epistula.startedAt - EPISTULA_PAST_MS - EPISTULA_FUTURE_MS)) {
+  for (const [uuid, ts] of await opened.requestUuidsSince(epistula.startedAt - EPISTULA_PAST_MS - EPISTULA_FUTURE_MS)) {
     epistula.remember(uuid, ts + EPISTULA_FUTURE_MS);
   }
   if (followed) {

@@ -76,7 +76,7 @@ describe("challenges that run out of time", () => {
       await new Promise((r) => setTimeout(r, 100));
       expect(node.state.entities.subaccounts.get("entity_0")?.status).toBe("eliminated");
       expect(node.state.trading.traders.get("entity_0")?.elimination?.reason).toBe("FAILED_CHALLENGE_PERIOD_TIME");
-      const types = node.store.read(0, 1_000).map((r) => r.type);
+      const types = (await node.store.read(0, 1_000)).map((r) => r.type);
       expect(types.filter((t) => t.startsWith("ChallengesSwept@"))).toHaveLength(1);
     } finally {
       await producer.stop();

@@ -62,7 +62,7 @@ describe("the chain follower", () => {
     expect(epochs).toEqual([100, 460]);
     expect(follower.status()).toMatchObject({ lastEpochBlock: 460, lagBlocks: 7_000 - 460, epochs: 2, gaps: 1, connected: true });
     expect(follower.problem()).toBeNull();
-    const types = node.store.read(0, 100).map((r) => r.type.split("@")[0]);
+    const types = (await node.store.read(0, 100)).map((r) => r.type.split("@")[0]);
     // The entity's alpha was shared right after its epoch (no subaccount owes anything: unattributed).
     expect(types).toEqual(["ChainFollowed", "ChainEpochObserved", "EntityRegistered", "ChainEpochObserved", "EmissionAttributed", "ChainEpochGap"]);
     const entity = await node.read((s) => s.debt.entities.get("entity"));

@@ -42,16 +42,16 @@ describe("closed performance checkpoints in the store", () => {
     const first = checkpointEnd(t);
     t = first + 2 * CHECKPOINT_MS + 5;
     await run({ kind: "post_prices", ts: t, prices: [{ trade_pair: "ETHUSD", price: 3_100, ts_ms: t }] });
-    const stored = () => node.store.readCheckpoints(`${E}_0`, 0, 100).map((r) => [r.ts_ms, decodeCheckpointRow(r.data).perf.open_ms]);
-    expect(stored()).toEqual([
+    const stored = async () => (await node.store.readCheckpoints(`${E}_0`, 0, 100)).map((r) => [r.ts_ms, decodeCheckpointRow(r.data).perf.open_ms]);
+    expect(await stored()).toEqual([
       [first, CHECKPOINT_MS],
       [first + CHECKPOINT_MS, CHECKPOINT_MS],
       [first + 2 * CHECKPOINT_MS, CHECKPOINT_MS],
     ]);
-    const before = stored();
+    const before = await stored();
     await node.close({ snapshot: false });
     node = await open(); // replays every event: the store's rows stay as they were
-    expect(stored()).toEqual(before);
+    expect(await stored()).toEqual(before);
     await node.close();
   });
 });

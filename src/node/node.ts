@@ -7,9 +7,9 @@ import type { Command, Endowment, Handlers } from "../core/machine/commands.ts";
 import { exportState, hashSnapshot, type State } from "../core/machine/state.ts";
 import { SNAPSHOT_FORMAT, writeSnapshot } from "../store/snapshot-files.ts";
 import { HeadFile, headFilePath, readHeadFile } from "../store/head-file.ts";
-import type { LogHead, Store } from "../store/store.ts";
+import type { CheckpointRow, LogHead, Store } from "../store/store.ts";
 import { GENESIS_HASH, LogIntegrityError } from "../store/stored-event.ts";
-import { ThreadedSqliteStore } from "../store/threaded-sqlite-store.ts";
+import { openStore } from "../store/open-store.ts";
 import { CODE_VERSION } from "../version.ts";
 import { NodeClock } from "./clock.ts";
 import { EventLog } from "./event-log.ts";
@@ -35,7 +35,7 @@ export interface NodeOptions {
   /** Recorded in the log when it differs from the log's (debt ledgers roll by it; replay follows the log). */
   payoutPeriod?: PayoutPeriod;
   handlers?: Handlers;
-  /** Opens the event log (default: the threaded SQLite store at logPath); a simulator wraps it to inject faults. */
+  /** Opens the event log at logPath (default: openStore with the embedded SQLite backend); a simulator wraps it to inject faults. */
   openStore?: (path: string) => Promise<Store>;
   clock?: NodeClock;
   /**
@@ -186,7 +186,7 @@ export class PropnetNode {
   static async open(options: NodeOptions): Promise<PropnetNode> {
     mkdirSync(options.dataDir, { recursive: true });
     const acknowledged = PropnetNode.#acknowledged(options);
-    const store = await (options.openStore ?? ThreadedSqliteStore.open)(logPath(options.dataDir));
+    const store = await (options.openStore ?? openSqliteLog)(logPath(options.dataDir));
     try {
       const recovered = await recover(store, snapshotDir(options.dataDir), {
         strict: options.strict ?? false,
@@ -197,7 +197,7 @@ export class PropnetNode {
       });
       const clock = options.clock ?? new NodeClock();
       // Node time resumes from the log: never before its last event, never a wrong wall clock's day past it.
-      clock.resume(store.lastEvent()?.ts ?? null, options.say);
+      clock.resume((await store.lastEvent())?.ts ?? null, options.say);
       const storage = new StorageGuard(options.dataDir, options.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES, options.freeBytes ?? freeBytes, options.say);
       const headFile = HeadFile.open(options.dataDir);
       headFile.record(recovered.head);
@@ -300,11 +300,11 @@ export class PropnetNode {
     this.#rebuilding = (async () => {
       const started = performance.now();
       const old = this.#store;
-      const openStore = this.options.openStore ?? ThreadedSqliteStore.open;
+      const reopen = this.options.openStore ?? openSqliteLog;
       let store: Store | null = null;
       for (let attempt = 0; store === null; attempt++) {
         try {
-          store = await openStore(logPath(this.options.dataDir));
+          store = await reopen(logPath(this.options.dataDir));
         } catch (openError) {
           if (attempt === 0) say?.(`cannot reopen the event log yet (${(openError as Error).message}); retrying every second`);
           if (this.#closed) throw openError;
@@ -434,13 +434,13 @@ export class PropnetNode {
    * uuids are kept in their command's event (`request`), and an extrinsic's in its block's
    * `request` effect, so a replay stays refused across a restart.
    */
-  requestUuidsSince(sinceMs: number): Array<[string, number]> {
+  async requestUuidsSince(sinceMs: number): Promise<Array<[string, number]>> {
     const chunk = 4_096;
     const found: Array<[string, number]> = [];
     let after = this.log.head.seq;
     while (after > 0) {
       after = Math.max(0, after - chunk);
-      const rows = this.store.read(after, chunk);
+      const rows = await this.store.read(after, chunk);
       for (const row of rows) {
         if (row.ts < sinceMs || !row.payload.includes('"request"')) continue;
         const parsed = JSON.parse(row.payload) as { request?: { uuid?: unknown }; effects?: Array<{ k?: unknown; uuid?: unknown }> };
@@ -452,6 +452,14 @@ export class PropnetNode {
       if ((rows[0]?.ts ?? 0) < sinceMs) break;
     }
     return found;
+  }
+
+  /**
+   * A trader's closed perf checkpoints with ts_ms > after, oldest first, at most `limit`: committed
+   * rows only, from whichever store the node writes now (a rebuild after a full disk swaps it).
+   */
+  readCheckpoints(trader: string, after: number, limit: number): Promise<CheckpointRow[]> {
+    return this.#store.readCheckpoints(trader, after, limit);
   }
 
   /** Runs `fn` against committed state only (see Writer.read). */
@@ -533,4 +541,9 @@ export class PropnetNode {
     await this.store.close();
     await this.#headFile.close();
   }
+}
+
+/** The default log: the embedded SQLite file in the data directory. */
+function openSqliteLog(path: string): Promise<Store> {
+  return openStore({ backend: "sqlite", path });
 }

@@ -35,7 +35,7 @@ export class AcknowledgedWritesLost extends LogIntegrityError {}
  * be the one acknowledged: a log that ends early lost acknowledged writes (a deleted `-wal` file,
  * an older copy of the log put in place) and is refused, never served as if whole.
  */
-export function checkAcknowledged(store: Store, acknowledged: Acknowledged | null | undefined, lastSeq: number): void {
+export async function checkAcknowledged(store: Store, acknowledged: Acknowledged | null | undefined, lastSeq: number): Promise<void> {
   if (!acknowledged || acknowledged.head.seq === 0) return;
   const { head, source } = acknowledged;
   if (lastSeq < head.seq) {
@@ -48,7 +48,7 @@ export function checkAcknowledged(store: Store, acknowledged: Acknowledged | nul
         `(propnet restore --from FILE --data NEWDIR). To accept the loss knowingly, remove ${source} and any snapshot newer than seq ${lastSeq}`,
     );
   }
-  const row = store.eventAt(head.seq);
+  const row = await store.eventAt(head.seq);
   if (!row || row.hash !== head.hash) {
     throw new AcknowledgedWritesLost(
       head.seq,
@@ -69,12 +69,12 @@ function checkRowIntact(row: StoredEvent): void {
  * The last row and the recorded head must agree, and the last row must be intact: a deleted or
  * altered tail is refused, naming its seq.
  */
-export function checkHead(store: Store): StoredEvent | null {
+export async function checkHead(store: Store): Promise<StoredEvent | null> {
   let last: StoredEvent | null;
   let recorded: LogHead;
   try {
-    recorded = store.recordedHead();
-    last = store.lastEvent();
+    recorded = await store.recordedHead();
+    last = await store.lastEvent();
   } catch (error) {
     throw new LogIntegrityError(0, `event log is unreadable: ${(error as Error).message}`);
   }
@@ -96,14 +96,14 @@ export function checkHead(store: Store): StoredEvent | null {
 }
 
 /** A usable snapshot must chain into the log: the row at its seq is intact and carries its head hash. */
-export function checkSnapshotAgainstLog(store: Store, snapshot: SnapshotFile, lastSeq: number): void {
+export async function checkSnapshotAgainstLog(store: Store, snapshot: SnapshotFile, lastSeq: number): Promise<void> {
   if (lastSeq < snapshot.seq) {
     throw new LogIntegrityError(
       lastSeq + 1,
       `event log head at seq ${lastSeq} is behind the snapshot at seq ${snapshot.seq}: events were lost or an old log was restored`,
     );
   }
-  const row = store.eventAt(snapshot.seq);
+  const row = await store.eventAt(snapshot.seq);
   if (!row || row.hash !== snapshot.head_hash) {
     throw new LogIntegrityError(
       snapshot.seq,
@@ -119,9 +119,9 @@ export function checkSnapshotAgainstLog(store: Store, snapshot: SnapshotFile, la
  * is refused (LogIntegrityError, naming the seq).
  */
 export async function recover(store: Store, snapshotDir: string, options: RecoverOptions): Promise<Recovered> {
-  const last = checkHead(store);
+  const last = await checkHead(store);
   const lastSeq = last?.seq ?? 0;
-  checkAcknowledged(store, options.acknowledged, lastSeq);
+  await checkAcknowledged(store, options.acknowledged, lastSeq);
   let state: State | null = null;
   let from: LogHead = { seq: 0, hash: GENESIS_HASH };
   let used: SnapshotFile | null = null;
@@ -131,7 +131,7 @@ export async function recover(store: Store, snapshotDir: string, options: Recove
       continue;
     }
     const snap = read.snapshot;
-    checkSnapshotAgainstLog(store, snap, lastSeq);
+    await checkSnapshotAgainstLog(store, snap, lastSeq);
     const candidate = importState(snap.state, { strict: options.strict });
     if (stateHash(candidate) !== snap.state_hash) {
       options.say?.(`ignoring snapshot ${read.path}: its state does not hash to its recorded state hash`);

@@ -28,7 +28,7 @@ export async function replay(state: State, store: Store, from: LogHead, options:
   for (;;) {
     let page: StoredEvent[];
     try {
-      page = store.read(head.seq, PAGE);
+      page = await store.read(head.seq, PAGE);
     } catch (error) {
       throw new LogIntegrityError(head.seq + 1, `event log is unreadable after seq ${head.seq}: ${(error as Error).message}`);
     }
@@ -70,7 +70,7 @@ export async function replayWithParallelCheck(
   try {
     while (seq < until) {
       if (broken) throw broken;
-      const page = store.readPayloads(seq, Math.min(PAGE, until - seq));
+      const page = await store.readPayloads(seq, Math.min(PAGE, until - seq));
       if (page.length === 0) throw new LogIntegrityError(seq + 1, `event log is missing seq ${seq + 1}`);
       for (const [s, type, payload] of page) {
         if (s !== seq + 1) throw new LogIntegrityError(seq + 1, `event log is missing seq ${seq + 1}`);

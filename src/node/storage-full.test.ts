@@ -15,7 +15,7 @@ import { TAO } from "../core/ledger/asset.ts";
 import { stateHash } from "../core/machine/state.ts";
 import { StorageFullError } from "../store/storage-full.ts";
 import type { Store } from "../store/store.ts";
-import { ThreadedSqliteStore } from "../store/threaded-sqlite-store.ts";
+import { openStore } from "../store/open-store.ts";
 import { PropnetNode, snapshotDir } from "./node.ts";
 import { freeBytes, RESUME_MARGIN_BYTES } from "./storage-guard.ts";
 import { verifyLog } from "./verify.ts";
@@ -43,7 +43,7 @@ function faultyStores(fault: () => Error) {
   let opened = 0;
   const open = async (path: string): Promise<Store> => {
     opened++;
-    const inner = await ThreadedSqliteStore.open(path);
+    const inner = await openStore({ backend: "sqlite", path });
     return new Proxy(inner, {
       get(target, key) {
         if (key === "append") {
@@ -170,8 +170,7 @@ describe("disk full", () => {
     const reopened = await PropnetNode.open({ dataDir: dir });
     expect(reopened.head).toEqual(finalHead);
     expect(await reopened.read((state) => stateHash(state))).toBe(finalHash);
-    const amounts = reopened.store
-      .read(0, 10_000)
+    const amounts = (await reopened.store.read(0, 10_000))
       .filter((r) => r.type.startsWith("Transferred") || r.payload.includes('"amount_rao"'))
       .map((r) => r.payload);
     for (const k of [1_000, 1_029, 2_000]) expect(amounts.some((p) => p.includes(`"amount_rao":"${k + 1}"`)), `unacknowledged transfer ${k} is in the log`).toBe(false);

@@ -3,7 +3,7 @@ import { basename, join } from "node:path";
 import { DataDirLock } from "../store/data-dir-lock.ts";
 import { encodeHead, headFilePath, readHeadFile } from "../store/head-file.ts";
 import { readSnapshots } from "../store/snapshot-files.ts";
-import { SqliteStore } from "../store/sqlite-store.ts";
+import { SqliteStore } from "../store/sqlite/sqlite-store.ts";
 import type { LogHead } from "../store/store.ts";
 import { checkLink, GENESIS_HASH, type StoredEvent } from "../store/stored-event.ts";
 import { CODE_VERSION } from "../version.ts";
@@ -79,7 +79,7 @@ function soundPrefixOf(path: string): SoundPrefix {
     for (;;) {
       let page: StoredEvent[];
       try {
-        page = store.read(seq, PAGE);
+        page = store.readSync(seq, PAGE);
       } catch {
         // A damaged page somewhere in this range: row by row, up to the first unreadable one.
         for (;;) {
@@ -102,7 +102,7 @@ function soundPrefixOf(path: string): SoundPrefix {
   try {
     const reopened = SqliteStore.openReadOnly(path);
     try {
-      recorded = reopened.recordedHead().seq;
+      recorded = reopened.recordedHeadSync().seq;
     } finally {
       reopened.closeSync();
     }
@@ -115,7 +115,7 @@ function soundPrefixOf(path: string): SoundPrefix {
 
 function readOne(store: SqliteStore, seq: number): StoredEvent | null | "unreadable" {
   try {
-    return store.read(seq - 1, 1)[0] ?? null;
+    return store.readSync(seq - 1, 1)[0] ?? null;
   } catch {
     return "unreadable";
   }
@@ -184,7 +184,7 @@ function copyPrefix(from: string, to: string, toSeq: number): LogHead {
     let seq = 0;
     let lastTs = Number.NEGATIVE_INFINITY;
     while (seq < toSeq) {
-      const page = source.read(seq, Math.min(PAGE, toSeq - seq));
+      const page = source.readSync(seq, Math.min(PAGE, toSeq - seq));
       if (page.length === 0) break;
       target.appendSync(page);
       seq = (page[page.length - 1] as StoredEvent).seq;
@@ -201,7 +201,7 @@ function copyPrefix(from: string, to: string, toSeq: number): LogHead {
       // A damaged checkpoint table loses only chart history, never ledger state.
     }
     target.database.pragma("wal_checkpoint(TRUNCATE)");
-    return target.recordedHead();
+    return target.recordedHeadSync();
   } finally {
     source.closeSync();
     target.closeSync();

@@ -4,7 +4,7 @@ import { entityViolations, recountEntity } from "../core/invariants/entity-invar
 import { createState, importState, type State, stateHash } from "../core/machine/state.ts";
 import { headFilePath, readHeadFile } from "../store/head-file.ts";
 import { readSnapshots, type SnapshotFile } from "../store/snapshot-files.ts";
-import { SqliteStore } from "../store/sqlite-store.ts";
+import { openLogSnapshot } from "../store/open-log-snapshot.ts";
 import { GENESIS_HASH, LogIntegrityError } from "../store/stored-event.ts";
 import { CODE_VERSION } from "../version.ts";
 import { logPath, snapshotDir } from "./node.ts";
@@ -58,18 +58,18 @@ export async function verifyLog(
   // Read before the log's read transaction begins, so that neither can be ahead of the log read.
   const acknowledged = readHeadFile(dataDir);
   const reads = readSnapshots(snapshotDir(dataDir), CODE_VERSION);
-  let store: SqliteStore;
+  let snapshot: Awaited<ReturnType<typeof openLogSnapshot>>;
   try {
-    store = SqliteStore.openReadOnly(path);
+    snapshot = await openLogSnapshot({ backend: "sqlite", path });
   } catch (error) {
     // SQLite refuses a file cut short or damaged in its first pages: a log that cannot be trusted, not a crash.
     throw new LogIntegrityError(0, `event log ${path} cannot be read (damaged or cut short on disk): ${(error as Error).message}`);
   }
-  const release = store.holdReadSnapshot();
+  const store = snapshot.store;
   try {
-    const last = checkHead(store);
+    const last = await checkHead(store);
     const lastSeq = last?.seq ?? 0;
-    if (acknowledged && "head" in acknowledged) checkAcknowledged(store, { head: acknowledged.head, source: headFilePath(dataDir) }, lastSeq);
+    if (acknowledged && "head" in acknowledged) await checkAcknowledged(store, { head: acknowledged.head, source: headFilePath(dataDir) }, lastSeq);
     const snapshotProblems: Array<{ path: string; problem: string }> = [];
     const snapshots: SnapshotFile[] = [];
     const paths = new Map<SnapshotFile, string>();
@@ -78,7 +78,7 @@ export async function verifyLog(
         snapshotProblems.push({ path: read.path, problem: read.problem });
         continue;
       }
-      checkSnapshotAgainstLog(store, read.snapshot, lastSeq);
+      await checkSnapshotAgainstLog(store, read.snapshot, lastSeq);
       snapshots.push(read.snapshot);
       paths.set(read.snapshot, read.path);
     }
@@ -131,7 +131,6 @@ export async function verifyLog(
       ms: Math.round(performance.now() - started),
     };
   } finally {
-    release();
-    store.closeSync();
+    await snapshot.close();
   }
 }

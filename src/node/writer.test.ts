@@ -7,7 +7,7 @@ import { TAO } from "../core/ledger/asset.ts";
 import { HANDLERS, type Handlers } from "../core/machine/commands.ts";
 import { execute } from "../core/machine/execute.ts";
 import { createState, type State, stateHash } from "../core/machine/state.ts";
-import { SqliteStore } from "../store/sqlite-store.ts";
+import { SqliteStore } from "../store/sqlite/sqlite-store.ts";
 import type { Store } from "../store/store.ts";
 import { GENESIS_HASH, type StoredEvent } from "../store/stored-event.ts";
 import { NodeClock } from "./clock.ts";
@@ -120,7 +120,7 @@ describe("writer", () => {
     expect(writer.writable).toBe(false);
     // A read after the failure is refused at once rather than waiting for a commit that never lands.
     await expect(writer.read((st) => st.ledger.balanceOf(TAO, "bob"))).rejects.toMatchObject({ code: "UNAVAILABLE" });
-    expect(sqlite.lastEvent()).toBeNull();
+    expect((await sqlite.lastEvent())).toBeNull();
   });
 
   it("a refused command is answered with its error and leaves no event", async () => {
@@ -132,7 +132,7 @@ describe("writer", () => {
     expect(!outcome.ok && outcome.error.code).toBe("INSUFFICIENT_BALANCE");
     expect(outcome.events).toEqual([]);
     await writer.drain();
-    expect(sqlite.lastEvent()).toBeNull();
+    expect((await sqlite.lastEvent())).toBeNull();
   });
 
   it("a command that fails to execute stops writes for good; the commands before it commit and reads go on", async () => {
@@ -159,7 +159,7 @@ describe("writer", () => {
     expect(await before).toMatchObject({ ok: true, seq: 1 });
     expect(await read).toBe(1n);
     await drained;
-    expect(sqlite.lastEvent()?.seq).toBe(1);
+    expect((await sqlite.lastEvent())?.seq).toBe(1);
     expect(stateHash(state)).toBe(hash);
     await expect(writer.submit(pay(3n))).rejects.toMatchObject({ code: "UNAVAILABLE" });
     expect(await writer.read((s) => s.ledger.balanceOf(TAO, "bob"))).toBe(1n);

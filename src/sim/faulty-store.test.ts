@@ -4,7 +4,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { EventLog } from "../node/event-log.ts";
-import { SqliteStore } from "../store/sqlite-store.ts";
+import { SqliteStore } from "../store/sqlite/sqlite-store.ts";
 import { GENESIS_HASH, LogIntegrityError, type StoredEvent } from "../store/stored-event.ts";
 import { type CommitFault, FaultyStore, SimulatedCrash, type SimDisk } from "./faulty-store.ts";
 import { SeededRandom } from "./seeded-random.ts";
@@ -25,10 +25,10 @@ async function setup() {
   const batch = (n: number): StoredEvent[] =>
     Array.from({ length: n }, (_, i) => log.seal({ type: "Probe", version: 1, payload: { i } }, { block: 0, ts: 1_000 + i }));
   /** What a later process finds in the file. */
-  const onDisk = () => {
+  const onDisk = async () => {
     const s = SqliteStore.open(path);
     try {
-      return s.lastEvent()?.seq ?? 0;
+      return (await s.lastEvent())?.seq ?? 0;
     } finally {
       s.closeSync();
     }
@@ -43,7 +43,7 @@ describe("the faulty store: commits that fail, and crashes around them", () => {
     await store.append(batch(2));
     expect(store.acked?.seq).toBe(5);
     await store.shutdown();
-    expect(onDisk()).toBe(5);
+    expect(await onDisk()).toBe(5);
   });
 
   it.each<[CommitFault, number]>([
@@ -62,7 +62,7 @@ describe("the faulty store: commits that fail, and crashes around them", () => {
     // Dead: nothing more is written or answered.
     await expect(store.append(batch(1))).rejects.toBeInstanceOf(SimulatedCrash);
     await store.shutdown();
-    expect(onDisk()).toBe(expected);
+    expect(await onDisk()).toBe(expected);
   });
 
   it("fires at the n-th append after arming", async () => {
@@ -72,7 +72,7 @@ describe("the faulty store: commits that fail, and crashes around them", () => {
     await store.append(batch(1));
     await expect(store.append(batch(1))).rejects.toBeInstanceOf(SimulatedCrash);
     await store.shutdown();
-    expect(onDisk()).toBe(3);
+    expect(await onDisk()).toBe(3);
   });
 
   it("a failed commit rejects with SQLite's code and writes nothing; a full disk fails every commit", async () => {
@@ -80,7 +80,7 @@ describe("the faulty store: commits that fail, and crashes around them", () => {
     store.arm("failed_commit", 1);
     await expect(store.append(batch(2))).rejects.toMatchObject({ code: "SQLITE_IOERR" });
     await store.shutdown();
-    expect(onDisk()).toBe(0);
+    expect(await onDisk()).toBe(0);
 
     const other = await setup();
     other.store.arm("enospc_log", 1);
@@ -95,7 +95,7 @@ describe("the faulty store: commits that fail, and crashes around them", () => {
     store.abandon();
     await expect(store.append(batch(1))).rejects.toBeInstanceOf(SimulatedCrash);
     await store.shutdown();
-    expect(onDisk()).toBe(1);
+    expect(await onDisk()).toBe(1);
   });
 
   it("checks the hash chain in-thread and names the first altered seq", async () => {

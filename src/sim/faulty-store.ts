@@ -1,9 +1,9 @@
 import Database from "better-sqlite3";
 import { type State, stateHash } from "../core/machine/state.ts";
-import { INSERT_EVENT_SQL, SqliteStore } from "../store/sqlite-store.ts";
+import { INSERT_EVENT_SQL, SqliteStore } from "../store/sqlite/sqlite-store.ts";
 import type { AppendReceipt, CheckpointRow, LogHead, Store } from "../store/store.ts";
 import { checkLink, LogIntegrityError, type StoredEvent } from "../store/stored-event.ts";
-import { ThreadedSqliteStore } from "../store/threaded-sqlite-store.ts";
+import { openStore } from "../store/open-store.ts";
 import type { SeededRandom } from "./seeded-random.ts";
 
 /** The faults a commit can meet. */
@@ -100,7 +100,8 @@ export class FaultyStore implements Store {
   }
 
   static async open(options: FaultyStoreOptions): Promise<FaultyStore> {
-    const inner = options.threaded ? await ThreadedSqliteStore.open(options.path) : SqliteStore.open(options.path);
+    // The unthreaded store is SQLite's in-thread one by name: the simulator tears writes into that file.
+    const inner = options.threaded ? await openStore({ backend: "sqlite", path: options.path }) : SqliteStore.open(options.path);
     return new FaultyStore(inner, options);
   }
 
@@ -123,27 +124,27 @@ export class FaultyStore implements Store {
     return this.#armed?.fault ?? null;
   }
 
-  recordedHead(): LogHead {
+  recordedHead(): Promise<LogHead> {
     return this.#inner.recordedHead();
   }
 
-  lastEvent(): StoredEvent | null {
+  lastEvent(): Promise<StoredEvent | null> {
     return this.#inner.lastEvent();
   }
 
-  eventAt(seq: number): StoredEvent | null {
+  eventAt(seq: number): Promise<StoredEvent | null> {
     return this.#inner.eventAt(seq);
   }
 
-  readCheckpoints(trader: string, after: number, limit: number): CheckpointRow[] {
+  readCheckpoints(trader: string, after: number, limit: number): Promise<CheckpointRow[]> {
     return this.#inner.readCheckpoints(trader, after, limit);
   }
 
-  read(after: number, limit: number): StoredEvent[] {
+  read(after: number, limit: number): Promise<StoredEvent[]> {
     return this.#inner.read(after, limit);
   }
 
-  readPayloads(after: number, limit: number): Array<[number, string, string]> {
+  readPayloads(after: number, limit: number): Promise<Array<[number, string, string]>> {
     return this.#inner.readPayloads(after, limit);
   }
 
@@ -155,7 +156,7 @@ export class FaultyStore implements Store {
     if (this.#options.threaded) return this.#inner.checkChain(from, until, onProgress);
     let head = from;
     while (head.seq < until) {
-      const page = this.#inner.read(head.seq, Math.min(2_000, until - head.seq));
+      const page = await this.#inner.read(head.seq, Math.min(2_000, until - head.seq));
       if (page.length === 0) throw new LogIntegrityError(head.seq + 1, `event log is missing seq ${head.seq + 1}`);
       for (const row of page) {
         checkLink(row, head.seq + 1, head.hash);
@@ -226,7 +227,7 @@ export class FaultyStore implements Store {
         db.exec("BEGIN IMMEDIATE");
         const insert = db.prepare(INSERT_EVENT_SQL);
         for (const e of this.#torn.slice(0, Math.ceil(this.#torn.length / 2))) {
-          insert.run(e.seq, e.block, e.ts, e.type, e.payload, e.signer, e.signature, e.hash);
+          insert.run(e.seq, e.block, e.ts, e.type, e.payload, e.signer, e.signature, e.hash, e.prevHash);
         }
       } finally {
         db.close();

@@ -45,6 +45,10 @@ export function checkLink(row: StoredEvent, expectedSeq: number, prevHash: strin
   if (row.seq !== expectedSeq) {
     throw new LogIntegrityError(expectedSeq, `event log is missing seq ${expectedSeq} (next stored row is seq ${row.seq})`);
   }
+  // prev_hash is stored but outside the preimage: it must name the chain's previous hash.
+  if (row.prevHash !== prevHash) {
+    throw new LogIntegrityError(row.seq, `event at seq ${row.seq} was altered: its prev_hash is not the hash of seq ${row.seq - 1}`);
+  }
   if (hashEventFields(prevHash, row.seq, row.block, row.ts, row.type, row.signer, row.signature, row.payload) !== row.hash) {
     throw new LogIntegrityError(
       row.seq,

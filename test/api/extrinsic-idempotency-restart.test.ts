@@ -47,7 +47,7 @@ async function start(): Promise<Running> {
   });
   // As `serve` does on start (src/cli/serve.ts), for a restart fast enough that replays are in the window.
   const verifier = new EpistulaVerifier({ startedAt: firstSentAt === 0 ? Date.now() : firstSentAt });
-  for (const [uuid, ts] of node.requestUuidsSince(verifier.startedAt - EPISTULA_PAST_MS - EPISTULA_FUTURE_MS)) verifier.remember(uuid, ts + EPISTULA_FUTURE_MS);
+  for (const [uuid, ts] of await node.requestUuidsSince(verifier.startedAt - EPISTULA_PAST_MS - EPISTULA_FUTURE_MS)) verifier.remember(uuid, ts + EPISTULA_FUTURE_MS);
   const producer = new BlockProducer(node, 0);
   producer.start();
   const app = buildServer({ node: () => node, producer: () => producer, root: alice, startupStatus: () => "starting", version: "test", epistula: verifier });
@@ -97,14 +97,14 @@ describe("Idempotency-Key on POST /v1/chain/extrinsics survives restarts", () =>
     expect(await balance(eve)).toBe(eveStart + 7n);
 
     // The block holding it is logged on its own, with the request recorded as one of its effects.
-    const rows = (running as Running).node.store.read(0, 10_000).filter((r) => r.type === BLOCK_EVENT_TYPE);
+    const rows = (await (running as Running).node.store.read(0, 10_000)).filter((r) => r.type === BLOCK_EVENT_TYPE);
     const row = rows.find((r) => JSON.parse(r.payload).n === block);
     expect(row, "the extrinsic's block is a BlockProduced row").toBeDefined();
     const effects = JSON.parse(row?.payload ?? "{}").effects as Effect[];
     expect(effects.filter((e) => e.k === "request")).toEqual([
       expect.objectContaining({ k: "request", signer: keys.Bob.address, uuid: firstHeaders["Epistula-Uuid"], key: "pay-eve-7", x: 0 }),
     ]);
-    expect((running as Running).node.requestUuidsSince(0).map(([u]) => u)).toContain(firstHeaders["Epistula-Uuid"]);
+    expect((await (running as Running).node.requestUuidsSince(0)).map(([u]) => u)).toContain(firstHeaders["Epistula-Uuid"]);
 
     // ---- restart 1: no snapshot, so the state comes from replaying the log ------------------------
     await stop({ snapshot: false });

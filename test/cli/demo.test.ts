@@ -146,7 +146,7 @@ describe("the demo on a fresh devnet", () => {
       });
       if (counts.epochAt !== undefined) epochBlocks.add(counts.epochAt);
       Object.assign(seen, { entities: counts.entities, subaccounts: counts.subaccounts, passed: counts.passed, eliminated: counts.eliminated, epochs: epochBlocks.size });
-      for (const e of node.store.read(seq, 100_000)) {
+      for (const e of await node.store.read(seq, 100_000)) {
         seq = e.seq;
         const p = JSON.parse(e.payload) as Record<string, unknown>;
         if (e.type.startsWith("EmissionAttributed")) {

@@ -24,8 +24,8 @@ function writeOut(text: string): void {
 }
 
 /** The next unused command index: one past the amount of the last transfer in the log. */
-function nextIndex(node: PropnetNode): number {
-  const last = node.store.lastEvent();
+async function nextIndex(node: PropnetNode): Promise<number> {
+  const last = await node.store.lastEvent();
   if (!last?.type.startsWith("Transferred")) return 0;
   return Number((JSON.parse(last.payload) as { amount_rao: string }).amount_rao);
 }
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
     genesis: OWNERS.map((owner) => ({ owner, amount_rao: ENDOWMENT_RAO })),
     say: (message) => process.stderr.write(`crash-child: ${message}\n`),
   });
-  let i = nextIndex(node);
+  let i = await nextIndex(node);
   writeOut(`ready ${node.head.seq} ${i}\n`);
 
   const maxInFlight = 4;

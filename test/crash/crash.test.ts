@@ -150,7 +150,7 @@ async function checkDirectory(dataDir: string, acks: Map<number, number>, seed: 
     [head, recoveredHash] = await node.read((state, h) => [h.seq, stateHash(state)] as const);
     expect(head, `seed ${seed}: head behind the highest acknowledged seq`).toBeGreaterThanOrEqual(maxAcked);
     for (const [i, seq] of acks) {
-      const row = node.store.eventAt(seq);
+      const row = await node.store.eventAt(seq);
       if (!row) {
         missing.push(`command ${i}: seq ${seq} is missing`);
         continue;

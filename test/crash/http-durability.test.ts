@@ -340,7 +340,7 @@ describe("durability through HTTP: SIGKILL the server while subaccounts are bein
     try {
       expect(node.problems).toEqual([]);
       [head, recoveredHash] = await node.read((state, h) => [h.seq, stateHash(state)] as const);
-      const logged = node.requestUuidsSince(0);
+      const logged = await node.requestUuidsSince(0);
       const counts = new Map<string, number>();
       for (const [uuid] of logged) counts.set(uuid, (counts.get(uuid) ?? 0) + 1);
       expect([...counts].filter(([, n]) => n > 1), "an Epistula uuid committed twice").toEqual([]);
@@ -353,7 +353,7 @@ describe("durability through HTTP: SIGKILL the server while subaccounts are bein
       for (const c of lastRound) {
         const ts = Number(c.headers["Epistula-Timestamp"]);
         const verifier = new EpistulaVerifier({ now: () => ts, startedAt: ts });
-        for (const [uuid, at] of node.requestUuidsSince(verifier.startedAt - EPISTULA_PAST_MS - EPISTULA_FUTURE_MS)) {
+        for (const [uuid, at] of await node.requestUuidsSince(verifier.startedAt - EPISTULA_PAST_MS - EPISTULA_FUTURE_MS)) {
           verifier.remember(uuid, at + EPISTULA_FUTURE_MS);
         }
         const lower = Object.fromEntries(Object.entries(c.headers).map(([k, v]) => [k.toLowerCase(), v]));

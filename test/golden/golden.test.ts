@@ -6,7 +6,7 @@ import { EFFECT_KINDS } from "../../src/core/chain/effects.ts";
 import { EVENTS } from "../../src/core/machine/events.ts";
 import { logPath } from "../../src/node/node.ts";
 import { verifyLog } from "../../src/node/verify.ts";
-import { SqliteStore } from "../../src/store/sqlite-store.ts";
+import { SqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
 import { GENESIS_HASH, type StoredEvent } from "../../src/store/stored-event.ts";
 
 const GOLDEN = join(import.meta.dirname, "../../fixtures/golden");

@@ -38,7 +38,7 @@ export const auditRoutes: FastifyPluginAsync<{ access: Access }> = async (instan
     async (request) => {
       const limit = request.query.limit ?? 100;
       // Committed rows only: the store holds nothing that is not durable.
-      const rows = access.node().store.read(request.query.after ?? 0, limit);
+      const rows = await access.node().store.read(request.query.after ?? 0, limit);
       return {
         events: rows.map((r) => ({ seq: r.seq, block: r.block, ts: r.ts, type: r.type, payload: r.payload, signer: r.signer, prev_hash: r.prevHash, hash: r.hash })),
         next: rows.length === limit ? (rows[rows.length - 1]?.seq ?? null) : null,

@@ -281,13 +281,13 @@ export const chainRoutes: FastifyPluginAsync<ChainRoutesOptions> = async (instan
   };
 
   /** An Idempotency-Key repeat: the first inclusion again, read back from its block in the log. */
-  const repeatOf = (record: IdempotencyRecord, fingerprint: string): Inclusion => {
+  const repeatOf = async (record: IdempotencyRecord, fingerprint: string): Promise<Inclusion> => {
     const { block, index } = record.ref;
     if (record.fingerprint !== fingerprint || typeof block !== "number" || typeof index !== "number") {
       throw new DomainError("IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was already used with another request");
     }
     const n = node();
-    const effects = extrinsicEffectsInLog(n.store, n.head.seq, { block, index, ts: record.ts_ms });
+    const effects = await extrinsicEffectsInLog(n.store, n.head.seq, { block, index, ts: record.ts_ms });
     if (!effects) throw new DomainError("INTERNAL", "the first answer to this Idempotency-Key is not in the log");
     return { includedInBlock: block, effects };
   };
@@ -425,7 +425,7 @@ export const chainRoutes: FastifyPluginAsync<ChainRoutesOptions> = async (instan
       const events: ChainEvent[] = [];
       let scanned = 0;
       while (scanned < MAX_SCANNED_ROWS) {
-        const rows = store.read(cursor, Math.min(SCAN_CHUNK, MAX_SCANNED_ROWS - scanned));
+        const rows = await store.read(cursor, Math.min(SCAN_CHUNK, MAX_SCANNED_ROWS - scanned));
         if (rows.length === 0) return { events, next: null };
         for (const row of rows) {
           if (row.type === BLOCK_EVENT_TYPE) {

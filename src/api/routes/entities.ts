@@ -106,17 +106,25 @@ export const entityRoutes: FastifyPluginAsync<{ access: Access }> = async (insta
   const writeSigned = signedWrite(access, { idempotent: true });
   const readSigned = signedRead(access);
 
-  /** Closed perf checkpoints of the last 120 days, from the store (committed rows only). */
-  const closedRows = (trader: string) =>
-    node()
-      .store.readCheckpoints(trader, now() - CHECKPOINT_WINDOW_MS, MAX_CHECKPOINTS)
+  /**
+   * Closed perf checkpoints of the last 120 days, from the store (committed rows only). Read after
+   * the state they go with: a row at or past that state's open checkpoint (`openTs`) closed since,
+   * and is left out, so a period is never both closed and open in one answer.
+   */
+  const closedRows = async (trader: string, openTs: number) =>
+    (await node().readCheckpoints(trader, now() - CHECKPOINT_WINDOW_MS, MAX_CHECKPOINTS))
+      .filter((row) => row.ts_ms < openTs)
       .map((row) => decodeCheckpointRow(row.data));
-  const closedCheckpoints = (trader: string): PerfCheckpoint[] => closedRows(trader).map((r) => r.perf);
-  /** A trader's debt checkpoints: the closed ones, then the one still open (once it is funded). */
-  const debtLedger = (state: State, trader: string): DebtCheckpoint[] => {
+  const closedCheckpoints = async (trader: string, openTs: number): Promise<PerfCheckpoint[]> => (await closedRows(trader, openTs)).map((r) => r.perf);
+  /** A trader's open debt checkpoint (once it is funded) and where its open period ends. */
+  const openDebt = (state: State, trader: string): { open: DebtCheckpoint | null; openTs: number } => {
     const t = traderOf(state, trader, now());
-    const open = openDebtCheckpoint(state, trader, openCheckpoint(t, now()), debtStatusOf(t), now());
-    const closed = closedRows(trader).flatMap((r) => (r.debt ? [r.debt] : []));
+    const perf = openCheckpoint(t, now());
+    return { open: openDebtCheckpoint(state, trader, perf, debtStatusOf(t), now()), openTs: perf.ts_ms };
+  };
+  /** A trader's debt checkpoints: the closed ones, then the one still open. */
+  const debtLedger = async (trader: string, { open, openTs }: { open: DebtCheckpoint | null; openTs: number }): Promise<DebtCheckpoint[]> => {
+    const closed = (await closedRows(trader, openTs)).flatMap((r) => (r.debt ? [r.debt] : []));
     return open ? [...closed, open] : closed;
   };
 
@@ -307,18 +315,24 @@ export const entityRoutes: FastifyPluginAsync<{ access: Access }> = async (insta
         },
       },
     },
-    async (request) =>
-      node().read((state) => {
-        const synthetic = request.params.synthetic;
+    async (request) => {
+      const synthetic = request.params.synthetic;
+      const { answer, openTs } = await node().read((state) => {
         const sub = subaccountOrNotFound(state, synthetic);
         const t = traderOf(state, synthetic, now());
         return {
-          subaccount: subaccountView(state, sub, now()),
-          positions: positionsOf(state, synthetic, now()),
-          ledger: perfSummary(t, closedCheckpoints(synthetic).length),
-          elimination: eliminationView(state.trading.traders.get(synthetic)),
+          answer: {
+            subaccount: subaccountView(state, sub, now()),
+            positions: positionsOf(state, synthetic, now()),
+            ledger: perfSummary(t, 0),
+            elimination: eliminationView(state.trading.traders.get(synthetic)),
+          },
+          openTs: openCheckpoint(t, now()).ts_ms,
         };
-      }),
+      });
+      const closed = (await closedCheckpoints(synthetic, openTs)).length;
+      return { ...answer, ledger: { ...answer.ledger, checkpoints: answer.ledger.checkpoints + closed } };
+    },
   );
 
   app.post(
@@ -409,15 +423,17 @@ export const entityRoutes: FastifyPluginAsync<{ access: Access }> = async (insta
         response: { 200: z.strictObject({ perf: z.array(PerfCheckpointSchema), debt: z.array(DebtCheckpointSchema) }) },
       },
     },
-    async (request) =>
-      node().read((state) => {
-        const synthetic = request.params.synthetic;
+    async (request) => {
+      const synthetic = request.params.synthetic;
+      const { perf, debt } = await node().read((state) => {
         subaccountOrNotFound(state, synthetic);
-        return {
-          perf: [...closedCheckpoints(synthetic), openCheckpoint(traderOf(state, synthetic, now()), now())],
-          debt: debtLedger(state, synthetic).map(debtCheckpointView),
-        };
-      }),
+        return { perf: openCheckpoint(traderOf(state, synthetic, now()), now()), debt: openDebt(state, synthetic) };
+      });
+      return {
+        perf: [...(await closedCheckpoints(synthetic, perf.ts_ms)), perf],
+        debt: (await debtLedger(synthetic, debt)).map(debtCheckpointView),
+      };
+    },
   );
 
   app.get(
@@ -434,24 +450,27 @@ export const entityRoutes: FastifyPluginAsync<{ access: Access }> = async (insta
         response: { 200: z.strictObject({ debt: z.array(DebtCheckpointSchema), attribution: AttributionSchema }) },
       },
     },
-    async (request) =>
-      node().read((state) => {
+    async (request) => {
+      const { open, attribution } = await node().read((state) => {
         const e = entityOrNotFound(state, request.params.hotkey);
         // Its active, funded subaccounts (the funded index, not every id ever made).
-        const ledgers = [];
+        const opened = [];
         for (const id of state.debt.fundedIds.get(e.hotkey) ?? []) {
           const synthetic = syntheticHotkey(e.hotkey, id);
-          if (state.entities.subaccounts.get(synthetic)?.status === "active") ledgers.push({ id, checkpoints: debtLedger(state, synthetic) });
+          if (state.entities.subaccounts.get(synthetic)?.status === "active") opened.push({ id, synthetic, debt: openDebt(state, synthetic) });
         }
         const a = state.debt.entities.get(e.hotkey) ?? NO_ENTITY_EMISSION;
         return {
-          debt: aggregateEntity(ledgers).map((c) => debtCheckpointView({ ...c, status: "entity" })),
+          open: opened,
           attribution: {
             paid_alpha_rao: a.paidAlphaRao.toString(),
             attributed_alpha_rao: a.attributedAlphaRao.toString(),
             unattributed_alpha_rao: a.unattributedAlphaRao.toString(),
           },
         };
-      }),
+      });
+      const ledgers = await Promise.all(open.map(async (o) => ({ id: o.id, checkpoints: await debtLedger(o.synthetic, o.debt) })));
+      return { debt: aggregateEntity(ledgers).map((c) => debtCheckpointView({ ...c, status: "entity" })), attribution };
+    },
   );
 };

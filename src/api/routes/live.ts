@@ -67,7 +67,7 @@ export const liveRoutes: FastifyPluginAsync<LiveOptions> = async (app, options) 
     if (seq === cursor) return;
     const events: ChainEvent[] = [];
     let at = cursor;
-    const rows = node.store.read(at, ROWS_PER_LOOK);
+    const rows = await node.store.read(at, ROWS_PER_LOOK);
     for (const row of rows) {
       if (row.type === BLOCK_EVENT_TYPE) events.push(...chainEventsOfPayload(row.payload));
       at = row.seq;

@@ -5,7 +5,7 @@ import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { BackupRefused, backupLog, checkBackup, copyBackupLog } from "./log-backup.ts";
 import { SqliteStore } from "./sqlite-store.ts";
-import { GENESIS_HASH, hashEvent, type StoredEvent } from "./stored-event.ts";
+import { GENESIS_HASH, hashEvent, type StoredEvent } from "../stored-event.ts";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -59,7 +59,7 @@ describe("backup files", () => {
     expect(checked.info).toMatchObject({ format: 1, source: dir });
     await expect(backupLog({ logPath: log, snapshotDir: dir, out, codeVersion: "t", source: dir })).rejects.toBeInstanceOf(BackupRefused);
     const restored = join(dir, "restored.sqlite");
-    expect(copyBackupLog(out, restored)).toEqual(info.head);
+    expect(await copyBackupLog(out, restored)).toEqual(info.head);
     const db = new Database(restored, { readonly: true });
     expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all()).toEqual(["events", "head", "perf_checkpoints"]);
     db.close();

@@ -1,8 +1,8 @@
 import { Worker } from "node:worker_threads";
 import { INSERT_CHECKPOINT_SQL, INSERT_EVENT_SQL, SET_HEAD_SQL, SqliteStore } from "./sqlite-store.ts";
-import type { AppendReceipt, CheckpointRow, LogHead, Store } from "./store.ts";
-import { commitError } from "./storage-full.ts";
-import type { StoredEvent } from "./stored-event.ts";
+import type { AppendReceipt, CheckpointRow, LogHead, Store } from "../store.ts";
+import { commitError } from "../storage-full.ts";
+import type { StoredEvent } from "../stored-event.ts";
 
 function started(worker: Worker, name: string): Promise<void> {
   return new Promise<void>((resolve, reject) => {
@@ -63,27 +63,27 @@ export class ThreadedSqliteStore implements Store {
     return new ThreadedSqliteStore(reader, worker, checkpointer);
   }
 
-  recordedHead(): LogHead {
+  recordedHead(): Promise<LogHead> {
     return this.#reader.recordedHead();
   }
 
-  lastEvent(): StoredEvent | null {
+  lastEvent(): Promise<StoredEvent | null> {
     return this.#reader.lastEvent();
   }
 
-  eventAt(seq: number): StoredEvent | null {
+  eventAt(seq: number): Promise<StoredEvent | null> {
     return this.#reader.eventAt(seq);
   }
 
-  read(after: number, limit: number): StoredEvent[] {
+  read(after: number, limit: number): Promise<StoredEvent[]> {
     return this.#reader.read(after, limit);
   }
 
-  readCheckpoints(trader: string, after: number, limit: number): CheckpointRow[] {
+  readCheckpoints(trader: string, after: number, limit: number): Promise<CheckpointRow[]> {
     return this.#reader.readCheckpoints(trader, after, limit);
   }
 
-  readPayloads(after: number, limit: number): Array<[number, string, string]> {
+  readPayloads(after: number, limit: number): Promise<Array<[number, string, string]>> {
     return this.#reader.readPayloads(after, limit);
   }
 
@@ -99,7 +99,7 @@ export class ThreadedSqliteStore implements Store {
     // JSON text escapes every control character, so \u0001 and \u0002 cannot occur in a field.
     let batch = "";
     for (const e of rows) {
-      batch += `${e.seq}\u0001${e.block}\u0001${e.ts}\u0001${e.type}\u0001${e.payload}\u0001${e.signer ?? ""}\u0001${e.signature ?? ""}\u0001${e.hash}\u0002`;
+      batch += `${e.seq}\u0001${e.block}\u0001${e.ts}\u0001${e.type}\u0001${e.payload}\u0001${e.signer ?? ""}\u0001${e.signature ?? ""}\u0001${e.hash}\u0001${e.prevHash}\u0002`;
     }
     let closed = "";
     for (const c of checkpoints) closed += `${c.trader}\u0001${c.ts_ms}\u0001${c.data}\u0002`;

@@ -1,9 +1,9 @@
 import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync } from "node:fs";
 import Database from "better-sqlite3";
-import { readSnapshots, type SnapshotFile } from "./snapshot-files.ts";
+import { readSnapshots, type SnapshotFile } from "../snapshot-files.ts";
 import { SqliteStore } from "./sqlite-store.ts";
-import type { LogHead } from "./store.ts";
-import { GENESIS_HASH, LogIntegrityError } from "./stored-event.ts";
+import type { LogHead } from "../store.ts";
+import { GENESIS_HASH, LogIntegrityError } from "../stored-event.ts";
 
 /** Written into every backup file, beside the copied tables. */
 export const BACKUP_FORMAT = 1;
@@ -63,8 +63,14 @@ export async function backupLog(options: { logPath: string; snapshotDir: string;
   const copy = new Database(temp);
   try {
     const store = new SqliteStore(copy);
-    const head = store.recordedHead();
-    const snapshot = snapshots.find((s) => s.seq <= head.seq && store.eventAt(s.seq)?.hash === s.head_hash) ?? null;
+    const head = await store.recordedHead();
+    let snapshot: SnapshotFile | null = null;
+    for (const s of snapshots) {
+      if (s.seq <= head.seq && (await store.eventAt(s.seq))?.hash === s.head_hash) {
+        snapshot = s;
+        break;
+      }
+    }
     info = {
       format: BACKUP_FORMAT,
       code_version: options.codeVersion,
@@ -123,8 +129,8 @@ export async function checkBackup(path: string, onProgress?: (seq: number) => vo
       const body = db.prepare("SELECT body FROM propnet_backup_snapshot").pluck().get() as string | undefined;
       if (body !== undefined) snapshot = JSON.parse(body) as SnapshotFile;
     }
-    const head = store.recordedHead();
-    const last = store.lastEvent();
+    const head = await store.recordedHead();
+    const last = await store.lastEvent();
     if ((last?.seq ?? 0) !== head.seq || (last?.hash ?? GENESIS_HASH) !== head.hash) {
       throw new BackupRefused(`${path}: its last event (seq ${last?.seq ?? 0}) is not its recorded head (seq ${head.seq})`);
     }
@@ -137,7 +143,7 @@ export async function checkBackup(path: string, onProgress?: (seq: number) => vo
       if (error instanceof LogIntegrityError) throw new BackupRefused(`${path} does not verify at seq ${error.seq}: ${error.message}`);
       throw error;
     }
-    if (snapshot && store.eventAt(snapshot.seq)?.hash !== snapshot.head_hash) {
+    if (snapshot && (await store.eventAt(snapshot.seq))?.hash !== snapshot.head_hash) {
       throw new BackupRefused(`${path}: its snapshot at seq ${snapshot.seq} does not chain into its log`);
     }
     return { info, snapshot, head };
@@ -150,15 +156,17 @@ export async function checkBackup(path: string, onProgress?: (seq: number) => vo
  * Writes the log held in a checked backup file as `logPath` (a new file with the node's own
  * schema: events, closed checkpoints and the head, nothing else).
  */
-export function copyBackupLog(backupPath: string, logPath: string): LogHead {
+export async function copyBackupLog(backupPath: string, logPath: string): Promise<LogHead> {
   const store = SqliteStore.open(logPath);
   const db = store.database;
   try {
     db.prepare("ATTACH DATABASE ? AS b").run(backupPath);
     db.transaction(() => {
       db.exec(`
-        INSERT INTO events (seq, block, ts, type, payload, signer, signature, hash)
-          SELECT seq, block, ts, type, payload, signer, signature, hash FROM b.events ORDER BY seq;
+        INSERT INTO events (seq, block, ts, type, payload, signer, signature, hash, prev_hash)
+          SELECT seq, block, ts, type, payload, signer, signature, hash,
+            coalesce((SELECT p.hash FROM b.events p WHERE p.seq = e.seq - 1), '${GENESIS_HASH}')
+          FROM b.events e ORDER BY seq;
         INSERT INTO perf_checkpoints (trader, ts_ms, data) SELECT trader, ts_ms, data FROM b.perf_checkpoints;
         INSERT INTO head (id, seq, hash) SELECT id, seq, hash FROM b.head;
       `);
@@ -166,7 +174,7 @@ export function copyBackupLog(backupPath: string, logPath: string): LogHead {
     db.exec("DETACH DATABASE b");
     // Fold the WAL into the file: the restored log is one self-contained file.
     db.pragma("wal_checkpoint(TRUNCATE)");
-    return store.recordedHead();
+    return await store.recordedHead();
   } finally {
     store.closeSync();
   }

@@ -1,9 +1,9 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
-import { commitError } from "./storage-full.ts";
-import type { AppendReceipt, CheckpointRow, LogHead, Store } from "./store.ts";
-import { GENESIS_HASH, LogIntegrityError, type StoredEvent } from "./stored-event.ts";
+import { commitError } from "../storage-full.ts";
+import type { AppendReceipt, CheckpointRow, LogHead, Store } from "../store.ts";
+import { GENESIS_HASH, LogIntegrityError, type StoredEvent } from "../stored-event.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
@@ -14,7 +14,8 @@ CREATE TABLE IF NOT EXISTS events (
   payload TEXT NOT NULL,
   signer TEXT,
   signature TEXT,
-  hash TEXT NOT NULL
+  hash TEXT NOT NULL,
+  prev_hash TEXT NOT NULL
 ) STRICT;
 CREATE TABLE IF NOT EXISTS perf_checkpoints (
   trader TEXT NOT NULL,
@@ -29,16 +30,47 @@ CREATE TABLE IF NOT EXISTS head (
 ) STRICT;
 `;
 
-// prev_hash is not stored: it always equals the previous row's hash, which replay recomputes.
-const COLUMNS = "seq, block, ts, type, payload, signer, signature, hash";
-export const INSERT_EVENT_SQL = `INSERT INTO events (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`;
+// prev_hash is stored (one row format with PostgreSQL, whose fenced insert relies on it); the
+// chain check still recomputes every link, so a stored prev_hash is checked, never trusted.
+const COLUMNS = "seq, block, ts, type, payload, signer, signature, hash, prev_hash";
+export const INSERT_EVENT_SQL = `INSERT INTO events (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+/** A log written before prev_hash was stored: each row's prev_hash is its predecessor's hash. */
+const DERIVED_PREV_HASH = `coalesce((SELECT p.hash FROM events p WHERE p.seq = events.seq - 1), '${GENESIS_HASH}')`;
 /** Replay after a crash may close a checkpoint again: the same row, so replacing it is idempotent. */
 export const INSERT_CHECKPOINT_SQL = "INSERT OR REPLACE INTO perf_checkpoints (trader, ts_ms, data) VALUES (?, ?, ?)";
 export const SET_HEAD_SQL =
   "INSERT INTO head (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash";
 
-type Row = Omit<StoredEvent, "prevHash">;
-type RawRow = [number, number, number, string, string, string | null, string | null, string];
+type RawRow = [number, number, number, string, string, string | null, string | null, string, string];
+
+function toEvent(r: RawRow): StoredEvent {
+  return { seq: r[0], block: r[1], ts: r[2], type: r[3], payload: r[4], signer: r[5], signature: r[6], hash: r[7], prevHash: r[8] };
+}
+
+/** Whether the events table has the prev_hash column (false for a log written by older code). */
+function hasPrevHashColumn(db: Database.Database): boolean {
+  const columns = db.prepare("SELECT name FROM pragma_table_info('events')").pluck().all() as string[];
+  return columns.length === 0 || columns.includes("prev_hash");
+}
+
+/**
+ * Brings a log written before prev_hash was stored to the current format in one transaction: the
+ * column is added and every row gets its predecessor's hash (the zero hash for seq 1), so the
+ * stored bytes every hash covers are untouched. A crash midway leaves the old format, and the
+ * next open migrates again.
+ */
+function migratePrevHash(db: Database.Database): void {
+  if (hasPrevHashColumn(db)) return;
+  db.transaction(() => {
+    // SQLite adds a NOT NULL column only with a default; every row is then set, so none keeps it.
+    db.exec("ALTER TABLE events ADD COLUMN prev_hash TEXT NOT NULL DEFAULT ''");
+    db.exec(`UPDATE events SET prev_hash = ${DERIVED_PREV_HASH}`);
+  }).immediate();
+}
+
+function readOnlyAppend(): never {
+  throw new TypeError("this log was opened read-only: it takes no appends");
+}
 
 /**
  * The embedded default: better-sqlite3 in WAL mode with synchronous=FULL, so a committed
@@ -46,14 +78,14 @@ type RawRow = [number, number, number, string, string, string | null, string | n
  */
 export class SqliteStore implements Store {
   readonly backend = "sqlite" as const;
+  /** False only for an old-format log opened read-only (it could not be migrated). */
+  readonly hasPrevHash: boolean;
   readonly #db: Database.Database;
-  readonly #insert: Database.Statement;
-  readonly #setHead: Database.Statement;
   readonly #selectPage: Database.Statement;
-  readonly #selectHash: Database.Statement;
+  readonly #selectLast: Database.Statement;
+  readonly #selectAt: Database.Statement;
   readonly #selectPayloads: Database.Statement;
   readonly #appendTx: (rows: readonly StoredEvent[], checkpoints: readonly CheckpointRow[]) => void;
-  readonly #insertCheckpoint: Database.Statement;
   readonly #selectCheckpoints: Database.Statement;
 
   /**
@@ -65,22 +97,33 @@ export class SqliteStore implements Store {
     if (!db.readonly) {
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = FULL");
+      migratePrevHash(db);
       db.exec(SCHEMA);
     }
-    this.#insert = db.prepare(INSERT_EVENT_SQL);
-    this.#setHead = db.prepare(SET_HEAD_SQL);
-    this.#selectPage = db.prepare(`SELECT ${COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?`).raw(true);
-    this.#selectHash = db.prepare("SELECT hash FROM events WHERE seq = ?");
+    // A read-only connection cannot migrate an old log: its reads derive prev_hash instead.
+    this.hasPrevHash = hasPrevHashColumn(db);
+    const columns = this.hasPrevHash ? COLUMNS : COLUMNS.replace("prev_hash", `${DERIVED_PREV_HASH} AS prev_hash`);
+    // Raw arrays cost half of better-sqlite3's row objects; replay reads millions of these.
+    this.#selectPage = db.prepare(`SELECT ${columns} FROM events WHERE seq > ? ORDER BY seq LIMIT ?`).raw(true);
+    this.#selectLast = db.prepare(`SELECT ${columns} FROM events ORDER BY seq DESC LIMIT 1`).raw(true);
+    this.#selectAt = db.prepare(`SELECT ${columns} FROM events WHERE seq = ?`).raw(true);
     this.#selectPayloads = db.prepare("SELECT seq, type, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?").raw(true);
-    this.#insertCheckpoint = db.prepare(INSERT_CHECKPOINT_SQL);
     this.#selectCheckpoints = db.prepare("SELECT trader, ts_ms, data FROM perf_checkpoints WHERE trader = ? AND ts_ms > ? ORDER BY ts_ms LIMIT ?");
-    this.#appendTx = db.transaction((rows: readonly StoredEvent[], checkpoints: readonly CheckpointRow[]) => {
+    this.#appendTx = db.readonly ? readOnlyAppend : this.#prepareAppend(db);
+  }
+
+  /** The append transaction (a read-only connection has none: an old log there has no prev_hash to insert into). */
+  #prepareAppend(db: Database.Database): (rows: readonly StoredEvent[], checkpoints: readonly CheckpointRow[]) => void {
+    const insert = db.prepare(INSERT_EVENT_SQL);
+    const setHead = db.prepare(SET_HEAD_SQL);
+    const insertCheckpoint = db.prepare(INSERT_CHECKPOINT_SQL);
+    return db.transaction((rows: readonly StoredEvent[], checkpoints: readonly CheckpointRow[]) => {
       for (const e of rows) {
-        this.#insert.run(e.seq, e.block, e.ts, e.type, e.payload, e.signer, e.signature, e.hash);
+        insert.run(e.seq, e.block, e.ts, e.type, e.payload, e.signer, e.signature, e.hash, e.prevHash);
       }
-      for (const c of checkpoints) this.#insertCheckpoint.run(c.trader, c.ts_ms, c.data);
+      for (const c of checkpoints) insertCheckpoint.run(c.trader, c.ts_ms, c.data);
       const last = rows[rows.length - 1] as StoredEvent;
-      this.#setHead.run(last.seq, last.hash);
+      setHead.run(last.seq, last.hash);
     });
   }
 
@@ -116,31 +159,24 @@ export class SqliteStore implements Store {
     return this.#db;
   }
 
-  recordedHead(): LogHead {
+  /** On the calling thread (tools that read a file offline, such as truncate). */
+  recordedHeadSync(): LogHead {
     const row = this.#db.prepare("SELECT seq, hash FROM head WHERE id = 1").get() as LogHead | undefined;
     return row ?? { seq: 0, hash: GENESIS_HASH };
   }
 
-  lastEvent(): StoredEvent | null {
-    const r = this.#db.prepare(`SELECT ${COLUMNS} FROM events ORDER BY seq DESC LIMIT 1`).get() as Row | undefined;
-    return r ? this.#withPrev(r) : null;
+  recordedHead(): Promise<LogHead> {
+    return Promise.resolve(this.recordedHeadSync());
   }
 
-  eventAt(seq: number): StoredEvent | null {
-    const r = this.#db.prepare(`SELECT ${COLUMNS} FROM events WHERE seq = ?`).get(seq) as Row | undefined;
-    return r ? this.#withPrev(r) : null;
+  lastEvent(): Promise<StoredEvent | null> {
+    const r = this.#selectLast.get() as RawRow | undefined;
+    return Promise.resolve(r ? toEvent(r) : null);
   }
 
-  #hashAt(seq: number): string {
-    if (seq === 0) return GENESIS_HASH;
-    const r = this.#selectHash.get(seq) as { hash: string } | undefined;
-    return r?.hash ?? GENESIS_HASH;
-  }
-
-  #withPrev(r: Row): StoredEvent {
-    const e = r as StoredEvent;
-    e.prevHash = this.#hashAt(r.seq - 1);
-    return e;
+  eventAt(seq: number): Promise<StoredEvent | null> {
+    const r = this.#selectAt.get(seq) as RawRow | undefined;
+    return Promise.resolve(r ? toEvent(r) : null);
   }
 
   /** Commits on the calling thread (tests, tools, the commit thread itself). */
@@ -160,35 +196,24 @@ export class SqliteStore implements Store {
     return Promise.resolve({ transactionMs: performance.now() - started });
   }
 
-  readCheckpoints(trader: string, after: number, limit: number): CheckpointRow[] {
-    return this.#selectCheckpoints.all(trader, after, limit) as CheckpointRow[];
+  readCheckpoints(trader: string, after: number, limit: number): Promise<CheckpointRow[]> {
+    return Promise.resolve(this.#selectCheckpoints.all(trader, after, limit) as CheckpointRow[]);
   }
 
-  read(after: number, limit: number): StoredEvent[] {
-    // Raw arrays cost half of better-sqlite3's row objects; replay reads millions of these.
+  /** On the calling thread (tools that read a file offline, such as truncate). */
+  readSync(after: number, limit: number): StoredEvent[] {
     const raw = this.#selectPage.all(after, limit) as RawRow[];
     const rows: StoredEvent[] = new Array(raw.length);
-    let prev = raw.length > 0 ? this.#hashAt((raw[0] as RawRow)[0] - 1) : GENESIS_HASH;
-    for (let i = 0; i < raw.length; i++) {
-      const r = raw[i] as RawRow;
-      rows[i] = {
-        seq: r[0],
-        block: r[1],
-        ts: r[2],
-        type: r[3],
-        payload: r[4],
-        signer: r[5],
-        signature: r[6],
-        prevHash: prev,
-        hash: r[7],
-      };
-      prev = r[7];
-    }
+    for (let i = 0; i < raw.length; i++) rows[i] = toEvent(raw[i] as RawRow);
     return rows;
   }
 
-  readPayloads(after: number, limit: number): Array<[number, string, string]> {
-    return this.#selectPayloads.all(after, limit) as Array<[number, string, string]>;
+  read(after: number, limit: number): Promise<StoredEvent[]> {
+    return Promise.resolve(this.readSync(after, limit));
+  }
+
+  readPayloads(after: number, limit: number): Promise<Array<[number, string, string]>> {
+    return Promise.resolve(this.#selectPayloads.all(after, limit) as Array<[number, string, string]>);
   }
 
   /**
@@ -197,7 +222,7 @@ export class SqliteStore implements Store {
    */
   checkChain(from: LogHead, until: number, onProgress?: (seq: number) => void): Promise<LogHead> {
     const worker = new Worker(new URL("./sqlite-chain-worker.mjs", import.meta.url), {
-      workerData: { path: this.#db.name, after: from.seq, prevHash: from.hash, until },
+      workerData: { path: this.#db.name, after: from.seq, prevHash: from.hash, until, storedPrevHash: this.hasPrevHash },
     });
     return new Promise<LogHead>((resolve, reject) => {
       worker.on("message", (m: { type: string; seq: number; hash?: string; message?: string }) => {

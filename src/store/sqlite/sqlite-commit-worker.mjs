@@ -12,6 +12,8 @@ db.pragma("wal_autocheckpoint = 0");
 const insert = db.prepare(workerData.insertSql);
 // Rows go in 32 at a time through one multi-row statement: fewer statement steps per batch.
 const MANY = 32;
+// seq, block, ts, type, payload, signer, signature, hash, prev_hash
+const FIELDS = 9;
 const insertMany = db.prepare(
   workerData.insertSql.replace(/VALUES \((.*)\)$/, (_, one) => `VALUES ${Array(MANY).fill(`(${one})`).join(", ")}`),
 );
@@ -34,13 +36,13 @@ const appendBatch = db.transaction((batch, checkpoints) => {
   let values = [];
   for (let i = 0; i < rows.length; i++) {
     const f = rows[i].split("\u0001");
-    values.push(Number(f[0]), Number(f[1]), Number(f[2]), f[3], f[4], f[5] || null, f[6] || null, f[7]);
-    if (values.length === MANY * 8) {
+    values.push(Number(f[0]), Number(f[1]), Number(f[2]), f[3], f[4], f[5] || null, f[6] || null, f[7], f[8]);
+    if (values.length === MANY * FIELDS) {
       insertMany.run(...values);
       values = [];
     }
   }
-  for (let i = 0; i < values.length; i += 8) insert.run(...values.slice(i, i + 8));
+  for (let i = 0; i < values.length; i += FIELDS) insert.run(...values.slice(i, i + FIELDS));
   const last = rows[rows.length - 1].split("\u0001");
   setHead.run(Number(last[0]), last[7]);
 });
