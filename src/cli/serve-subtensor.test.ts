@@ -8,7 +8,7 @@ import { cryptoReady, loadKey } from "../keys/keys.ts";
 import { PropnetNode } from "../node/node.ts";
 import { subnetStorageKeys } from "../subtensor/storage-keys.ts";
 import { connectSubtensor } from "../subtensor/subtensor-connection.ts";
-import { FollowedSubtensor } from "./serve-subtensor.ts";
+import { displayUrl, FollowedSubtensor } from "./serve-subtensor.ts";
 
 const METADATA = { [`${SUBTENSOR_GENESIS_HASH}-343`]: recordedMetadataV15() };
 const E1 = 6_852_597;
@@ -95,5 +95,13 @@ describe("serve --chain subtensor, over recorded mainnet answers", () => {
     await vi.waitFor(() => expect(node.conditions().map((c) => c.problem).join()).toMatch(/cannot follow subnet 1 .*devnet chain/), { timeout: 10_000 });
     expect(followed.health().epochs).toBe(0);
     expect(node.writable).toBe(true);
+  });
+});
+
+describe("a chain URL as /healthz and the logs show it", () => {
+  it("keeps scheme, host and port; drops credentials, path and query (RPC keys live there)", () => {
+    expect(displayUrl("wss://user:secret@rpc.example.com:443/v1/abcdef0123?apikey=xyz")).toBe("wss://rpc.example.com");
+    expect(displayUrl("ws://127.0.0.1:9944")).toBe("ws://127.0.0.1:9944");
+    expect(displayUrl("not a url")).toBe("(unparseable URL)");
   });
 });

@@ -18,6 +18,19 @@ export interface SubtensorOptions {
   connect?: (url: string) => SubtensorConnection;
 }
 
+/**
+ * A chain URL as shown in /healthz, logs and messages: scheme, host and port only. RPC providers
+ * often put an API key in the path, the query or the userinfo, and /healthz is public.
+ */
+export function displayUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}`;
+  } catch {
+    return "(unparseable URL)";
+  }
+}
+
 /** Subtensor's nominal block time: how the emission until a payout deadline is projected. */
 const BLOCK_TIME_MS = 12_000;
 
@@ -36,6 +49,7 @@ export class FollowedSubtensor {
   #weightSetter: WeightSetter | null = null;
   #sweep: NodeJS.Timeout | null = null;
   #problem: string | null = null;
+  #refused: string | null = null;
   #stopped = false;
   /** Set in start, with the node's registry. */
   #refusals: Counter<"code"> | null = null;
@@ -49,21 +63,49 @@ export class FollowedSubtensor {
     this.archive = options.archiveUrl ? connect(options.archiveUrl) : undefined;
   }
 
+  /** Where the chain is, fit to print (no credentials). */
+  get where(): string {
+    return displayUrl(this.options.url);
+  }
+
   /** Binds the node to the chain once it answers, then follows it; never rejects (problems go to /healthz). */
   start(node: PropnetNode, key: KeyringPair): void {
     this.#metrics(node);
     node.watch("chain", () => {
-      const problem = this.#problem ?? this.#follower?.problem() ?? (this.connection.status().connected ? null : this.#unreachable());
+      // A log bound to another chain cannot follow this one at all: that degrades the node.
+      if (this.#refused) return { problem: this.#refused, degraded: true };
+      const problem = this.#problem ?? (this.connection.status().connected ? (this.#follower?.problem() ?? null) : this.#unreachable());
       return problem ? { problem, degraded: false } : null;
     });
     // Challenges time out by node time, not only when a price arrives (the devnet's block producer does this per block).
     this.#sweep = setInterval(() => {
       if (node.writable) void node.submit({ command: { kind: "sweep_challenges", ts: node.clock.now() } }).catch(() => undefined);
     }, BLOCK_TIME_MS);
-    void this.#follow(node, key).catch((error: unknown) => {
-      this.#problem = `not following subnet ${this.options.netuid}: ${(error as Error).message}`;
-      this.say(this.#problem);
-    });
+    void this.#followWithRetries(node, key);
+  }
+
+  /**
+   * Binding the log (a write) and reading where it stands can fail for a while (a full disk, a
+   * rebuild): tried again with backoff until it works; only a log bound to another chain stops it.
+   */
+  async #followWithRetries(node: PropnetNode, key: KeyringPair): Promise<void> {
+    for (let delay = 1_000; !this.#stopped; delay = Math.min(delay * 2, 60_000)) {
+      try {
+        await this.#follow(node, key);
+        this.#problem = null;
+        return;
+      } catch (error) {
+        if (error instanceof FollowRefused) {
+          this.#refused = error.message;
+          this.say(error.message);
+          return;
+        }
+        const problem = `not following subnet ${this.options.netuid} yet: ${(error as Error).message}; trying again in ${delay / 1_000} s`;
+        if (problem !== this.#problem) this.say(problem);
+        this.#problem = problem;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
   }
 
   async #follow(node: PropnetNode, key: KeyringPair): Promise<void> {
@@ -71,13 +113,8 @@ export class FollowedSubtensor {
     while (!api && !this.#stopped) api = await this.connection.ready(60_000).catch(() => null);
     if (!api || this.#stopped) return;
     const genesisHash = api.genesisHash.toHex();
-    try {
-      await node.follow({ netuid: this.options.netuid, genesisHash });
-    } catch (error) {
-      if (error instanceof FollowRefused) throw error;
-      throw new Error(`the chain's genesis could not be recorded: ${(error as Error).message}`, { cause: error });
-    }
-    this.say(`following subnet ${this.options.netuid} of chain ${genesisHash} at ${this.options.url}`);
+    await node.follow({ netuid: this.options.netuid, genesisHash });
+    this.say(`following subnet ${this.options.netuid} of chain ${genesisHash} at ${displayUrl(this.options.url)}`);
     this.#weights = new SubtensorWeights({ api, pair: key, versionKey: this.options.versionKey === undefined ? undefined : BigInt(this.options.versionKey) });
     const setter = new WeightSetter(node, this.#netuidMapped(this.#weights), key.address, BLOCK_TIME_MS, this.say);
     this.#weightSetter = setter;
@@ -126,7 +163,7 @@ export class FollowedSubtensor {
 
   #unreachable(): string {
     const s = this.connection.status();
-    return `chain ${s.url} unreachable${s.lastError ? `: ${s.lastError}` : ""}; retrying with backoff (reads go on)`;
+    return `chain ${displayUrl(s.url)} unreachable${s.lastError ? `: ${s.lastError}` : ""}; retrying with backoff (reads go on)`;
   }
 
   /** What /healthz shows of the chain: where it is, how far behind the log is, the last weights set. */
@@ -136,7 +173,7 @@ export class FollowedSubtensor {
     const w = this.#weights?.status;
     return {
       kind: "subtensor",
-      url: this.options.url,
+      url: displayUrl(this.options.url),
       netuid: this.options.netuid,
       connected: c.connected,
       head: c.headBlock,

@@ -272,7 +272,7 @@ async function serve(options: ServeOptions): Promise<number> {
   process.removeListener("SIGINT", stopDuringStart);
   say(
     `ready at seq ${opened.head.seq}; ${
-      followed ? `following subnet ${subtensor?.netuid} at ${subtensor?.url}` : options.blockTime > 0 ? `a block every ${options.blockTime} ms` : "a block when an extrinsic arrives"
+      followed ? `following subnet ${subtensor?.netuid} at ${followed.where}` : options.blockTime > 0 ? `a block every ${options.blockTime} ms` : "a block when an extrinsic arrives"
     }`,
   );
   // The demo trades on the devnet's own chain; a node following a real one has none.

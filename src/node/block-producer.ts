@@ -104,12 +104,26 @@ export class BlockProducer {
   }
 
   async #flushOwed(): Promise<void> {
-    if (this.#owed.length === 0) return;
-    const ts = this.#owed.splice(0);
-    const outcome = await this.node.submit({ command: { kind: "block_range", ts } });
+    // In ranges of at most MAX_OWED_BLOCKS: blocks owed through a long refusal (a full disk) are many.
+    while (this.#owed.length > 0) await this.#flushRange(this.#owed.splice(0, MAX_OWED_BLOCKS));
+  }
+
+  async #flushRange(ts: number[]): Promise<void> {
+    let outcome: Awaited<ReturnType<typeof this.node.submit>>;
+    try {
+      outcome = await this.node.submit({ command: { kind: "block_range", ts } });
+    } catch (error) {
+      // Refused before it ran (a full disk, a rebuild): the blocks are still owed, in order.
+      this.#owed.unshift(...ts);
+      throw error;
+    }
     if (outcome.ok) {
       this.#blocks += ts.length;
       return;
+    }
+    if (outcome.error.code === "STORAGE_FULL" || outcome.error.code === "UNAVAILABLE") {
+      this.#owed.unshift(...ts);
+      throw outcome.error;
     }
     // A block in the range was not routine (a violation, say): log each with its effects.
     for (const t of ts) {

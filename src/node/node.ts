@@ -113,6 +113,8 @@ export class PropnetNode {
   readonly #headFile: HeadFile;
   readonly #timer: NodeJS.Timeout;
   #rebuilding: Promise<void> | null = null;
+  /** Why writes stopped for good, if they did: a writer made by a rebuild starts stopped too. */
+  #halted: { reason: unknown; refusal: string | undefined } | null = null;
   #rebuilds = 0;
   /** Settles when the background check of the log before the snapshot is done. */
   audit: Promise<void> = Promise.resolve();
@@ -324,6 +326,8 @@ export class PropnetNode {
       this.#state = recovered.state;
       this.#log = log;
       this.#writer = this.#newWriter(recovered.state, log);
+      // Writes stopped for good (an execution fault, an altered log) stay stopped in the new writer.
+      if (this.#halted) this.#writer.halt(this.#halted.reason, this.#halted.refusal);
       if (this.#closed) this.#writer.close();
       this.#rebuilds++;
       say?.(`state rebuilt at seq ${recovered.head.seq} in ${Math.round(performance.now() - started)} ms (${recovered.replayed} events replayed); reads go on, writes resume when space is freed`);
@@ -359,6 +363,7 @@ export class PropnetNode {
   #refuseWrites(problem: string, reason: unknown, refusal?: string): void {
     this.#problems.push(problem);
     this.options.say?.(problem);
+    this.#halted ??= { reason, refusal };
     this.writer.halt(reason, refusal);
   }
 

@@ -65,7 +65,8 @@ export class StorageGuard {
       this.#probeError = (error as Error).message;
       this.#free = Number.POSITIVE_INFINITY;
     }
-    if (this.#resumeAt !== null && this.#free >= this.#resumeAt && this.#free >= this.minFree) this.#resumeAt = null;
+    // Unknown free space never ends a refusal that a failed commit started: only a reading does.
+    if (this.#resumeAt !== null && this.#probeError === null && this.#free >= this.#resumeAt && this.#free >= this.minFree) this.#resumeAt = null;
     const refusing = this.#resumeAt !== null || this.#free < this.minFree;
     if (refusing !== this.#refusing) {
       this.#refusing = refusing;
@@ -80,7 +81,8 @@ export class StorageGuard {
 
   /**
    * A commit failed: whether for lack of space. SQLite reports a write that hit ENOSPC as
-   * SQLITE_FULL; an SQLITE_IOERR counts too when the disk is in fact (nearly) full right now.
+   * SQLITE_FULL; a failed write (SQLITE_IOERR_WRITE) counts too when the disk is in fact (nearly)
+   * full right now.
    */
   explains(error: unknown): boolean {
     if (isStorageFull(error)) return true;

@@ -57,7 +57,8 @@ export class WeightSetter {
 
   /** Checks every `everyMs` whether a tempo has passed since the validator last set weights. */
   start(everyMs = 1_000): void {
-    this.#timer = setInterval(() => void this.maybeSet(), everyMs);
+    // A read refused while the store rebuilds (a full disk) is tried again at the next tick, never an unhandled rejection.
+    this.#timer = setInterval(() => void this.maybeSet().catch(() => undefined), everyMs);
   }
 
   stop(): void {

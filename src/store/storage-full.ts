@@ -24,10 +24,15 @@ export function isStorageFull(error: unknown): boolean {
   return typeof message === "string" && FULL_MESSAGE.test(message);
 }
 
-/** An SQLite I/O error: may be a full disk in disguise (the node checks the free space to decide). */
+/**
+ * A write that failed before the commit record was complete: may be a full disk in disguise (the
+ * node checks the free space to decide). Only a failed write: after an fsync failure
+ * (SQLITE_IOERR_FSYNC) the whole transaction may already be in the WAL, so "not recorded" would
+ * be a promise the next start could break; those stay fatal, and restart decides from the log.
+ */
 export function isIoError(error: unknown): boolean {
   const code = typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined;
-  return typeof code === "string" && code.startsWith("SQLITE_IOERR");
+  return code === "SQLITE_IOERR_WRITE" || code === "SQLITE_IOERR_SHORT_WRITE";
 }
 
 /** The error a failed commit rejects with: a StorageFullError when there was no space, else one carrying SQLite's code. */

@@ -26,6 +26,9 @@ export function sseFrame(event: string, data: unknown): string {
   return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
+/** More than this waiting unsent for one client and the stream is dropped (it reconnects, or polls). */
+export const MAX_BUFFERED_BYTES = 1024 * 1024;
+
 /**
  * `GET /v1/live` (server-sent events): what the dashboard would otherwise poll for, pushed as it
  * commits. Frames: `commit { seq }` for every new log head, `head` (the body of GET
@@ -47,7 +50,15 @@ export const liveRoutes: FastifyPluginAsync<LiveOptions> = async (app, options) 
   let busy = false;
 
   const broadcast = (frame: string) => {
-    for (const res of clients) res.write(frame);
+    for (const res of clients) {
+      // A client that stopped reading (a suspended tab, a zero window) would queue frames in memory forever.
+      if (res.writableLength > MAX_BUFFERED_BYTES) {
+        clients.delete(res);
+        res.destroy();
+        continue;
+      }
+      res.write(frame);
+    }
   };
 
   const stop = () => {

@@ -121,7 +121,7 @@ function recordEpoch(state: State, p: JsonObject): void {
   }
   const previous = latest.get("e");
   const total = (p.alpha_paid as string[]).reduce((sum, a) => sum + BigInt(a), 0n);
-  const blocks = previous ? BigInt((p.block as number) - previous.block) : 0n;
+  const blocks = previous && !previous.gapAfter ? BigInt((p.block as number) - previous.block) : 0n;
   latest.set("e", {
     block: p.block as number,
     blockHash: p.block_hash as string,
@@ -131,6 +131,7 @@ function recordEpoch(state: State, p: JsonObject): void {
     alphaInRao: BigInt(p.subnet_alpha_in_rao as string),
     minerAlphaPerBlockRao: blocks > 0n ? total / blocks : (previous?.minerAlphaPerBlockRao ?? 0n),
     epochs: (previous?.epochs ?? 0) + 1,
+    gapAfter: false,
   });
 }
 
@@ -147,4 +148,6 @@ export function recordChainGapCommand(state: State, c: RecordChainGap): EventDra
 export function applyChainGap(state: State, _p: JsonObject): void {
   const source = state.observed.source.get("s");
   if (source) state.observed.source.set("s", { ...source, gaps: source.gaps + 1 });
+  const latest = state.observed.latest.get("e");
+  if (latest) state.observed.latest.set("e", { ...latest, gapAfter: true });
 }

@@ -31,9 +31,14 @@ export interface LatestEpoch {
   ownerHotkey: string | null;
   subnetTaoRao: bigint;
   alphaInRao: bigint;
-  /** Alpha paid to all uids at this epoch over the blocks since the one before (0 at the first). */
+  /**
+   * Alpha paid to all uids at this epoch over the blocks since the one before: 0 at the first, and
+   * after a gap the rate from before it (a gap's epochs were paid too, unseen).
+   */
   minerAlphaPerBlockRao: bigint;
   epochs: number;
+  /** A gap was recorded after this epoch: the next one cannot be divided by the blocks since this. */
+  gapAfter: boolean;
 }
 
 export function createObservedChainState(journal: Journal): ObservedChainState {

@@ -121,6 +121,15 @@ describe("a log that follows a real subnet", () => {
     const w = following();
     ok(w, { kind: "record_chain_gap", ts: 5, netuid: 8, after_block: 100, before_block: 1_180, reason: "node down, no archive" });
     expect(w.state.observed.source.get("s")?.gaps).toBe(1);
+    // Epochs on both sides of a gap: the rate is not the next epoch's pay over every block since.
+    ok(w, epoch(100, { alpha_paid: ["0", "0", "0", "0"] }));
+    ok(w, epoch(460, { alpha_paid: ["0", "0", "3600", "0"] }));
+    expect(chainViewOf(w.state).minerAlphaPerBlock(1)).toBe(10n);
+    ok(w, { kind: "record_chain_gap", ts: 6, netuid: 8, after_block: 460, before_block: 3_700, reason: "node down" });
+    ok(w, epoch(3_700, { alpha_paid: ["0", "0", "7200", "0"] }));
+    expect(chainViewOf(w.state).minerAlphaPerBlock(1)).toBe(10n);
+    ok(w, epoch(4_060, { alpha_paid: ["0", "0", "7200", "0"] }));
+    expect(chainViewOf(w.state).minerAlphaPerBlock(1)).toBe(20n);
     expect(run(w, { kind: "record_chain_gap", ts: 5, netuid: 8, after_block: 100, before_block: 100, reason: "x" }).error?.code).toBe("VALIDATION_FAILED");
     expect(stateHash(replayOf(w.log))).toBe(stateHash(w.state));
     const devnet: World = { state: createState({ strict: true }), log: [] };
