@@ -115,7 +115,13 @@ export class FollowedSubtensor {
     const genesisHash = api.genesisHash.toHex();
     await node.follow({ netuid: this.options.netuid, genesisHash });
     this.say(`following subnet ${this.options.netuid} of chain ${genesisHash} at ${displayUrl(this.options.url)}`);
-    this.#weights = new SubtensorWeights({ api, pair: key, versionKey: this.options.versionKey === undefined ? undefined : BigInt(this.options.versionKey) });
+    this.#weights = new SubtensorWeights({
+      api,
+      pair: key,
+      versionKey: this.options.versionKey === undefined ? undefined : BigInt(this.options.versionKey),
+      // The drand round a commit reveals at is real time: node time, which a wall clock jump does not move.
+      now: () => node.clock.now(),
+    });
     const setter = new WeightSetter(node, this.#netuidMapped(this.#weights), key.address, BLOCK_TIME_MS, this.say);
     this.#weightSetter = setter;
     const feed = subtensorEpochFeed({ netuid: this.options.netuid, connection: this.connection, archive: this.archive });

@@ -189,6 +189,7 @@ export class PropnetNode {
     mkdirSync(options.dataDir, { recursive: true });
     const acknowledged = PropnetNode.#acknowledged(options);
     const store = await (options.openStore ?? openSqliteLog)(logPath(options.dataDir));
+    let node: PropnetNode | null = null;
     try {
       const recovered = await recover(store, snapshotDir(options.dataDir), {
         strict: options.strict ?? false,
@@ -203,7 +204,7 @@ export class PropnetNode {
       const storage = new StorageGuard(options.dataDir, options.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES, options.freeBytes ?? freeBytes, options.say);
       const headFile = HeadFile.open(options.dataDir);
       headFile.record(recovered.head);
-      const node = new PropnetNode(
+      node = new PropnetNode(
         options,
         recovered.state,
         store,
@@ -236,7 +237,9 @@ export class PropnetNode {
       }
       return node;
     } catch (error) {
-      await store.close();
+      // Once built, the node owns a timer and the head file as well as the store: close them all.
+      if (node) await node.close({ snapshot: false }).catch(() => undefined);
+      else await store.close();
       throw error;
     }
   }

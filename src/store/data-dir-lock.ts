@@ -63,8 +63,13 @@ export class DataDirLock {
     }
     const record: LockHolder = { pid: process.pid, address: holder.address, started: new Date().toISOString() };
     const temp = `${holderPath(dataDir)}.${process.pid}.tmp`;
-    writeFileSync(temp, `${JSON.stringify(record)}\n`, { mode: 0o644 });
-    renameSync(temp, holderPath(dataDir));
+    try {
+      writeFileSync(temp, `${JSON.stringify(record)}\n`, { mode: 0o644 });
+      renameSync(temp, holderPath(dataDir));
+    } catch {
+      // Only the holder's name for a refusal message: the lock itself is held. A full disk must not stop the start.
+      rmSync(temp, { force: true });
+    }
     return new DataDirLock(dataDir, db);
   }
 

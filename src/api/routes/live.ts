@@ -122,9 +122,11 @@ export const liveRoutes: FastifyPluginAsync<LiveOptions> = async (app, options) 
     const node = options.ctx.node();
     if (node === null) throw new DomainError("UNAVAILABLE", "the node is not ready yet");
     if (clients.size >= maxClients) throw new DomainError("UNAVAILABLE", `at most ${maxClients} live streams are served; poll the API instead`, { max_clients: maxClients });
+    // The committed head (through the read barrier): a sealed batch may still fail to commit.
+    const committed = await node.read((_, head) => head.seq);
     if (clients.size === 0) {
       // Only what commits from now on is news: a new listener has just read the rest.
-      cursor = node.head.seq;
+      cursor = committed;
       lastHead = lastPrices = "";
     }
     const res = reply.raw;
@@ -137,7 +139,7 @@ export const liveRoutes: FastifyPluginAsync<LiveOptions> = async (app, options) 
       connection: "keep-alive",
     });
     // The client reconnects after this long if the stream breaks.
-    res.write(`retry: 3000\n${sseFrame("hello", { seq: node.head.seq })}`);
+    res.write(`retry: 3000\n${sseFrame("hello", { seq: committed })}`);
     clients.add(res);
     if (timer === null) start();
     request.raw.on("close", () => {
