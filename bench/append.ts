@@ -8,19 +8,17 @@ import { PropnetNode } from "../src/node/node.ts";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.ts";
 import { GENESIS_HASH } from "../src/store/stored-event.ts";
 import { ThreadedSqliteStore } from "../src/store/sqlite/threaded-sqlite-store.ts";
+import { percentile } from "./http-bench.ts";
 
 const OWNERS = Array.from({ length: 64 }, (_, i) => `5${String(i).padStart(3, "0")}${"x".repeat(44)}`);
 
-function draft(i: number): EventDraft {
+/** One small transfer among 64 accounts: the event the append benches write. */
+export function transferDraft(i: number): EventDraft {
   return {
     type: "Transferred",
     version: 1,
     payload: { asset: "TAO", from: OWNERS[i % 64] as string, to: OWNERS[(i * 7 + 3) % 64] as string, amount_rao: String(i + 1) },
   };
-}
-
-function percentile(sorted: Float64Array, p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] as number;
 }
 
 /**
@@ -43,7 +41,7 @@ export async function run(args: Record<string, string>): Promise<Record<string, 
     for (let i = 0; i < events; i += batch) {
       const rows = [];
       for (let k = i; k < Math.min(events, i + batch); k++) {
-        rows.push(log.seal(draft(k), { block: 0, ts: 1_767_225_600_000 + k }));
+        rows.push(log.seal(transferDraft(k), { block: 0, ts: 1_767_225_600_000 + k }));
       }
       const c = performance.now();
       inFlight.push(
@@ -64,7 +62,7 @@ export async function run(args: Record<string, string>): Promise<Record<string, 
     const singleLog = new EventLog(single, { seq: 0, hash: GENESIS_HASH });
     const singleCount = Math.min(events, 5_000);
     t = performance.now();
-    for (let k = 0; k < singleCount; k++) single.appendSync([singleLog.seal(draft(k), { block: 0, ts: 1_767_225_600_000 + k })]);
+    for (let k = 0; k < singleCount; k++) single.appendSync([singleLog.seal(transferDraft(k), { block: 0, ts: 1_767_225_600_000 + k })]);
     const singlePerS = singleCount / ((performance.now() - t) / 1000);
     single.closeSync();
 

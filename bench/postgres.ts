@@ -2,25 +2,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import type { EventDraft } from "../src/core/machine/event.ts";
 import { EventLog } from "../src/node/event-log.ts";
 import { openStore } from "../src/store/open-store.ts";
 import type { Store, StoreConfig } from "../src/store/store.ts";
 import { GENESIS_HASH } from "../src/store/stored-event.ts";
-
-const OWNERS = Array.from({ length: 64 }, (_, i) => `5${String(i).padStart(3, "0")}${"x".repeat(44)}`);
-
-function draft(i: number): EventDraft {
-  return {
-    type: "Transferred",
-    version: 1,
-    payload: { asset: "TAO", from: OWNERS[i % 64] as string, to: OWNERS[(i * 7 + 3) % 64] as string, amount_rao: String(i + 1) },
-  };
-}
-
-function percentile(sorted: Float64Array, p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] as number;
-}
+import { transferDraft } from "./append.ts";
+import { percentile } from "./http-bench.ts";
 
 interface Run {
   perS: number;
@@ -40,7 +27,7 @@ async function drive(store: Store, events: number, batch: number, inflight: numb
   const t = performance.now();
   for (let i = 0; i < events; i += batch) {
     const rows = [];
-    for (let k = i; k < Math.min(events, i + batch); k++) rows.push(log.seal(draft(k), { block: 0, ts: 1_767_225_600_000 + k }));
+    for (let k = i; k < Math.min(events, i + batch); k++) rows.push(log.seal(transferDraft(k), { block: 0, ts: 1_767_225_600_000 + k }));
     pending.push(log.append(rows).then((r) => void commitMs.push(r.transactionMs)));
     if (pending.length >= inflight) await pending.shift();
   }

@@ -10,7 +10,7 @@ import { logPath, PropnetNode, snapshotDir } from "../../src/node/node.ts";
 import { readHeadFile } from "../../src/store/head-file.ts";
 import { findSoundPrefix } from "../../src/node/truncate-log.ts";
 import { verifyLog } from "../../src/node/verify.ts";
-import { children, cli as runCli, freePort } from "../support/processes.ts";
+import { children, cli as runCli, cliEnv, freePort } from "../support/processes.ts";
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -24,12 +24,7 @@ function tempDir(): string {
   return d;
 }
 
-function env(): NodeJS.ProcessEnv {
-  const e: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1" };
-  for (const k of ["PROPNET_URL", "PROPNET_KEY", "PROPNET_HOST", "PROPNET_PORT", "npm_lifecycle_event"]) delete e[k];
-  return e;
-}
-const cli = (args: string[], cwd: string) => runCli(args, cwd, env());
+const cli = (args: string[], cwd: string) => runCli(args, cwd, cliEnv());
 
 const genesis = [
   { owner: "alice", amount_rao: 1_000_000_000_000n },

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { cli, freePort, ROOT } from "../support/processes.ts";
+import { cli, cliEnv, freePort, ROOT } from "../support/processes.ts";
 
 const dirs: string[] = [];
 const started: ChildProcess[] = [];
@@ -35,11 +35,6 @@ async function until(what: string, ok: () => boolean, ms: number): Promise<void>
   }
 }
 
-function env(): NodeJS.ProcessEnv {
-  const e: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1" };
-  for (const k of ["PROPNET_URL", "PROPNET_KEY", "PROPNET_HOST", "PROPNET_PORT", "npm_lifecycle_event"]) delete e[k];
-  return e;
-}
 
 async function npmStartThenKill(signal: NodeJS.Signals): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "propnet-npm-start-"));
@@ -48,7 +43,7 @@ async function npmStartThenKill(signal: NodeJS.Signals): Promise<void> {
   const port = await freePort();
   const npm = spawn("npm", ["start", "--", "--data", data, "--port", String(port), "--no-demo", "--block-time", "0"], {
     cwd: ROOT,
-    env: env(),
+    env: cliEnv(),
     stdio: ["ignore", "pipe", "pipe"],
   });
   started.push(npm);
@@ -69,7 +64,7 @@ async function npmStartThenKill(signal: NodeJS.Signals): Promise<void> {
   expect(took).toBeLessThan(8_000);
   // A clean stop released the lock; the log verifies.
   expect(existsSync(join(data, "lock.json"))).toBe(false);
-  const verified = await cli(["verify", "--data", data], dir, env());
+  const verified = await cli(["verify", "--data", data], dir, cliEnv());
   expect(verified.code, verified.stderr).toBe(0);
   expect(verified.stdout).toMatch(/^verified \d+ events/m);
   process.stderr.write(`npm start, ${signal} to npm: node exited after ${took} ms\n`);

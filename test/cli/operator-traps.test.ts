@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PropnetClient } from "../../src/client/propnet-client.ts";
 import { reserveFor } from "../../src/core/entities/entity-commands.ts";
 import { cryptoReady, loadKey } from "../../src/keys/keys.ts";
-import { children, cli as runCli, freePort, spawnCli } from "../support/processes.ts";
+import { children, cli as runCli, cliEnv, freePort, spawnCli } from "../support/processes.ts";
 
 const dirs: string[] = [];
 let node: ReturnType<typeof spawnCli> | undefined;
@@ -23,12 +23,7 @@ function tempDir(): string {
   return d;
 }
 
-function env(): NodeJS.ProcessEnv {
-  const e: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1" };
-  for (const k of ["PROPNET_URL", "PROPNET_KEY", "PROPNET_HOST", "PROPNET_PORT", "npm_lifecycle_event"]) delete e[k];
-  return e;
-}
-const cli = (args: string[], cwd = dir) => runCli(args, cwd, env());
+const cli = (args: string[], cwd = dir) => runCli(args, cwd, cliEnv());
 
 /** The words of a command line printed by the CLI, to run it as the user would (no quoting needed here). */
 const words = (line: string) => line.trim().split(/\s+/).slice(1);
@@ -38,7 +33,7 @@ beforeAll(async () => {
   dir = tempDir();
   const port = await freePort();
   url = `http://127.0.0.1:${port}`;
-  node = spawnCli(["serve", "--data", join(dir, "data"), "--port", String(port), "--no-demo", "--block-time", "0"], dir, env());
+  node = spawnCli(["serve", "--data", join(dir, "data"), "--port", String(port), "--no-demo", "--block-time", "0"], dir, cliEnv());
   const deadline = Date.now() + 30_000;
   while (!/ready at seq/.test(node.stderr())) {
     if (Date.now() > deadline || node.child.exitCode !== null) throw new Error(`node did not start: ${node.stderr()}`);

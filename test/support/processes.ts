@@ -56,3 +56,10 @@ export async function cli(args: string[], cwd: string, env: NodeJS.ProcessEnv): 
     clearTimeout(timer);
   }
 }
+
+/** The environment for a CLI child process: this one's, without what would point it elsewhere (a node URL, a key, npm's lifecycle). */
+export function cliEnv(): NodeJS.ProcessEnv {
+  const e: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1" };
+  for (const k of ["PROPNET_URL", "PROPNET_KEY", "PROPNET_HOST", "PROPNET_PORT", "npm_lifecycle_event"]) delete e[k];
+  return e;
+}
