@@ -11,7 +11,7 @@ import { DEV_PHRASE } from "@polkadot/keyring";
 import { u8aToHex } from "@polkadot/util";
 import { encodeAddress, keyExtractPath, keyFromPath, mnemonicToMiniSecret, sr25519PairFromSeed } from "@polkadot/util-crypto";
 import { sr25519Sign, waitReady } from "@polkadot/wasm-crypto";
-import { EPISTULA_VERSION, epistulaMessage, sha256hex } from "../src/api/epistula.ts";
+import { EPISTULA_VERSION, epistulaMessage, sha256hex } from "../src/epistula/epistula.ts";
 import { freePort } from "../test/support/processes.ts";
 
 export const ROOT_DIR = fileURLToPath(new URL("..", import.meta.url));

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { Keyring } from "@polkadot/keyring";
 import { cryptoWaitReady } from "@polkadot/util-crypto";
 import { sr25519Sign, sr25519Verify } from "@polkadot/wasm-crypto";
-import { epistulaMessage, sha256hex } from "../src/api/epistula.ts";
+import { epistulaMessage, sha256hex } from "../src/epistula/epistula.ts";
 import { PropnetClient } from "../src/client/propnet-client.ts";
 import {
   BENCH_PAIRS,

@@ -3,7 +3,8 @@ import Fastify, { type FastifyInstance, LogController } from "fastify";
 import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type { BlockProducer } from "../node/block-producer.ts";
 import type { PropnetNode } from "../node/node.ts";
-import { EpistulaVerifier, epistulaReady, installRawJsonParser } from "./epistula.ts";
+import { EpistulaVerifier, epistulaReady } from "../epistula/epistula.ts";
+import { installRawJsonParser } from "./request-signature.ts";
 import { makeAccess } from "./access.ts";
 import {
   CONNECTIONS_CHECK_MS,

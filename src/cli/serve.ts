@@ -1,9 +1,9 @@
 import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { EPISTULA_FUTURE_MS, EPISTULA_PAST_MS, EpistulaVerifier } from "../api/epistula.ts";
+import { EPISTULA_FUTURE_MS, EPISTULA_PAST_MS, EpistulaVerifier } from "../epistula/epistula.ts";
 import { RateLimits } from "../api/rate-limit.ts";
-import { SignaturePool } from "../api/signature-pool.ts";
+import { SignaturePool } from "../epistula/signature-pool.ts";
 import { buildServer } from "../api/server.ts";
 import type { LogFormat, LogLevel } from "../api/logging.ts";
 import { NodeLog } from "../node/node-log.ts";

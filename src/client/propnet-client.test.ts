@@ -9,12 +9,13 @@ import { join } from "node:path";
 import type { KeyringPair } from "@polkadot/keyring/types";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { codeOf, devPairs, listen, lowerHeaders as lower } from "../../test/support/http.ts";
-import { EpistulaVerifier, epistulaReady } from "../api/epistula.ts";
+import { EpistulaVerifier, epistulaReady } from "../epistula/epistula.ts";
 import { buildServer } from "../api/server.ts";
 import { DomainError } from "../core/errors/errors.ts";
 import { BlockProducer } from "../node/block-producer.ts";
 import { PropnetNode } from "../node/node.ts";
-import { ClientError, epistulaHeaders, PropnetClient } from "./propnet-client.ts";
+import { epistulaHeaders } from "../epistula/epistula.ts";
+import { ClientError, PropnetClient } from "./propnet-client.ts";
 
 let alice: KeyringPair;
 let bob: KeyringPair;

@@ -1,7 +1,5 @@
-import { randomUUID } from "node:crypto";
 import type { KeyringPair } from "@polkadot/keyring/types";
-import { u8aToHex } from "@polkadot/util";
-import { EPISTULA_VERSION, epistulaMessage, sha256hex } from "../api/epistula.ts";
+import { epistulaHeaders } from "../epistula/epistula.ts";
 
 /**
  * A client for the propnet HTTP API (API.md), signing with Epistula v2. HTTP errors are answers,
@@ -163,25 +161,6 @@ export interface PropnetClientOptions {
 /** The server could not be reached or did not answer (connection refused, DNS, timeout, reset). */
 export class ClientError extends Error {
   override readonly name = "ClientError";
-}
-
-// ---- signing -----------------------------------------------------------------------------------------
-
-/**
- * The Epistula v2 headers for `rawBody` (the exact bytes sent; "" for a GET), signed by `pair` at
- * `now` with a fresh uuid. Signed-For is left out (empty).
- */
-export function epistulaHeaders(pair: KeyringPair, rawBody: string | Uint8Array, now: number = Date.now()): Record<string, string> {
-  const uuid = randomUUID();
-  const timestamp = String(Math.floor(now));
-  const message = epistulaMessage(sha256hex(rawBody), uuid, timestamp);
-  return {
-    "Epistula-Version": EPISTULA_VERSION,
-    "Epistula-Timestamp": timestamp,
-    "Epistula-Uuid": uuid,
-    "Epistula-Signed-By": pair.address,
-    "Epistula-Request-Signature": u8aToHex(pair.sign(message)),
-  };
 }
 
 // ---- the client --------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BLOCK_EVENT_TYPE } from "../../src/api/chain-events.ts";
-import { EPISTULA_FUTURE_MS, EPISTULA_PAST_MS, EpistulaVerifier } from "../../src/api/epistula.ts";
+import { EPISTULA_FUTURE_MS, EPISTULA_PAST_MS, EpistulaVerifier } from "../../src/epistula/epistula.ts";
 import { buildServer } from "../../src/api/server.ts";
 import type { Effect } from "../../src/core/chain/effects.ts";
 import { TAO } from "../../src/core/ledger/asset.ts";

@@ -13,7 +13,7 @@ import { cryptoWaitReady, keyExtractPath, mnemonicToMiniSecret } from "@polkadot
 import { sr25519DeriveKeypairHard, sr25519KeypairFromSeed, sr25519Sign, waitReady } from "@polkadot/wasm-crypto";
 import type { FastifyInstance } from "fastify";
 import { expect } from "vitest";
-import { epistulaMessage, sha256hex } from "../../src/api/epistula.ts";
+import { epistulaMessage, sha256hex } from "../../src/epistula/epistula.ts";
 import { DomainError } from "../../src/core/errors/errors.ts";
 
 /** A line of a stack trace, which no answer may carry. */

@@ -13,7 +13,8 @@ import { isSs58 } from "../../keys/keys.ts";
 import type { BlockProducer, Inclusion } from "../../node/block-producer.ts";
 import type { PropnetNode } from "../../node/node.ts";
 import { BLOCK_EVENT_TYPE, CHAIN_EVENT_TYPES, type ChainEvent, chainEventsOfPayload, extrinsicEffectsInLog, toChainEvents } from "../chain-events.ts";
-import { type EpistulaVerifier, ReplayedRequest, sha256hex, signerOf } from "../epistula.ts";
+import { type EpistulaVerifier, ReplayedRequest, sha256hex } from "../../epistula/epistula.ts";
+import { signerOf } from "../request-signature.ts";
 import type { ApiContext } from "../server.ts";
 import { SIGNED } from "../openapi.ts";
 

@@ -13,7 +13,7 @@ import { BlockProducer } from "../../node/block-producer.ts";
 import { NodeClock } from "../../node/clock.ts";
 import { PropnetNode } from "../../node/node.ts";
 import { type Answer, api, devSigners, expectError, listen, type Signer } from "../../../test/support/http.ts";
-import { EpistulaVerifier } from "../epistula.ts";
+import { EpistulaVerifier } from "../../epistula/epistula.ts";
 import { buildServer } from "../server.ts";
 
 const DAY = 86_400_000;

@@ -21,7 +21,7 @@ import type { State } from "../../core/machine/state.ts";
 import { debtStatusOf, traderOf } from "../../core/trading/trader.ts";
 import { CHECKPOINT_WINDOW_MS, type PerfCheckpoint } from "../../core/perf/perf-checkpoint.ts";
 import { type Access, hotkeyParam, requireSigner, signedRead, signedWrite, syntheticParam, write } from "../access.ts";
-import { signerOf } from "../epistula.ts";
+import { signerOf } from "../request-signature.ts";
 import {
   EliminationSchema,
   EntitySchema,

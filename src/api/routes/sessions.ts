@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { type Access, signedWrite } from "../access.ts";
-import { signerOf } from "../epistula.ts";
+import { signerOf } from "../request-signature.ts";
 import { SESSIONS_PER_SIGNER, sessionCookie } from "../sessions.ts";
 import { SIGNED } from "../openapi.ts";
 

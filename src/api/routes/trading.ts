@@ -11,7 +11,8 @@ import { nthKey, positionKey } from "../../core/trading/trading-state.ts";
 import type { Position } from "../../core/trading/position.ts";
 import { isSs58 } from "../../keys/keys.ts";
 import { type Access, requireSigner, signedRead, signedWrite, syntheticParam, write } from "../access.ts";
-import { sha256hex, signerOf } from "../epistula.ts";
+import { sha256hex } from "../../epistula/epistula.ts";
+import { signerOf } from "../request-signature.ts";
 import { OrderSchema, orderView, PositionSchema, positionsOf, positionView } from "../views.ts";
 import { SIGNED, SIGNED_OR_SESSION } from "../openapi.ts";
 

@@ -1,9 +1,10 @@
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
+import type { KeyringPair } from "@polkadot/keyring/types";
+import { u8aToHex } from "@polkadot/util";
 import type { IncomingHttpHeaders } from "node:http";
 import { sr25519Verify, waitReady } from "@polkadot/wasm-crypto";
 import { checkAddress, decodeAddress } from "@polkadot/util-crypto";
-import type { FastifyInstance, FastifyRequest } from "fastify";
-import { DomainError, ValidationError } from "../core/errors/errors.ts";
+import { DomainError } from "../core/errors/errors.ts";
 import type { SignaturePool } from "./signature-pool.ts";
 
 /**
@@ -25,6 +26,13 @@ const TIMESTAMP = /^(0|[1-9][0-9]{0,15})$/;
 const SIGNATURE = /^0x[0-9a-fA-F]{128}$/;
 const SS58_PREFIX = 42;
 
+/** An HTTP request as the verifier sees it: its headers and exact body bytes; the proof is set on it. */
+export interface SignedRequest {
+  headers: IncomingHttpHeaders;
+  rawBody?: Buffer;
+  epistula?: EpistulaProof;
+}
+
 /** What a verified request proves. */
 export interface EpistulaProof {
   /** SS58 of the signer (Epistula-Signed-By). */
@@ -34,14 +42,6 @@ export interface EpistulaProof {
   signedFor: string;
 }
 
-declare module "fastify" {
-  interface FastifyRequest {
-    /** The exact bytes of a JSON body, as received (what Epistula signs). */
-    rawBody?: Buffer;
-    /** Set once the request's Epistula signature verified. */
-    epistula?: EpistulaProof;
-  }
-}
 
 export function sha256hex(data: Uint8Array | string): string {
   return createHash("sha256").update(data).digest("hex");
@@ -234,7 +234,7 @@ export class EpistulaVerifier {
   }
 
   /** A fastify preValidation hook: runs after body size and JSON syntax, before role and schema checks. */
-  hook(): (request: FastifyRequest) => Promise<void> {
+  hook(): (request: SignedRequest) => Promise<void> {
     return async (request) => {
       request.epistula = await this.verify(request.headers, request.rawBody ?? "");
     };
@@ -249,34 +249,35 @@ export class ReplayedRequest extends DomainError {
   }
 }
 
-/** The verified signer of a request that went through `EpistulaVerifier.hook`. */
-export function signerOf(request: FastifyRequest): string {
-  if (!request.epistula) throw new DomainError("SIGNATURE_MISSING", "this request must be signed (Epistula v2)");
-  return request.epistula.signer;
-}
 
 /**
- * application/json keeping the exact bytes received (Epistula signs them), parsed here: bad JSON
- * is 400 VALIDATION_FAILED. Fastify checks the body limit (413) before this runs.
+ * The Epistula v2 headers for `rawBody` (the exact bytes sent; "" for a GET), signed by `pair` at
+ * `now` with a fresh uuid. Signed-For is left out (empty).
  */
-export function installRawJsonParser(app: FastifyInstance): void {
-  // JSON only: other bodies (text/plain, which fastify parses by default) are 400 VALIDATION_FAILED.
-  app.removeContentTypeParser("text/plain");
-  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, body, done) => {
-    const raw = body as Buffer;
-    request.rawBody = raw;
-    if (raw.length === 0) {
-      done(null, undefined);
-      return;
-    }
-    try {
-      const parsed: unknown = JSON.parse(raw.toString("utf8"), (k, v: unknown) => {
-        if (k === "__proto__") throw new SyntaxError("__proto__ is not allowed");
-        return v;
-      });
-      done(null, parsed);
-    } catch {
-      done(new ValidationError("the request body is not valid JSON"), undefined);
-    }
-  });
+export function epistulaHeaders(pair: KeyringPair, rawBody: string | Uint8Array, now: number = Date.now()): Record<string, string> {
+  const uuid = randomUUID();
+  const timestamp = String(Math.floor(now));
+  const message = epistulaMessage(sha256hex(rawBody), uuid, timestamp);
+  return {
+    "Epistula-Version": EPISTULA_VERSION,
+    "Epistula-Timestamp": timestamp,
+    "Epistula-Uuid": uuid,
+    "Epistula-Signed-By": pair.address,
+    "Epistula-Request-Signature": u8aToHex(pair.sign(message)),
+  };
+}
+
+
+/** Whether `signatureHex` is `signer`'s sr25519 signature of `message` (raw or `<Bytes>`-wrapped): one head of a sync batch, for instance. */
+export function verifySignature(signer: string, message: string, signatureHex: string): boolean {
+  const publicKey = publicKeyOf(signer);
+  if (publicKey === null || !SIGNATURE.test(signatureHex)) return false;
+  const signature = Buffer.from(signatureHex.slice(2), "hex");
+  const bytes = Buffer.from(message, "utf8");
+  return verifySr25519(signature, bytes, publicKey) || verifySr25519(signature, Buffer.concat([BYTES_OPEN, bytes, BYTES_CLOSE]), publicKey);
+}
+
+/** `pair`'s sr25519 signature of `message`, as 0x-hex. */
+export function signMessage(pair: KeyringPair, message: string): string {
+  return u8aToHex(pair.sign(message));
 }
