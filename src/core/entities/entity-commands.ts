@@ -8,6 +8,7 @@ import type { State } from "../machine/state.ts";
 import { eliminationRecord } from "../trading/records.ts";
 import { rulesOf, TRADING_RULES_VERSION } from "../trading/rules.ts";
 import { eliminateTrader, enqueueChallenge, traderOf } from "../trading/trader.ts";
+import { issuesFacts, mothershipOf } from "../sync/sync-state.ts";
 import { followsChain } from "../observed-chain/observed-chain-state.ts";
 import { type EntityRecord, reservedAccount, type SubaccountRecord } from "./entity-state.ts";
 import { parseSyntheticHotkey, syntheticHotkey } from "./synthetic-hotkey.ts";
@@ -33,10 +34,21 @@ export function isNeuron(state: State, hotkey: string): boolean {
 
 /**
  * Collateral is the devnet's: on a real chain it lives in Vanta's own contract, which this node does
- * not read, so subaccounts there reserve nothing here and the API shows collateral as null.
+ * not read, so subaccounts there reserve nothing here and the API shows collateral as null. It is
+ * tracked only on the mothership's chain: a follower's synced subaccounts reserve nothing either.
  */
 export function tracksCollateral(state: State): boolean {
-  return !followsChain(state.observed);
+  return !followsChain(state.observed) && issuesFacts(state.sync, state.identity);
+}
+
+/**
+ * Entity registrations, subaccount ids, eliminations and reinstatements are mothership facts
+ * (DESIGN.md §4.1): a follower's writer refuses them, whatever route they came by.
+ */
+export function mustIssueFacts(state: State): void {
+  if (issuesFacts(state.sync, state.identity)) return;
+  const mothership = mothershipOf(state.sync, state.identity);
+  throw new DomainError("NOT_MOTHERSHIP", `this node follows the mothership ${String(mothership)}: entity changes are made there and synced here`, { mothership, url: null });
 }
 
 /** Frozen while its hotkey holds no uid on the subnet, or after an entity-scoped violation. */
@@ -84,6 +96,7 @@ export function withEntityChecks(state: State, hotkeys: Iterable<string>, draft:
 // ---- transitions shared by handlers and replay ---------------------------------------------------
 
 export function applyEntityRegistered(state: State, p: JsonObject): void {
+  state.issuing?.push({ type: "EntityRegistered", payload: { entity: p.hotkey as string, max_subaccounts: p.max_subaccounts as number }, ts_ms: p.ts as number });
   state.entities.entities.set(p.hotkey as string, {
     hotkey: p.hotkey as string,
     registeredAtMs: p.ts as number,
@@ -103,6 +116,7 @@ export function applySubaccountCreated(state: State, p: JsonObject): void {
   const reserved = BigInt(p.reserved_rao as string);
   const e = state.entities.entities.get(entity) as EntityRecord;
   const synthetic = syntheticHotkey(entity, id);
+  state.issuing?.push({ type: "SubaccountCreated", payload: { entity, id, uuid: p.uuid as string, account_size_usd: p.account_size_usd as number }, ts_ms: p.ts as number });
   if (reserved > 0n) {
     const { ledger } = state;
     ledger.transfer(ledger.account(TAO, account.collateral(entity)), ledger.account(TAO, reservedAccount(entity)), reserved);
@@ -136,6 +150,7 @@ export function applySubaccountEliminated(state: State, p: JsonObject): void {
 export function applySubaccountReinstated(state: State, p: JsonObject): void {
   const synthetic = p.synthetic_hotkey as string;
   const { entities, trading, ledger } = state;
+  state.issuing?.push({ type: "SubaccountReinstated", payload: { synthetic_hotkey: synthetic, reason: p.reason as string }, ts_ms: p.ts as number });
   const sub = entities.subaccounts.get(synthetic) as SubaccountRecord;
   const e = entities.entities.get(sub.entity) as EntityRecord;
   const restored = BigInt(p.restored_rao as string);
@@ -162,6 +177,7 @@ export function applySubaccountReinstated(state: State, p: JsonObject): void {
 // ---- handlers -------------------------------------------------------------------------------------
 
 export function registerEntity(state: State, c: RegisterEntity): EventDraft {
+  mustIssueFacts(state);
   if (!isNeuron(state, c.hotkey)) throw new DomainError("NOT_A_NEURON", `${c.hotkey} is not a neuron on subnet ${PROP_NETUID}`, { hotkey: c.hotkey });
   if (state.entities.entities.has(c.hotkey)) throw new DomainError("ENTITY_EXISTS", `${c.hotkey} is already a registered entity`, { entity_hotkey: c.hotkey });
   // An entity never trades: a regular miner closes its positions first (its past ledger stays its own).
@@ -182,6 +198,7 @@ export function registerEntity(state: State, c: RegisterEntity): EventDraft {
 }
 
 export function createSubaccount(state: State, c: CreateSubaccount): EventDraft {
+  mustIssueFacts(state);
   const e = entityOf(state, c.entity);
   if (isFrozen(state, e)) {
     const why = e.frozenByViolation ? "an invariant violation froze it until root unfreezes it" : "its hotkey holds no uid on the subnet";
@@ -212,6 +229,7 @@ export function createSubaccount(state: State, c: CreateSubaccount): EventDraft 
 
 /** Idempotent: eliminating an eliminated subaccount changes nothing (and records nothing). */
 export function eliminateSubaccount(state: State, c: EliminateSubaccount): EventDraft {
+  mustIssueFacts(state);
   const sub = subaccountOf(state, c.synthetic);
   const reason = c.reason ?? "MANUAL";
   if (sub.status === "eliminated") throw new DomainError("NOT_FOUND", "already eliminated", { unchanged: true });
@@ -234,6 +252,7 @@ function usdText(usd: number): string {
 }
 
 export function reinstateSubaccount(state: State, c: ReinstateSubaccount): EventDraft {
+  mustIssueFacts(state);
   const sub = subaccountOf(state, c.synthetic);
   if (sub.status === "active") throw new DomainError("NOT_FOUND", "not eliminated", { unchanged: true });
   const e = entityOf(state, sub.entity);

@@ -38,6 +38,7 @@ import {
   type RecordChainGap,
   recordChainGapCommand,
 } from "../observed-chain/observed-chain-commands.ts";
+import { type ApplySyncBatch, applySyncBatchCommand, type ChangeMothership, changeMothershipCommand } from "../sync/sync-commands.ts";
 import type { EventDraft, JsonObject } from "./event.ts";
 import { applyRequest, heldIdempotencyKey } from "./idempotency.ts";
 import type { State } from "./state.ts";
@@ -69,7 +70,9 @@ export type Command =
   | AssessEntity
   | FollowChain
   | ObserveChainEpoch
-  | RecordChainGap;
+  | RecordChainGap
+  | ApplySyncBatch
+  | OffChain<ChangeMothership>;
 
 /** The signed request a command came from: its uuid is kept with the event, so a replay is refused even after a restart. */
 export interface RequestMeta {
@@ -159,6 +162,8 @@ export const HANDLERS: Handlers = {
   follow_chain: followChainCommand,
   observe_chain_epoch: observeChainEpochCommand,
   record_chain_gap: recordChainGapCommand,
+  apply_sync_batch: applySyncBatchCommand,
+  change_mothership: offChain(changeMothershipCommand),
   set_payout_period: setPayoutPeriodCommand,
   block: (state, command) => produceBlock(state, command, {}, { afterEpoch: attributeEpochEffect }),
   block_range: (state, command) => produceBlockRange(state, command),

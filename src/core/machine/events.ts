@@ -6,6 +6,7 @@ import { applyAttribution, applyEmissionAttributed } from "../debt/attribute-epo
 import { applyPayoutPeriodChange } from "../debt/payout-period-command.ts";
 import { applyEntityDebtAssessed, applyWeightsScored } from "../debt/score-weights.ts";
 import { applyChainEpochObserved, applyChainFollowed, applyChainGap } from "../observed-chain/observed-chain-commands.ts";
+import { applySyncBatchApplied } from "../sync/sync-commands.ts";
 import { recordViolations } from "../invariants/violation-records.ts";
 import {
   applyEntityRegistered,
@@ -137,6 +138,9 @@ export const EVENTS: Record<string, EventDefinition> = {
   ChainEpochObserved: { version: 1, apply: applyChainEpochObserved },
   ChainEpochGap: { version: 1, apply: applyChainGap },
   PayoutPeriodSet: { version: 1, apply: applyPayoutPeriodChange },
+  SyncBatchApplied: { version: 1, apply: applySyncBatchApplied },
+  // The rotation's fact (in `facts`, recorded by applyEvent) is all it changes.
+  MothershipRotated: { version: 1, apply: () => undefined },
 
   CriticalInvariantViolation: {
     version: 1,

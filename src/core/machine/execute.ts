@@ -4,6 +4,8 @@ import type { RecycledRemainder } from "../ledger/ledger.ts";
 import { type Command, HANDLERS, type Handlers } from "./commands.ts";
 import { isUnresolved, noteRepeat } from "../invariants/violation-records.ts";
 import { applyRequest } from "./idempotency.ts";
+import { chainFact, type SyncFact } from "../sync/sync-fact.ts";
+import { issuesFacts, recordFacts, streamHead } from "../sync/sync-state.ts";
 import type { EventDraft, JsonObject } from "./event.ts";
 import { EVENTS, upcast } from "./events.ts";
 import type { State } from "./state.ts";
@@ -28,9 +30,13 @@ export function execute(state: State, command: Command, handlers: Handlers = HAN
   ledger.beginScope(command.kind, { journal: true });
   journal.begin();
   let draft: EventDraft;
+  // Received facts are applied as recorded; everything else a mothership does may issue facts.
+  state.issuing = command.kind !== "apply_sync_batch" && issuesFacts(state.sync, state.identity) ? [] : null;
   try {
     draft = (handlers[command.kind] as (s: State, c: Command) => EventDraft)(state, command);
+    draft = withIssuedFacts(state, draft);
   } catch (error) {
+    state.issuing = null;
     ledger.abort();
     journal.undo();
     if (error instanceof DomainError) return { events: [], error };
@@ -116,6 +122,20 @@ export function execute(state: State, command: Command, handlers: Handlers = HAN
   return { events };
 }
 
+/**
+ * The facts the handler's transitions issued, chained onto the stream and recorded in its event
+ * (`facts`), whose apply appends them: replay rebuilds the stream from the events alone.
+ */
+function withIssuedFacts(state: State, draft: EventDraft): EventDraft {
+  const issued = state.issuing;
+  state.issuing = null;
+  if (issued === null || issued.length === 0) return draft;
+  let head = streamHead(state.sync);
+  const facts = issued.map((f) => (head = chainFact(head, f.type, f.payload, f.ts_ms)));
+  recordFacts(state.sync, facts);
+  return { ...draft, payload: { ...draft.payload, facts: facts as unknown as JsonObject[] } };
+}
+
 /** Commands whose handlers write their effects only by applying their own event (entities, trading). */
 const SELF_APPLYING = new Set<Command["kind"]>([
   "register_entity",
@@ -133,6 +153,8 @@ const SELF_APPLYING = new Set<Command["kind"]>([
   "set_payout_period",
   "follow_chain",
   "record_chain_gap",
+  "apply_sync_batch",
+  "change_mothership",
 ]);
 
 /**
@@ -165,6 +187,7 @@ export function applyEvent(state: State, event: EventDraft, options: { journal?:
   ledger.beginScope(event.type, { journal: options.journal ?? false });
   def.apply(state, payload);
   if (payload.request !== undefined) applyRequest(state, payload);
+  if (payload.facts !== undefined) recordFacts(state.sync, payload.facts as unknown as SyncFact[]);
   const left = ledger.endScope({ allowRemainders: true });
   if (options.observeRemainders || (left.length === 0 && payload.remainders === undefined)) return left;
   const recorded = remaindersOf(payload);

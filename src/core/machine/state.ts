@@ -4,6 +4,9 @@ import { createEntitiesState, type EncodedEntities, type EntitiesState, exportEn
 import { Ledger, type LedgerSnapshot } from "../ledger/ledger.ts";
 import { createDebtState, debtUsed, type DebtState, type EncodedDebt, exportDebt, importDebt } from "../debt/debt-state.ts";
 import { createObservedChainState, type EncodedObservedChain, exportObservedChain, importObservedChain, type ObservedChainState } from "../observed-chain/observed-chain-state.ts";
+import { createSyncState, type EncodedSync, exportSync, importSync, type NodeIdentity, type SyncState } from "../sync/sync-state.ts";
+import type { SyncFactType } from "../sync/sync-fact.ts";
+import type { JsonObject } from "./event.ts";
 import { createTradingState, type EncodedTrading, exportTrading, importTrading, type TradingState } from "../trading/trading-state.ts";
 import { canonicalJson } from "./canonical-json.ts";
 import { Journal, JournaledMap } from "./journal.ts";
@@ -28,6 +31,15 @@ export interface State {
   debt: DebtState;
   /** Facts recorded from a real Subtensor subnet this log follows (empty on the devnet). */
   observed: ObservedChainState;
+  /** The mothership's fact stream, conflicts and pending eliminations (DESIGN.md §4.1). */
+  sync: SyncState;
+  /** Who this node is (node configuration, never hashed): whether it issues facts. */
+  identity: NodeIdentity;
+  /**
+   * While a handler runs on a node that issues facts: the facts its transitions made, turned into
+   * the stream by execute. Null otherwise (replay never issues: it applies what events recorded).
+   */
+  issuing: Array<{ type: SyncFactType; payload: JsonObject; ts_ms: number }> | null;
   /** `${signer}|${Idempotency-Key}` -> what the first request did (API.md "Conventions"). */
   idempotency: JournaledMap<string, IdempotencyRecord>;
   /** Keys in the order they were recorded (n -> key, from `head` to `tail`), so expired ones are dropped oldest first. */
@@ -59,6 +71,8 @@ export interface StateSnapshot {
   debt?: EncodedDebt;
   /** Present once the log follows a real chain. */
   observed?: EncodedObservedChain;
+  /** Present once a fact was issued or received. */
+  sync?: EncodedSync;
   idempotency?: Array<[string, IdempotencyRecord]>;
   idempotency_order?: { head: number; tail: number; keys: Array<[number, string]> };
 }
@@ -73,6 +87,9 @@ export function createState(options: { strict?: boolean } = {}): State {
     trading: createTradingState(journal),
     debt: createDebtState(journal),
     observed: createObservedChainState(journal),
+    sync: createSyncState(journal),
+    identity: { hotkey: null, mothership: null },
+    issuing: null,
     idempotency: new JournaledMap(journal),
     idempotencyOrder: new JournaledMap(journal),
     idempotencyBounds: new JournaledMap(journal),
@@ -95,6 +112,8 @@ export function exportState(state: State): StateSnapshot {
   }
   const observed = exportObservedChain(state.observed);
   if (observed) snapshot.observed = observed;
+  const sync = exportSync(state.sync);
+  if (sync) snapshot.sync = sync;
   if (state.idempotency.size > 0) snapshot.idempotency = state.idempotency.sortedEntries();
   const bounds = state.idempotencyBounds.get("q");
   if (bounds) snapshot.idempotency_order = { ...bounds, keys: state.idempotencyOrder.sortedEntries() };
@@ -111,6 +130,9 @@ export function importState(snapshot: StateSnapshot, options: { strict?: boolean
     trading: snapshot.trading === undefined ? createTradingState(journal) : importTrading(snapshot.trading, journal),
     debt: importDebt(snapshot.debt, journal),
     observed: importObservedChain(snapshot.observed, journal),
+    sync: importSync(snapshot.sync, journal),
+    identity: { hotkey: null, mothership: null },
+    issuing: null,
     idempotency: importEntries<string, IdempotencyRecord>(snapshot.idempotency ?? [], journal),
     idempotencyOrder: importEntries<number, string>(snapshot.idempotency_order?.keys ?? [], journal),
     idempotencyBounds: importEntries<"q", { head: number; tail: number }>(

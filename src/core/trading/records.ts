@@ -1,4 +1,5 @@
 import { AssertionFailure } from "../errors/errors.ts";
+import { isPendingVerdict } from "./pending-verdict.ts";
 import type { Json, JsonObject } from "../machine/event.ts";
 import type { Fill } from "./position.ts";
 
@@ -99,6 +100,6 @@ export function eliminationRecord(where: string, o: JsonObject, complete: boolea
 export function verdictMarks(where: string, raw: Json | undefined, verdict: string): VerdictMarks {
   const o = objectAt(where, "marks", raw);
   const marks: VerdictMarks = { return: num(where, o, "return"), max_drawdown: num(where, o, "max_drawdown") };
-  if (verdict !== "pass") marks.elimination = eliminationRecord(`${where} elimination`, objectAt(where, "elimination", o.elimination), true) as EliminationFigures;
+  if (verdict !== "pass" && !isPendingVerdict(verdict)) marks.elimination = eliminationRecord(`${where} elimination`, objectAt(where, "elimination", o.elimination), true) as EliminationFigures;
   return marks;
 }

@@ -1,4 +1,5 @@
 import { AssertionFailure } from "../errors/errors.ts";
+import { isPendingVerdict, verdictReason } from "./pending-verdict.ts";
 import { reservedAccount } from "../entities/entity-state.ts";
 import { account } from "../chain/chain-state.ts";
 import { TAO } from "../ledger/asset.ts";
@@ -225,6 +226,11 @@ export function eliminateTrader(state: State, trader: TraderRecord, reason: stri
   const { trading, entities, ledger } = state;
   const verify = recorded !== null && ledger.strict;
   const hotkey = trader.hotkey;
+  // A subaccount's elimination is a mothership fact: issued here on the mothership, ends a follower's freeze.
+  if (entities.subaccounts.has(hotkey)) {
+    state.issuing?.push({ type: "SubaccountEliminated", payload: { synthetic_hotkey: hotkey, reason }, ts_ms: now });
+    if (state.sync.pending.has(hotkey)) state.sync.pending.delete(hotkey);
+  }
   let t = trader;
   if (t.openPairs.length > 0) t = markTrader(state, t, now);
   const pairs = [...t.openPairs];
@@ -335,6 +341,10 @@ export function applyVerdict(state: State, hotkey: string, verdict: string, now:
   const marks = { return: recorded?.return ?? computed.return, max_drawdown: recorded?.max_drawdown ?? computed.max_drawdown };
   if (verdict === "pass") {
     passChallenge(state, hotkey, now);
+    return marks;
+  }
+  if (isPendingVerdict(verdict)) {
+    state.sync.pending.set(hotkey, { reason: verdictReason(verdict), since_ms: now });
     return marks;
   }
   return { ...marks, elimination: eliminateTrader(state, t, verdict, now, recorded?.elimination ?? null, `${where} elimination`) };

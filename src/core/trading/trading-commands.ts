@@ -7,6 +7,8 @@ import { checkOrder, type Fill, type OrderType } from "./position.ts";
 import { fillRecord, type VerdictMarks, verdictMarks } from "./records.ts";
 import { rulesOf, TRADING_RULES_VERSION } from "./rules.ts";
 import { TRADE_PAIRS, tradePair } from "./trade-pairs.ts";
+import { issuesFacts } from "../sync/sync-state.ts";
+import { isPendingVerdict, PENDING_PREFIX, verdictReason } from "./pending-verdict.ts";
 import { applyVerdict, enqueueChallenge, judge, markTrader, placeOrder, traderOf } from "./trader.ts";
 import { orderUuidKey, positionKey, type TraderRecord } from "./trading-state.ts";
 
@@ -58,6 +60,14 @@ export function resolveTrader(state: State, signer: string, subaccountId: number
     const sub = state.entities.subaccounts.get(synthetic);
     if (!sub) throw new DomainError("SUBACCOUNT_NOT_FOUND", `subaccount ${synthetic} was never created`, { synthetic_hotkey: synthetic });
     if (sub.status !== "active") throw new DomainError("SUBACCOUNT_NOT_ACTIVE", `subaccount ${synthetic} is ${sub.status}`, { synthetic_hotkey: synthetic, status: sub.status });
+    const pending = state.sync.pending.get(synthetic);
+    if (pending) {
+      throw new DomainError("SUBACCOUNT_NOT_ACTIVE", `subaccount ${synthetic} broke a rule (${pending.reason}) and is frozen until the mothership's elimination arrives`, {
+        synthetic_hotkey: synthetic,
+        status: sub.status,
+        pending_elimination: pending.reason,
+      });
+    }
     return synthetic;
   }
   if (!isNeuron(state, signer)) throw new DomainError("NOT_A_NEURON", `${signer} is neither an entity nor a neuron on the subnet`, { hotkey: signer });
@@ -91,7 +101,7 @@ export function applyOrderPlaced(state: State, p: JsonObject): void {
   if (state.ledger.strict) {
     const judged = judge(state.trading.traders.get(trader) as TraderRecord, now);
     const expected = judged === null ? null : judged.kind === "pass" ? "pass" : judged.reason;
-    if (expected !== verdict) throw new AssertionFailure(`${where}: recorded verdict ${String(verdict)}, but the trading rules give ${String(expected)}`);
+    if (expected !== (verdict === null ? null : verdictReason(verdict))) throw new AssertionFailure(`${where}: recorded verdict ${String(verdict)}, but the trading rules give ${String(expected)}`);
   }
   if (verdict !== null) applyVerdict(state, trader, verdict, now, marks, `${where} verdict`);
 }
@@ -210,7 +220,7 @@ function recordedVerdicts(type: string, raw: Json | undefined, complete: boolean
 }
 
 function sameVerdict(where: string, r: RecordedVerdict, [trader, verdict]: [string, string]): void {
-  if (r.trader !== trader || r.verdict !== verdict) throw new AssertionFailure(`${where}: recorded ${r.verdict} for ${r.trader}, but the trading rules give ${verdict} for ${trader}`);
+  if (r.trader !== trader || verdictReason(r.verdict) !== verdict) throw new AssertionFailure(`${where}: recorded ${r.verdict} for ${r.trader}, but the trading rules give ${verdict} for ${trader}`);
 }
 
 /** Sets a pair's price and marks every trader with an open position in it. */
@@ -230,6 +240,8 @@ function judgeMarked(state: State, pair: string, now: number): Array<[string, st
   const { trading } = state;
   const out: Array<[string, string]> = [];
   for (const trader of trading.openByPair.get(pair)?.sortedKeys() ?? []) {
+    // Frozen until the mothership's elimination arrives: judged once.
+    if (state.sync.pending.has(trader)) continue;
     const verdict = judge(trading.traders.get(trader) as TraderRecord, now);
     if (verdict) out.push([trader, verdict.kind === "pass" ? "pass" : verdict.reason]);
   }
@@ -251,7 +263,7 @@ function endedChallenges(state: State, now: number): { head: number; expired: st
     const t = traderOf(state, trader, now);
     if (t.endsAtMs > now) break;
     const status = state.entities.subaccounts.get(trader)?.status;
-    if (t.challenge === "in_challenge" && !t.elimination && (status === undefined || status === "active")) expired.push(trader);
+    if (t.challenge === "in_challenge" && !t.elimination && (status === undefined || status === "active") && !state.sync.pending.has(trader)) expired.push(trader);
     head++;
   }
   return head === q.head ? undefined : { head, expired };
@@ -308,11 +320,11 @@ export function placeOrderCommand(state: State, c: PlaceOrder): EventDraft {
   const t = trading.traders.get(trader) as TraderRecord;
   const verdict = judge(t, c.ts);
   if (verdict) {
-    const v = verdict.kind === "pass" ? "pass" : verdict.reason;
+    const v = onThisNode(state, trader, verdict.kind === "pass" ? "pass" : verdict.reason);
     payload.verdict = v;
     payload.marks = applyVerdict(state, trader, v, c.ts, null, `${where} verdict`) as unknown as JsonObject;
   }
-  const eliminated = typeof payload.verdict === "string" && payload.verdict !== "pass" ? [trader] : [];
+  const eliminated = typeof payload.verdict === "string" ? eliminatedIn([[trader, payload.verdict, 0, null as never]]) : [];
   return withEntityChecks(state, entitiesOf(state, eliminated), { type: "OrderPlaced", version: 1, payload: { ...payload, ref: { trader, n: t.orderCount - 1 } } });
 }
 
@@ -395,7 +407,7 @@ export function resolveHeldPriceCommand(state: State, c: ResolveHeldPrice): Even
 
 /** The traders a list of verdicts eliminated. */
 function eliminatedIn(verdicts: readonly VerdictRecord[]): string[] {
-  return verdicts.filter(([, verdict]) => verdict !== "pass").map(([trader]) => trader);
+  return verdicts.filter(([, verdict]) => verdict !== "pass" && !isPendingVerdict(verdict)).map(([trader]) => trader);
 }
 
 /** The entities whose subaccounts these traders are: their invariants are checked after an elimination. */
@@ -408,8 +420,18 @@ function entitiesOf(state: State, traders: readonly string[]): string[] {
 
 /** Applies each verdict the rules gave and records it with its marks and effects. */
 function decide(state: State, type: string, judged: Array<[string, string]>, now: number, acceptedSoFar: number, verdicts: VerdictRecord[]): void {
-  for (const [trader, verdict] of judged) {
+  for (const [trader, judgedVerdict] of judged) {
+    const verdict = onThisNode(state, trader, judgedVerdict);
     const marks = applyVerdict(state, trader, verdict, now, null, `${type} verdicts[${verdicts.length}] (${trader})`);
     verdicts.push([trader, verdict, acceptedSoFar, marks]);
   }
+}
+
+/**
+ * An elimination of a subaccount is a mothership fact (DESIGN.md §4.1): on a follower the rules'
+ * verdict freezes the subaccount instead ("PENDING:" + reason) until the mothership's fact arrives.
+ */
+function onThisNode(state: State, trader: string, verdict: string): string {
+  if (verdict === "pass" || issuesFacts(state.sync, state.identity) || !state.entities.subaccounts.has(trader)) return verdict;
+  return `${PENDING_PREFIX}${verdict}`;
 }
