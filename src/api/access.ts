@@ -6,6 +6,7 @@ import { idempotencyKey } from "../core/machine/idempotency.ts";
 import type { EventDraft } from "../core/machine/event.ts";
 import type { IdempotencyRecord, State } from "../core/machine/state.ts";
 import { isSs58 } from "../keys/keys.ts";
+import { issuesFacts, mothershipOf } from "../core/sync/sync-state.ts";
 import type { PropnetNode } from "../node/node.ts";
 import { ViewFailed } from "../node/writer.ts";
 import { type EpistulaVerifier, ReplayedRequest, sha256hex } from "../epistula/epistula.ts";
@@ -43,13 +44,15 @@ export function makeAccess(ctx: ApiContext, epistula: EpistulaVerifier, sessions
     return n;
   };
   const root = (): string => ctx.root ?? "";
+  // The writer refuses too (core's mustIssueFacts); this answers before the body is checked, with where to go.
   const mothershipOnly = () => {
-    if (ctx.mothership) {
-      throw new DomainError("NOT_MOTHERSHIP", `this node follows the mothership ${ctx.mothership.hotkey}; send entity changes there`, {
-        mothership: ctx.mothership.hotkey,
-        url: ctx.mothership.url,
-      });
-    }
+    const { sync, identity } = node().state;
+    if (issuesFacts(sync, identity)) return;
+    const mothership = mothershipOf(sync, identity);
+    throw new DomainError("NOT_MOTHERSHIP", `this node follows the mothership ${String(mothership)}; send entity changes there`, {
+      mothership,
+      url: (mothership && ctx.sync?.()?.urlOf(mothership)) ?? null,
+    });
   };
   return { node, mothershipOnly, root, oracle: () => ctx.oracle ?? root(), epistula, sessions, limits };
 }

@@ -30,6 +30,8 @@ import { chainRoutes } from "./routes/chain.ts";
 import { dashboardRoutes } from "./routes/dashboard.ts";
 import { liveRoutes } from "./routes/live.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { syncRoutes } from "./routes/sync.ts";
+import type { SyncAgent } from "../node/sync/sync-agent.ts";
 
 export interface ApiContext {
   /** The node once startup replay is done; null before. */
@@ -45,8 +47,8 @@ export interface ApiContext {
   version: string;
   /** Epistula verification (one per process: it remembers consumed uuids); made here if absent. */
   epistula?: EpistulaVerifier;
-  /** Set on a follower: the mothership issues entity facts, so creation requests go there (409 NOT_MOTHERSHIP). */
-  mothership?: { hotkey: string; url: string | null };
+  /** Peer sync (serves and receives the mothership's facts), once the node is open. */
+  sync?: () => SyncAgent | null;
   /** The real chain this node follows (`serve --chain subtensor`): what /healthz shows of it. */
   chain?: () => ChainHealth | null;
   /** Rate limits (API.md numbers); on unless given disabled. */
@@ -153,6 +155,7 @@ export function buildServer(ctx: ApiContext, options: ServerOptions = {}): Fasti
   app.register(sessionRoutes, { access });
   app.register(auditRoutes, { access });
   app.register(clockRoutes, { access });
+  app.register(syncRoutes, { access, sync: () => ctx.sync?.() ?? null });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

@@ -15,6 +15,11 @@ import { devnetWeights, WeightSetter } from "../node/weight-setter.ts";
 import { Demo, DEMO_PAYOUT_PERIOD, DEMO_TEMPO } from "../node/demo.ts";
 import { logPath, PropnetNode } from "../node/node.ts";
 import { LogIntegrityError } from "../store/stored-event.ts";
+import { issuesFacts, streamHead } from "../core/sync/sync-state.ts";
+import { signMessage, verifySignature } from "../epistula/epistula.ts";
+import { HttpSyncTransport } from "../node/sync/http-sync-transport.ts";
+import { verifyRotation } from "../node/sync/rotation-authorization.ts";
+import { SyncAgent } from "../node/sync/sync-agent.ts";
 import { DataDirectoryLocked, DataDirLock } from "../store/data-dir-lock.ts";
 import { CODE_VERSION } from "../version.ts";
 import type { ChainGenesis } from "../core/chain/chain-state.ts";
@@ -179,6 +184,7 @@ async function serve(options: ServeOptions): Promise<number> {
   const followed = subtensor ? new (await import("./serve-subtensor.ts")).FollowedSubtensor(subtensor, say) : null;
 
   let node: PropnetNode | null = null;
+  let sync: SyncAgent | null = null;
   let producer: BlockProducer | null = null;
   let demo: Demo | null = null;
   let weights: WeightSetter | null = null;
@@ -206,8 +212,7 @@ async function serve(options: ServeOptions): Promise<number> {
     version: CODE_VERSION,
     root,
     oracle,
-    // With --mothership naming another key this node follows it (peer sync is not built yet).
-    mothership: options.mothership !== undefined && options.mothership !== nodeKey.address ? { hotkey: options.mothership, url: null } : undefined,
+    sync: () => sync,
     epistula,
     limits: new RateLimits({ enabled: options.rateLimit === "on" }),
     chain: followed ? () => followed.health() : undefined,
@@ -239,6 +244,8 @@ async function serve(options: ServeOptions): Promise<number> {
     // The demo's debts become owed within a minute, unless the user chose a period.
     payoutPeriod: options.payoutPeriod ?? (demoOn ? DEMO_PAYOUT_PERIOD : "month"),
     snapshotEvery: options.snapshotEvery,
+    // Without --mothership this node is its own: it issues entity facts and pushes them to --peers.
+    identity: { hotkey: nodeKey.address, mothership: options.mothership ?? null },
     minFreeBytes: options.minFreeMb !== undefined ? options.minFreeMb * 1024 * 1024 : undefined,
     say,
     onProgress: (seq) => {
@@ -255,6 +262,30 @@ async function serve(options: ServeOptions): Promise<number> {
   epistula.markStarted(opened.clock.now());
   for (const [uuid, ts] of await opened.requestUuidsSince(epistula.startedAt - EPISTULA_PAST_MS - EPISTULA_FUTURE_MS)) {
     epistula.remember(uuid, ts + EPISTULA_FUTURE_MS);
+  }
+  // Peer sync: pull from every peer now and periodically; a mothership pushes its facts, and first
+  // catches up with its peers, issuing nothing (the node is not ready) until it holds all they hold.
+  const agent = new SyncAgent({
+    node: opened,
+    hotkey: nodeKey.address,
+    root,
+    sign: (message) => signMessage(nodeKey, message),
+    verify: verifySignature,
+    verifyRotation,
+    peers: options.peers,
+    transport: new HttpSyncTransport(nodeKey),
+    now: () => opened.clock.now(),
+    say,
+  });
+  sync = agent;
+  opened.watch("sync", () => agent.condition());
+  agent.start();
+  const mothership = opened.state.identity.mothership === null || issuesFacts(opened.state.sync, opened.state.identity);
+  if (mothership && options.peers.length > 0) {
+    status = `catching up with peers ${options.peers.join(", ")} before issuing anything`;
+    say(status);
+    await agent.caughtUp();
+    say(`caught up with peers at stream_seq ${await opened.read((state) => streamHead(state.sync).stream_seq)}`);
   }
   if (followed) {
     followed.start(opened, nodeKey);
@@ -276,7 +307,9 @@ async function serve(options: ServeOptions): Promise<number> {
     }`,
   );
   // The demo trades on the devnet's own chain; a node following a real one has none.
-  demo = options.demo && producer ? new Demo(opened, producer, say) : null;
+  // Entity facts are the mothership's: a follower's demo would only be refused.
+  if (options.demo && producer && !mothership) say("the demo runs on the mothership only: this node follows it");
+  demo = options.demo && producer && mothership ? new Demo(opened, producer, say) : null;
   const demoStarted = demo?.start().catch((error: unknown) => say(`demo not started: ${(error as Error).message}`));
 
   return new Promise<number>((resolve) => {
@@ -291,6 +324,7 @@ async function serve(options: ServeOptions): Promise<number> {
       }, 10_000);
       deadline.unref();
       (async () => {
+        agent.stop();
         await app.close();
         await demoStarted;
         await demo?.stop();

@@ -5,6 +5,7 @@ import type { ChainGenesis } from "../core/chain/chain-state.ts";
 import { ApplyFailed, DomainError } from "../core/errors/errors.ts";
 import type { Command, Endowment, Handlers } from "../core/machine/commands.ts";
 import { exportState, hashSnapshot, type State } from "../core/machine/state.ts";
+import type { NodeIdentity } from "../core/sync/sync-state.ts";
 import { SNAPSHOT_FORMAT, writeSnapshot } from "../store/snapshot-files.ts";
 import { HeadFile, headFilePath, readHeadFile } from "../store/head-file.ts";
 import type { CheckpointRow, LogHead, Store } from "../store/store.ts";
@@ -31,6 +32,8 @@ export interface NodeOptions {
   chainGenesis?: ChainGenesis;
   /** Follow this real subnet instead of a devnet (`serve --chain subtensor`): recorded first in an empty log, checked against a used one. */
   follow?: { netuid: number; genesisHash: string };
+  /** Who this node is for peer sync (its hotkey and `--mothership`): whether it issues entity facts. */
+  identity?: NodeIdentity;
   /** The payout period debts and weights use (`--payout-period`); default a calendar month (UTC). */
   /** Recorded in the log when it differs from the log's (debt ledgers roll by it; replay follows the log). */
   payoutPeriod?: PayoutPeriod;
@@ -116,6 +119,7 @@ export class PropnetNode {
   /** Why writes stopped for good, if they did: a writer made by a rebuild starts stopped too. */
   #halted: { reason: unknown; refusal: string | undefined } | null = null;
   #rebuilds = 0;
+  readonly #committed: Array<() => void> = [];
   /** Settles when the background check of the log before the snapshot is done. */
   audit: Promise<void> = Promise.resolve();
 
@@ -130,6 +134,7 @@ export class PropnetNode {
     headFile: HeadFile,
   ) {
     this.clock = clock;
+    state.identity = options.identity ?? state.identity;
     this.#state = state;
     this.#store = store;
     this.#log = log;
@@ -180,6 +185,7 @@ export class PropnetNode {
         this.metrics.seq.set(this.log.head.seq);
         this.metrics.queueDepth.set(this.writer.queueDepth);
         options.onCommit?.(stats);
+        for (const listener of this.#committed) listener();
         this.#maybeSnapshot();
       },
     });
@@ -326,6 +332,7 @@ export class PropnetNode {
         acknowledged: this.#headFile.head ? { head: this.#headFile.head, source: headFilePath(this.options.dataDir) } : null,
       });
       const log = new EventLog(store, recovered.head);
+      recovered.state.identity = this.#state.identity;
       this.#state = recovered.state;
       this.#log = log;
       this.#writer = this.#newWriter(recovered.state, log);
@@ -431,6 +438,11 @@ export class PropnetNode {
 
   get head(): LogHead {
     return this.log.head;
+  }
+
+  /** Called after every durable commit (peer sync pushes new facts at once). */
+  onCommitted(listener: () => void): void {
+    this.#committed.push(listener);
   }
 
   submit(submission: Submission): Promise<Outcome> {

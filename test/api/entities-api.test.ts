@@ -3,6 +3,7 @@
 // block producer making a block per extrinsic (so state changes only when a test asks), a server
 // on a real port, and requests signed with real sr25519 keys (Epistula v2). The rate limits run on
 // a clock the tests move: every test starts a minute later, with full buckets.
+import type { SyncAgent } from "../../src/node/sync/sync-agent.ts";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
@@ -1098,9 +1099,13 @@ describe("on a follower (API.md \"Sync between validators\")", () => {
       oracle: addr("Oracle"),
       startupStatus: () => "starting",
       version: "test",
-      mothership: { hotkey: addr("Oracle"), url: "http://127.0.0.1:9" },
+      // The peer that answered as the mothership: where entity changes go.
+      sync: () => ({ urlOf: (hotkey: string) => (hotkey === addr("Oracle") ? "http://127.0.0.1:9" : null) }) as unknown as SyncAgent,
       limits: new RateLimits({ enabled: false }),
     });
+    // This node follows the Oracle's key: node configuration, which the writer enforces too.
+    const identity = node.state.identity;
+    node.state.identity = { hotkey: addr("Alice"), mothership: addr("Oracle") };
     await follower.listen({ port: 0, host: "127.0.0.1" });
     const main = base;
     base = `http://127.0.0.1:${(follower.server.address() as AddressInfo).port}`;
@@ -1120,7 +1125,11 @@ describe("on a follower (API.md \"Sync between validators\")", () => {
       expectError(await post(`/v1/entities/${addr("E1")}/subaccounts`, key("E2"), {}), 403, "FORBIDDEN");
       expect(await seq()).toBe(head);
       expect((await get(`/v1/subaccounts/${sub.synthetic_hotkey}/status`)).json.status).toBe("active");
+      // Not only a route guard: the writer itself refuses to issue ids.
+      const direct = await node.submit({ command: { kind: "create_subaccount", ts: node.clock.now(), entity: addr("E1"), uuid: crypto.randomUUID() } });
+      expect(direct.ok ? null : direct.error.code).toBe("NOT_MOTHERSHIP");
     } finally {
+      node.state.identity = identity;
       base = main;
       await follower.close();
     }

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from "fastify";
 import { head } from "../../core/chain/chain-state.ts";
 import type { State, ViolationRecord } from "../../core/machine/state.ts";
+import { issuesFacts, mothershipOf, streamHead } from "../../core/sync/sync-state.ts";
 import { errorBody } from "../error-envelope.ts";
 import type { ApiContext } from "../server.ts";
 
@@ -21,6 +22,7 @@ export const healthRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app,
         ...conditions.map((c) => c.problem),
         ...(node.writable || node.problems.length > 0 ? [] : ["writes are refused"]),
         ...violationLines(state),
+        ...state.sync.conflicts.sortedEntries().map(([, c]) => `SYNC_CONFLICT at stream_seq ${c.stream_seq}: ${c.message}; recorded, not applied`),
         ...state.trading.held
           .sortedEntries()
           .map(([, h]) => `price held: ${h.trade_pair} ${h.price} at ts_ms ${h.ts_ms} is more than 20% from ${h.last_price}; root resolves it with POST /v1/prices/held/resolve`),
@@ -30,7 +32,24 @@ export const healthRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app,
       const advisory = conditions.filter((c) => !c.degraded).length;
       // On a followed chain, `block` is that chain's head as last seen.
       const chain = ctx.chain?.() ?? null;
-      return { status: problems.length > advisory ? "degraded" : "ok", ...base, block: chain ? (chain.head ?? 0) : block, seq: logHead.seq, problems: capped(problems), ...(chain ? { chain } : {}) };
+      const agent = ctx.sync?.() ?? null;
+      const sync = {
+        mothership: mothershipOf(state.sync, state.identity),
+        role: issuesFacts(state.sync, state.identity) ? "mothership" : "follower",
+        conflicts: state.sync.conflicts.size,
+        pending_eliminations: state.sync.pending.size,
+        peers: agent?.peerStatus() ?? [],
+      };
+      return {
+        status: problems.length > advisory ? "degraded" : "ok",
+        ...base,
+        block: chain ? (chain.head ?? 0) : block,
+        seq: logHead.seq,
+        stream_seq: streamHead(state.sync).stream_seq,
+        problems: capped(problems),
+        sync,
+        ...(chain ? { chain } : {}),
+      };
     });
   });
 

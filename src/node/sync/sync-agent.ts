@@ -1,0 +1,354 @@
+import { DomainError } from "../../core/errors/errors.ts";
+import type { Command } from "../../core/machine/commands.ts";
+import type { State } from "../../core/machine/state.ts";
+import type { SyncBatchOutcome } from "../../core/sync/sync-commands.ts";
+import type { SyncFact } from "../../core/sync/sync-fact.ts";
+import { issuesFacts, mothershipOf, streamHead } from "../../core/sync/sync-state.ts";
+import type { NodeCondition } from "../node.ts";
+import type { Outcome } from "../writer.ts";
+import { batchAfter, issuerOf, MAX_BATCH, type SyncBatch } from "./sync-stream.ts";
+import { type PeerHead, type PushAnswer, REAL_SCHEDULER, type SyncScheduler, type SyncTransport } from "./sync-transport.ts";
+
+/** What the agent needs of a node: committed reads, the writer, and word of each commit. */
+export interface SyncNode {
+  read<T>(fn: (state: State) => T): Promise<T>;
+  submit(submission: { command: Command; view?: (state: State, events: readonly { payload: unknown }[]) => unknown }): Promise<Outcome>;
+  onCommitted(listener: () => void): void;
+}
+
+export interface SyncAgentOptions {
+  node: SyncNode;
+  /** This node's hotkey; it signs the heads of the facts it issued. */
+  hotkey: string;
+  /** Root, whose signed request authorises a mothership rotation. */
+  root: string;
+  sign: (message: string) => string;
+  verify: (signer: string, message: string, signature: string) => boolean;
+  /** Checks root's authorisation carried by a MothershipChanged fact. */
+  verifyRotation: (fact: SyncFact, root: string) => boolean;
+  peers: readonly string[];
+  transport: SyncTransport;
+  /** Node time, for the commands it submits. */
+  now: () => number;
+  scheduler?: SyncScheduler;
+  /** How often every peer is asked for what this node misses (default 5 s, ±20 %). */
+  pullIntervalMs?: number;
+  /** Facts per pushed or pulled batch (default 500). */
+  batchLimit?: number;
+  say?: (message: string) => void;
+}
+
+interface Peer {
+  url: string;
+  /** The peer's stream_seq as last heard (null until it answered). */
+  head: number | null;
+  hotkey: string | null;
+  mothership: string | null;
+  lastError: string | null;
+  failures: number;
+  /** Pushed batches it refused. */
+  refused: number;
+  /** It answered, and this node then held everything it had. */
+  caughtUp: boolean;
+  /** A pull round was tried at least once (answered or not). */
+  tried: boolean;
+  busy: boolean;
+  timer: unknown;
+  pushTimer: unknown;
+}
+
+export interface SyncPeerStatus {
+  url: string;
+  hotkey: string | null;
+  stream_seq: number | null;
+  /** How far it is behind this node (negative: ahead). */
+  lag: number | null;
+  reachable: boolean;
+  last_error: string | null;
+  refused_pushes: number;
+}
+
+/** Backoff after `failures` failed attempts: 500 ms doubling to 30 s, ±20 % jitter. */
+function backoff(failures: number, random: number): number {
+  const base = Math.min(30_000, 500 * 2 ** Math.min(failures - 1, 10));
+  return base * (0.8 + 0.4 * random);
+}
+
+/**
+ * Peer sync for one node (DESIGN.md §4.1). The mothership pushes its facts to every peer from the
+ * durable outbox (the stream in its state: nothing is lost on a crash), signing each batch's head
+ * afresh, with retries and backoff; every node pulls what it misses from every peer on start and
+ * periodically. A mothership issues nothing until every peer answered and it holds all they hold,
+ * so one restored from an old backup cannot reissue ids (`catchUp`).
+ */
+export class SyncAgent {
+  readonly #o: SyncAgentOptions;
+  readonly #scheduler: SyncScheduler;
+  readonly #peers: Peer[];
+  readonly #limit: number;
+  #stopped = false;
+  #started = false;
+  #caughtUp: Promise<void>;
+  #resolveCaughtUp: () => void = () => undefined;
+  #isCaughtUp = false;
+  /** Batches received and refused (forged, tampered, not chaining), since start. */
+  refusedBatches = 0;
+  /** This node's stream head as last read (for status without a read). */
+  #head = 0;
+
+  constructor(options: SyncAgentOptions) {
+    this.#o = options;
+    this.#scheduler = options.scheduler ?? REAL_SCHEDULER;
+    this.#limit = Math.min(options.batchLimit ?? 500, MAX_BATCH);
+    this.#peers = [...new Set(options.peers)].map((url) => ({
+      url,
+      head: null,
+      hotkey: null,
+      mothership: null,
+      lastError: null,
+      failures: 0,
+      refused: 0,
+      caughtUp: false,
+      tried: false,
+      busy: false,
+      timer: null,
+      pushTimer: null,
+    }));
+    this.#caughtUp = new Promise((resolve) => (this.#resolveCaughtUp = resolve));
+    options.node.onCommitted(() => this.#wakePushes());
+  }
+
+  get peers(): readonly string[] {
+    return this.#peers.map((p) => p.url);
+  }
+
+  /** Starts pulling from every peer (and pushing, while this node issues facts). */
+  start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    this.#checkCaughtUp();
+    for (const peer of this.#peers) this.#schedulePull(peer, 0);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    for (const peer of this.#peers) {
+      this.#scheduler.clearTimeout(peer.timer);
+      this.#scheduler.clearTimeout(peer.pushTimer);
+    }
+    this.#resolveCaughtUp();
+  }
+
+  /** Settles once every peer answered and this node held all they held (at once without peers). */
+  caughtUp(): Promise<void> {
+    return this.#caughtUp;
+  }
+
+  get isCaughtUp(): boolean {
+    return this.#isCaughtUp;
+  }
+
+  // ---- receiving -----------------------------------------------------------------------------------
+
+  /** A batch pushed to this node or pulled by it: checked, then applied by the writer as one command. */
+  async receive(batch: SyncBatch): Promise<PushAnswer> {
+    const { node } = this.#o;
+    const expect = await node.read((state) => {
+      const here = streamHead(state.sync).stream_seq;
+      // The head is signed by whoever issued its fact: known here for a fact this node holds, else the mothership in office.
+      const signer = batch.head.stream_seq <= here ? issuerOf(state, batch.head.stream_seq) : mothershipOf(state.sync, state.identity);
+      return { signer, here };
+    });
+    const refused = (why: string): PushAnswer => {
+      this.refusedBatches++;
+      this.#o.say?.(`sync: refused a batch ending at stream_seq ${batch.head.stream_seq}: ${why}`);
+      return { applied: 0, duplicates: 0, conflicts: 0, refused: 1, stream_seq: expect.here };
+    };
+    if (expect.signer === null || !this.#o.verify(expect.signer, batch.head.hash, batch.head.signature)) {
+      return refused(`its head is not signed by the mothership ${String(expect.signer)}`);
+    }
+    for (const fact of batch.events) {
+      if (fact.type === "MothershipChanged" && fact.stream_seq > expect.here && !this.#o.verifyRotation(fact, this.#o.root)) {
+        return refused(`stream_seq ${fact.stream_seq} rotates the mothership without root's signed request`);
+      }
+    }
+    let outcome: Outcome;
+    try {
+      outcome = await node.submit({
+        command: { kind: "apply_sync_batch", ts: this.#o.now(), facts: batch.events, head: batch.head, signer: expect.signer },
+        view: (_state, events) => (events[0]?.payload as { ref?: SyncBatchOutcome } | undefined)?.ref,
+      });
+    } catch (error) {
+      // The writer refused everything (shutting down, disk full): nothing applied, the sender retries.
+      throw error instanceof DomainError ? error : new DomainError("UNAVAILABLE", (error as Error).message);
+    }
+    const here = await node.read((state) => streamHead(state.sync).stream_seq);
+    this.#head = here;
+    if (!outcome.ok) {
+      if (outcome.error.details.refused === true) return refused(outcome.error.message);
+      const duplicates = typeof outcome.error.details.duplicates === "number" ? outcome.error.details.duplicates : 0;
+      return { applied: 0, duplicates, conflicts: 0, refused: 0, stream_seq: here };
+    }
+    const ref = outcome.view as SyncBatchOutcome;
+    if (ref.conflicts > 0) this.#o.say?.(`sync: SYNC_CONFLICT recorded in the batch ending at stream_seq ${batch.head.stream_seq} (see /healthz)`);
+    if (ref.applied > 0) this.#wakePushes();
+    return { ...ref, refused: 0, stream_seq: here };
+  }
+
+  // ---- serving -------------------------------------------------------------------------------------
+
+  /** GET /v1/sync/events: facts after `after`, up to a signed head (signed now when this node issued it). */
+  async serve(after: number, limit: number): Promise<{ events: SyncFact[]; head: { stream_seq: number; hash: string; signature: string | null } }> {
+    const found = await this.#o.node.read((state) => ({ batch: batchAfter(state, after, limit, this.#o.hotkey), head: streamHead(state.sync) }));
+    if (!found.batch) return { events: [], head: { ...found.head, signature: null } };
+    const last = found.batch.facts[found.batch.facts.length - 1] as SyncFact;
+    const signature = found.batch.signature ?? this.#o.sign(last.hash);
+    return { events: found.batch.facts, head: { stream_seq: last.stream_seq, hash: last.hash, signature } };
+  }
+
+  /** GET /v1/sync/head. */
+  async head(): Promise<PeerHead> {
+    return this.#o.node.read((state) => ({ ...streamHead(state.sync), mothership: mothershipOf(state.sync, state.identity), hotkey: this.#o.hotkey }));
+  }
+
+  // ---- pulling -------------------------------------------------------------------------------------
+
+  #schedulePull(peer: Peer, ms: number): void {
+    if (this.#stopped) return;
+    this.#scheduler.clearTimeout(peer.timer);
+    peer.timer = this.#scheduler.setTimeout(() => void this.#pullRound(peer), ms);
+  }
+
+  /** Asks a peer its head, pulls until this node holds all it holds, pushes if this node issues and the peer is behind. */
+  async #pullRound(peer: Peer): Promise<void> {
+    if (this.#stopped) return;
+    if (peer.busy) return this.#schedulePull(peer, 50);
+    peer.busy = true;
+    try {
+      const h = await this.#o.transport.head(peer.url);
+      Object.assign(peer, { head: h.stream_seq, hotkey: h.hotkey, mothership: h.mothership });
+      let here = await this.#o.node.read((state) => streamHead(state.sync).stream_seq);
+      while (!this.#stopped && peer.head !== null && here < peer.head) {
+        const batch = await this.#o.transport.pull(peer.url, here, this.#limit);
+        if (!batch) break;
+        const answer = await this.receive(batch);
+        if (answer.stream_seq <= here) break;
+        here = answer.stream_seq;
+      }
+      this.#head = here;
+      peer.caughtUp = peer.head !== null && here >= peer.head;
+      peer.failures = 0;
+      peer.lastError = null;
+    } catch (error) {
+      peer.failures++;
+      peer.lastError = (error as Error).message;
+    } finally {
+      peer.busy = false;
+      peer.tried = true;
+    }
+    this.#checkCaughtUp();
+    const interval = this.#o.pullIntervalMs ?? 5_000;
+    const random = this.#scheduler.random();
+    this.#schedulePull(peer, peer.failures > 0 ? Math.min(backoff(peer.failures, random), interval) : interval * (0.8 + 0.4 * random));
+    if (peer.failures === 0) this.#pushSoon(peer, 0);
+  }
+
+  #checkCaughtUp(): void {
+    if (this.#isCaughtUp || !this.#started) return;
+    if (this.#peers.every((p) => p.caughtUp)) {
+      this.#isCaughtUp = true;
+      this.#resolveCaughtUp();
+    }
+  }
+
+  // ---- pushing -------------------------------------------------------------------------------------
+
+  #wakePushes(): void {
+    if (!this.#isCaughtUp || this.#stopped) return;
+    for (const peer of this.#peers) if (peer.failures === 0) this.#pushSoon(peer, 0);
+  }
+
+  #pushSoon(peer: Peer, ms: number): void {
+    if (this.#stopped || !this.#isCaughtUp || peer.pushTimer !== null) return;
+    peer.pushTimer = this.#scheduler.setTimeout(() => {
+      peer.pushTimer = null;
+      void this.#push(peer);
+    }, ms);
+  }
+
+  /** Sends a peer what it lacks, while this node issues facts; the outbox is the stream itself. */
+  async #push(peer: Peer): Promise<void> {
+    if (this.#stopped) return;
+    if (peer.busy) return this.#pushSoon(peer, 20);
+    peer.busy = true;
+    try {
+      for (;;) {
+        if (peer.head === null) peer.head = (await this.#o.transport.head(peer.url)).stream_seq;
+        const after = peer.head;
+        const found = await this.#o.node.read((state) => ({
+          issues: issuesFacts(state.sync, state.identity),
+          batch: batchAfter(state, after, this.#limit, this.#o.hotkey),
+          here: streamHead(state.sync).stream_seq,
+        }));
+        this.#head = found.here;
+        if (!found.issues || !found.batch || after >= found.here) break;
+        const last = found.batch.facts[found.batch.facts.length - 1] as SyncFact;
+        const answer = await this.#o.transport.push(peer.url, {
+          events: found.batch.facts,
+          head: { stream_seq: last.stream_seq, hash: last.hash, signature: found.batch.signature ?? this.#o.sign(last.hash) },
+        });
+        peer.head = answer.stream_seq;
+        if (answer.refused > 0 || answer.stream_seq <= after) {
+          // It holds another history or a gap: pull rounds and the operator sort it out; retry later.
+          peer.refused += answer.refused;
+          throw new Error(answer.refused > 0 ? "the peer refused the batch" : `the peer stays at stream_seq ${answer.stream_seq}`);
+        }
+      }
+      peer.failures = 0;
+      peer.lastError = null;
+    } catch (error) {
+      peer.failures++;
+      peer.lastError = (error as Error).message;
+      peer.head = null;
+      peer.busy = false;
+      return this.#pushSoon(peer, backoff(peer.failures, this.#scheduler.random()));
+    }
+    peer.busy = false;
+  }
+
+  /** The URL of the peer whose hotkey this is, once it answered. */
+  urlOf(hotkey: string): string | null {
+    return this.#peers.find((p) => p.hotkey === hotkey)?.url ?? null;
+  }
+
+  // ---- status --------------------------------------------------------------------------------------
+
+  /** Per peer, for /healthz and `propnet status`. */
+  peerStatus(): SyncPeerStatus[] {
+    return this.#peers.map((p) => ({
+      url: p.url,
+      hotkey: p.hotkey,
+      stream_seq: p.head,
+      lag: p.head === null ? null : this.#head - p.head,
+      reachable: p.failures === 0 && p.tried,
+      last_error: p.lastError,
+      refused_pushes: p.refused,
+    }));
+  }
+
+  /** Advisory problems (unreachable peers, outbox backlog, refused pushes): they never change `status`. */
+  condition(): NodeCondition | null {
+    const lines: string[] = [];
+    if (!this.#isCaughtUp && this.#started) {
+      const waiting = this.#peers.filter((p) => !p.caughtUp).map((p) => p.url);
+      lines.push(`sync: catching up with peers (waiting for ${waiting.join(", ")})`);
+    }
+    for (const p of this.#peers) {
+      if (p.failures > 0) lines.push(`sync: peer ${p.url} unreachable (${p.failures} failed attempts: ${p.lastError ?? "no answer"})`);
+      else if (p.head !== null && this.#head - p.head > 0) lines.push(`sync: peer ${p.url} is ${this.#head - p.head} facts behind`);
+      if (p.refused > 0) lines.push(`sync: peer ${p.url} refused ${p.refused} pushed batches`);
+    }
+    if (this.refusedBatches > 0) lines.push(`sync: ${this.refusedBatches} received batches refused (forged, tampered or not chaining)`);
+    return lines.length === 0 ? null : { problem: lines.join("; "), degraded: false };
+  }
+}

@@ -1,0 +1,66 @@
+import type { State } from "../../core/machine/state.ts";
+import type { SignedHead, SyncFact } from "../../core/sync/sync-fact.ts";
+import { streamHead } from "../../core/sync/sync-state.ts";
+
+/** A batch as it travels (API.md "Sync between validators"). */
+export interface SyncBatch {
+  events: SyncFact[];
+  head: SignedHead;
+}
+
+/** Most facts in one batch a node serves or pushes. */
+export const MAX_BATCH = 1_000;
+
+/** The mothership in office before fact `seq`: the configured one, moved by every rotation before it. */
+export function issuerOf(state: State, seq: number): string | null {
+  let issuer = state.identity.mothership ?? state.identity.hotkey;
+  // Rotations are rare: only a stream that had one is walked.
+  if (!state.sync.mothership.has("m")) return issuer;
+  for (let k = 1; k < seq; k++) {
+    const f = state.sync.stream.get(k) as SyncFact;
+    if (f.type === "MothershipChanged") issuer = f.payload.to as string;
+  }
+  return issuer;
+}
+
+/**
+ * The facts after `after` that this node can serve as one batch: up to a head it holds a mothership
+ * signature for, or can sign itself (it issued that fact), never across a rotation (a rotation ends
+ * its batch). Null when there is nothing to serve; `sign` is asked only for a head without one.
+ */
+export function batchAfter(state: State, after: number, limit: number, self: string | null): { facts: SyncFact[]; end: number; signature: string | null; signer: string | null } | null {
+  const head = streamHead(state.sync).stream_seq;
+  if (after >= head) return null;
+  const { stream, signatures } = state.sync;
+  // A rotation ends its batch.
+  let bound = Math.min(head, after + Math.max(1, limit));
+  for (let k = after + 1; k <= bound; k++) {
+    if ((stream.get(k) as SyncFact).type === "MothershipChanged") {
+      bound = k;
+      break;
+    }
+  }
+  const signable = (k: number) => signatures.has(k) || (self !== null && issuerOf(state, k) === self);
+  let end = 0;
+  for (let k = bound; k > after; k--) {
+    if (signable(k)) {
+      end = k;
+      break;
+    }
+  }
+  // Nothing signed within the limit: the next signed head past it, if any (batches are at most MAX_BATCH).
+  if (end === 0) {
+    for (let k = bound + 1; k <= Math.min(head, after + MAX_BATCH * 5); k++) {
+      if (signatures.has(k)) {
+        end = k;
+        break;
+      }
+      if ((stream.get(k) as SyncFact).type === "MothershipChanged") break;
+    }
+  }
+  if (end === 0) return null;
+  const facts: SyncFact[] = [];
+  for (let k = after + 1; k <= end; k++) facts.push(stream.get(k) as SyncFact);
+  const held = signatures.get(end);
+  return { facts, end, signature: held?.signature ?? null, signer: held?.signer ?? issuerOf(state, end) };
+}
