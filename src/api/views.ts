@@ -32,6 +32,8 @@ export const SubaccountSchema = z.strictObject({
   account_size_usd: z.number(),
   collateral_reserved_rao: Rao,
   challenge: ChallengeSchema,
+  /** On a follower: the rule it broke; frozen until the mothership's elimination arrives. */
+  pending_elimination: z.strictObject({ reason: z.string(), since_ms: z.number().int() }).optional(),
 });
 export type SubaccountView = z.infer<typeof SubaccountSchema>;
 
@@ -116,7 +118,13 @@ export function subaccountView(state: State, sub: SubaccountRecord, now: number)
     account_size_usd: sub.accountSizeUsd,
     collateral_reserved_rao: sub.reservedRao.toString(),
     challenge: challengeView(t),
+    ...pendingOf(state, synthetic),
   };
+}
+
+function pendingOf(state: State, synthetic: string): { pending_elimination?: { reason: string; since_ms: number } } {
+  const p = state.sync.pending.get(synthetic);
+  return p ? { pending_elimination: { ...p } } : {};
 }
 
 export function challengeView(t: TraderRecord) {

@@ -9,7 +9,7 @@ export const GOLDEN_DIR = join(import.meta.dirname, "../../fixtures/golden");
  * Writes a node's whole log as a golden fixture (`${prefix}events.jsonl` and the
  * `${prefix}expected.json` it must replay to), closes the node and removes its data directory.
  */
-export async function writeGolden(node: PropnetNode, dataDir: string, prefix: "" | "followed-"): Promise<void> {
+export async function writeGolden(node: PropnetNode, dataDir: string, prefix: "" | "followed-" | "synced-"): Promise<void> {
   const rows = await node.store.read(0, 1_000_000);
   const expected = { last_seq: node.head.seq, head_hash: node.head.hash, state_hash: stateHash(node.state) };
   await node.close({ snapshot: false });

@@ -48,10 +48,12 @@ describe("golden log fixture", () => {
   const { rows, expected } = goldenLog("");
   // A log follows a real chain from its start or never: its facts live in a golden log of their own.
   const followed = goldenLog("followed-");
+  // A follower validator's log: the mothership's fact batches, a conflict, a rotation (issue 10).
+  const synced = goldenLog("synced-");
 
-  it("holds a few thousand events of every event type the code knows (with the followed-chain log)", () => {
+  it("holds a few thousand events of every event type the code knows (with the followed-chain and synced logs)", () => {
     expect(rows.length).toBeGreaterThanOrEqual(3_000);
-    const types = new Set([...rows, ...followed.rows].map((r) => r.type.split("@")[0]));
+    const types = new Set([...rows, ...followed.rows, ...synced.rows].map((r) => r.type.split("@")[0]));
     expect([...types].sort()).toEqual(Object.keys(EVENTS).sort());
     expect(followed.rows.some((r) => r.type.startsWith("EmissionAttributed@") && r.payload.includes('"shares":[[0,'))).toBe(true);
     expect(rows.some((r) => r.payload.includes('"remainders"'))).toBe(true);
@@ -77,5 +79,19 @@ describe("golden log fixture", () => {
     expect(report.lastSeq).toBe(followed.expected.last_seq);
     expect(report.stateHash).toBe(followed.expected.state_hash);
     expect(followed.rows.at(-1)?.hash).toBe(followed.expected.head_hash);
+  });
+
+  it("the synced log (a follower: batches, a duplicate, a conflict, a pending elimination, rotations) replays to its recorded state hash", async () => {
+    const payloads = synced.rows.filter((r) => r.type.startsWith("SyncBatchApplied@")).map((r) => JSON.parse(r.payload) as { ref: { duplicates: number; conflicts: number } });
+    expect(payloads.some((p) => p.ref.duplicates > 0)).toBe(true);
+    expect(payloads.some((p) => p.ref.conflicts > 0)).toBe(true);
+    expect(synced.rows.some((r) => r.payload.includes('"PENDING:'))).toBe(true);
+    expect(synced.rows.some((r) => r.type.startsWith("MothershipRotated@"))).toBe(true);
+    const into = join(dir, "synced");
+    mkdirSync(into);
+    const report = await replayed(synced.rows, into);
+    expect(report.lastSeq).toBe(synced.expected.last_seq);
+    expect(report.stateHash).toBe(synced.expected.state_hash);
+    expect(synced.rows.at(-1)?.hash).toBe(synced.expected.head_hash);
   });
 });

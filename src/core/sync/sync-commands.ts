@@ -8,14 +8,18 @@ import {
   MAX_ACTIVE_SUBACCOUNTS,
   MIN_ACCOUNT_SIZE_USD,
   mustIssueFacts,
+  reserveFor,
+  tracksCollateral,
 } from "../entities/entity-commands.ts";
+import { account } from "../chain/chain-state.ts";
+import { TAO } from "../ledger/asset.ts";
 import { syntheticHotkey } from "../entities/synthetic-hotkey.ts";
 import type { EventDraft, JsonObject } from "../machine/event.ts";
 import type { State } from "../machine/state.ts";
 import { TRADING_RULES_VERSION } from "../trading/rules.ts";
 import { eliminateTrader, traderOf } from "../trading/trader.ts";
 import { factHash, factSubject, type SignedHead, SYNC_FACT_TYPES, type SyncFact } from "./sync-fact.ts";
-import { mothershipOf, recordConflict, recordFacts, streamHead, type SyncConflict } from "./sync-state.ts";
+import { issuerOf, mothershipOf, recordConflict, recordFacts, streamHead, type SyncConflict } from "./sync-state.ts";
 
 /**
  * A batch of facts received from a peer (pushed by the mothership or pulled from anyone). The node
@@ -58,14 +62,14 @@ export function applySyncBatchCommand(state: State, c: ApplySyncBatch): EventDra
   if (first.stream_seq > before.stream_seq + 1) {
     throw new SyncBatchRefused(`the batch starts at stream_seq ${first.stream_seq}; this node is at ${before.stream_seq} and needs the facts between first`);
   }
-  // Who must have signed: whoever issued the batch's last new fact (a rotation always ends its batch).
-  const fresh = c.facts.filter((f) => f.stream_seq > before.stream_seq);
-  if (fresh.length > 0) {
-    const issuer = mothershipOf(sync, state.identity);
-    if (issuer === null || c.signer !== issuer) {
-      throw new SyncBatchRefused(`the batch head is signed by ${c.signer}; the mothership for these facts is ${String(issuer)}`);
-    }
-    if (fresh.slice(0, -1).some((f) => f.type === "MothershipChanged")) throw new SyncBatchRefused("a MothershipChanged fact must end its batch");
+  // Who must have signed: whoever issued the batch's last fact (a rotation always ends its batch), even
+  // for facts this node holds: an unsigned batch must not record conflicts either.
+  const issuer = issuerOf(sync, state.identity, c.head.stream_seq);
+  if (issuer === null || c.signer !== issuer) {
+    throw new SyncBatchRefused(`the batch head is signed by ${c.signer}; the mothership for these facts is ${String(issuer)}`);
+  }
+  if (c.facts.slice(0, -1).some((f) => f.type === "MothershipChanged" && f.stream_seq > before.stream_seq)) {
+    throw new SyncBatchRefused("a MothershipChanged fact must end its batch");
   }
   let duplicates = 0;
   const applied: AppliedFact[] = [];
@@ -199,7 +203,10 @@ function applyFact(state: State, fact: SyncFact, c: ApplySyncBatch): JsonObject 
       const here = entities.subaccounts.get(syntheticHotkey(p.entity, p.id));
       if (here) return here.uuid === p.uuid ? "duplicate" : `${factSubject(fact)}: id ${p.id} here has uuid ${here.uuid}`;
       if (p.id !== e.nextId) return `${factSubject(fact)}: the next id here is ${e.nextId}`;
-      return withLocal(state, fact, { entity: p.entity, id: p.id, uuid: p.uuid, account_size_usd: p.account_size_usd, reserved_rao: "0", ts: fact.ts_ms });
+      // A mothership catching up on facts it issued before a restore tracks collateral: it reserves again what it can.
+      const free = state.ledger.balanceOf(TAO, account.collateral(p.entity));
+      const reserve = tracksCollateral(state) ? (reserveFor(p.account_size_usd) < free ? reserveFor(p.account_size_usd) : free) : 0n;
+      return withLocal(state, fact, { entity: p.entity, id: p.id, uuid: p.uuid, account_size_usd: p.account_size_usd, reserved_rao: reserve.toString(), ts: fact.ts_ms });
     }
     case "SubaccountEliminated": {
       const sub = typeof p.synthetic_hotkey === "string" ? entities.subaccounts.get(p.synthetic_hotkey) : undefined;

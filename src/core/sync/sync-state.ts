@@ -76,6 +76,18 @@ export function issuesFacts(sync: SyncState, identity: NodeIdentity): boolean {
   return m === null || m === identity.hotkey;
 }
 
+/** The mothership in office before fact `seq`: the configured one, moved by every rotation before it. */
+export function issuerOf(sync: SyncState, identity: NodeIdentity, seq: number): string | null {
+  let issuer = identity.mothership ?? identity.hotkey;
+  // Rotations are rare: only a stream that had one is walked.
+  if (!sync.mothership.has("m")) return issuer;
+  for (let k = 1; k < Math.min(seq, sync.stream.size + 1); k++) {
+    const f = sync.stream.get(k) as SyncFact;
+    if (f.type === "MothershipChanged") issuer = f.payload.to as string;
+  }
+  return issuer;
+}
+
 /** Appends facts that continue the stream exactly; anything else is a bug in the caller (fatal). */
 export function recordFacts(sync: SyncState, facts: readonly SyncFact[]): void {
   for (const f of facts) {

@@ -201,7 +201,7 @@ function pricesPosted(state: State, type: string, p: JsonObject, sweeps: boolean
     const ended = endedChallenges(state, now);
     if (ended?.head !== head) throw new AssertionFailure(`${type}: recorded queue_head ${String(head)}, but the challenges ended by now give ${String(ended?.head)}`);
     const rest = verdicts.slice(v);
-    const got = rest.map((r) => `${r.trader}:${r.verdict}@${r.at}`).join(",");
+    const got = rest.map((r) => `${r.trader}:${verdictReason(r.verdict)}@${r.at}`).join(",");
     const want = (ended?.expired ?? []).map((t) => `${t}:FAILED_CHALLENGE_PERIOD_TIME@${accepted.length}`).join(",");
     if (got !== want) throw new AssertionFailure(`${type}: recorded time verdicts [${got}], but the challenges ended by now give [${want}]`);
   }

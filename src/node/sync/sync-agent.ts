@@ -3,10 +3,10 @@ import type { Command } from "../../core/machine/commands.ts";
 import type { State } from "../../core/machine/state.ts";
 import type { SyncBatchOutcome } from "../../core/sync/sync-commands.ts";
 import type { SyncFact } from "../../core/sync/sync-fact.ts";
-import { issuesFacts, mothershipOf, streamHead } from "../../core/sync/sync-state.ts";
+import { issuerOf, issuesFacts, mothershipOf, streamHead } from "../../core/sync/sync-state.ts";
 import type { NodeCondition } from "../node.ts";
 import type { Outcome } from "../writer.ts";
-import { batchAfter, issuerOf, MAX_BATCH, type SyncBatch } from "./sync-stream.ts";
+import { batchAfter, MAX_BATCH, type SyncBatch } from "./sync-stream.ts";
 import { type PeerHead, type PushAnswer, REAL_SCHEDULER, type SyncScheduler, type SyncTransport } from "./sync-transport.ts";
 
 /** What the agent needs of a node: committed reads, the writer, and word of each commit. */
@@ -156,7 +156,7 @@ export class SyncAgent {
     const expect = await node.read((state) => {
       const here = streamHead(state.sync).stream_seq;
       // The head is signed by whoever issued its fact: known here for a fact this node holds, else the mothership in office.
-      const signer = batch.head.stream_seq <= here ? issuerOf(state, batch.head.stream_seq) : mothershipOf(state.sync, state.identity);
+      const signer = issuerOf(state.sync, state.identity, batch.head.stream_seq);
       return { signer, here };
     });
     const refused = (why: string): PushAnswer => {

@@ -1,6 +1,6 @@
 import type { State } from "../../core/machine/state.ts";
 import type { SignedHead, SyncFact } from "../../core/sync/sync-fact.ts";
-import { streamHead } from "../../core/sync/sync-state.ts";
+import { issuerOf, streamHead } from "../../core/sync/sync-state.ts";
 
 /** A batch as it travels (API.md "Sync between validators"). */
 export interface SyncBatch {
@@ -10,18 +10,6 @@ export interface SyncBatch {
 
 /** Most facts in one batch a node serves or pushes. */
 export const MAX_BATCH = 1_000;
-
-/** The mothership in office before fact `seq`: the configured one, moved by every rotation before it. */
-export function issuerOf(state: State, seq: number): string | null {
-  let issuer = state.identity.mothership ?? state.identity.hotkey;
-  // Rotations are rare: only a stream that had one is walked.
-  if (!state.sync.mothership.has("m")) return issuer;
-  for (let k = 1; k < seq; k++) {
-    const f = state.sync.stream.get(k) as SyncFact;
-    if (f.type === "MothershipChanged") issuer = f.payload.to as string;
-  }
-  return issuer;
-}
 
 /**
  * The facts after `after` that this node can serve as one batch: up to a head it holds a mothership
@@ -40,7 +28,7 @@ export function batchAfter(state: State, after: number, limit: number, self: str
       break;
     }
   }
-  const signable = (k: number) => signatures.has(k) || (self !== null && issuerOf(state, k) === self);
+  const signable = (k: number) => signatures.has(k) || (self !== null && issuerOf(state.sync, state.identity, k) === self);
   let end = 0;
   for (let k = bound; k > after; k--) {
     if (signable(k)) {
@@ -62,5 +50,5 @@ export function batchAfter(state: State, after: number, limit: number, self: str
   const facts: SyncFact[] = [];
   for (let k = after + 1; k <= end; k++) facts.push(stream.get(k) as SyncFact);
   const held = signatures.get(end);
-  return { facts, end, signature: held?.signature ?? null, signer: held?.signer ?? issuerOf(state, end) };
+  return { facts, end, signature: held?.signature ?? null, signer: held?.signer ?? issuerOf(state.sync, state.identity, end) };
 }
