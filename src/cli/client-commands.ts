@@ -488,6 +488,14 @@ async function nodeStatus(ctx: Context): Promise<void> {
     `node ${ctx.client.baseUrl}: ${h.status}, version ${h.version}, seq ${h.seq}, stream seq ${h.stream_seq}\n` +
       `chain: block ${c.block}${c.block > 0 ? ` at ${when(c.timestamp_ms)}` : " (genesis)"}, issuance ${formatRao(c.total_issuance_rao)}, block emission ${formatRao(c.block_emission_rao)}\n`,
   );
+  if (h.sync) {
+    const s = h.sync;
+    process.stdout.write(`sync: ${s.role}${s.role === "follower" ? ` of ${s.mothership}` : ""}, ${s.conflicts} conflicts, ${s.pending_eliminations} pending eliminations\n`);
+    for (const p of s.peers) {
+      const where = p.stream_seq === null ? "stream seq unknown" : `stream seq ${p.stream_seq} (${p.lag === 0 ? "in step" : p.lag !== null && p.lag > 0 ? `${p.lag} behind` : `${-(p.lag ?? 0)} ahead`})`;
+      process.stdout.write(`  peer ${p.url}: ${p.reachable ? where : `unreachable${p.last_error ? ` (${p.last_error})` : ""}`}\n`);
+    }
+  }
   for (const p of h.problems) process.stdout.write(`problem: ${typeof p === "string" ? p : JSON.stringify(p)}\n`);
 }
 

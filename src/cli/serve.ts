@@ -279,6 +279,10 @@ async function serve(options: ServeOptions): Promise<number> {
   });
   sync = agent;
   opened.watch("sync", () => agent.condition());
+  opened.metrics.observeSync(() => {
+    const { sync } = opened.state;
+    return { streamSeq: streamHead(sync).stream_seq, conflicts: sync.conflicts.size, pending: sync.pending.size, refusedBatches: agent.refusedBatches, peers: agent.peerStatus() };
+  });
   agent.start();
   const mothership = opened.state.identity.mothership === null || issuesFacts(opened.state.sync, opened.state.identity);
   if (mothership && options.peers.length > 0) {

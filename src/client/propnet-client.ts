@@ -101,6 +101,14 @@ export interface Health {
   stream_seq: number;
   version: string;
   problems: unknown[];
+  /** Peer sync: who the mothership is, this node's role, and each peer's stream and lag. */
+  sync?: {
+    mothership: string | null;
+    role: "mothership" | "follower";
+    conflicts: number;
+    pending_eliminations: number;
+    peers: Array<{ url: string; stream_seq: number | null; lag: number | null; reachable: boolean; last_error: string | null }>;
+  };
 }
 
 export interface ChainHead {

@@ -116,6 +116,33 @@ export class NodeMetrics {
     });
   }
 
+  /** Peer sync, read when scraped: the stream, recorded SYNC_CONFLICTs, pending eliminations, each peer's lag. */
+  observeSync(read: () => { streamSeq: number; conflicts: number; pending: number; refusedBatches: number; peers: Array<{ url: string; lag: number | null }> }): void {
+    const gauge = (name: string, help: string, pick: (s: ReturnType<typeof read>) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(pick(read()));
+        },
+      });
+    gauge("propnet_sync_stream_seq", "Last mothership fact this node holds", (s) => s.streamSeq);
+    gauge("propnet_sync_conflicts", "SYNC_CONFLICTs recorded (never applied)", (s) => s.conflicts);
+    gauge("propnet_sync_pending_eliminations", "Subaccounts frozen on this follower until the mothership's elimination arrives", (s) => s.pending);
+    gauge("propnet_sync_batches_refused", "Received batches refused since start (forged, tampered, not chaining)", (s) => s.refusedBatches);
+    new Gauge({
+      name: "propnet_sync_peer_lag",
+      help: "Facts a peer is behind this node (negative: ahead); absent until it answered",
+      labelNames: ["peer"],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const p of read().peers) if (p.lag !== null) this.set({ peer: p.url }, p.lag);
+      },
+    });
+  }
+
   request(route: string, method: string, status: number, seconds: number): void {
     this.#requests.observe({ route, method, status: String(status) }, seconds);
   }

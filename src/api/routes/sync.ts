@@ -6,6 +6,7 @@ import { SYNC_FACT_TYPES, type SyncFact } from "../../core/sync/sync-fact.ts";
 import { streamHead, syncStateHash } from "../../core/sync/sync-state.ts";
 import { MAX_BATCH } from "../../node/sync/sync-stream.ts";
 import type { SyncAgent } from "../../node/sync/sync-agent.ts";
+import { SIGNED } from "../openapi.ts";
 import { type Access, hotkeyParam, requireSigner, signedWrite, write } from "../access.ts";
 
 const HASH = z.string().regex(/^[0-9a-f]{64}$/);
@@ -63,6 +64,7 @@ export const syncRoutes: FastifyPluginAsync<{ access: Access; sync: () => SyncAg
       schema: {
         summary: "Receive a signed batch of facts (any node, relaying); always 200 with what it came to",
         tags: ["sync"],
+        security: SIGNED,
         body: z.strictObject({ events: z.array(Fact).min(1).max(MAX_BATCH), head: Head.extend({ signature: z.string() }) }),
         response: { 200: PushAnswer },
       },
@@ -110,6 +112,7 @@ export const syncRoutes: FastifyPluginAsync<{ access: Access; sync: () => SyncAg
       schema: {
         summary: "Root rotates the mothership key, effective after the stream's current head (root; on the mothership in office)",
         tags: ["sync"],
+        security: SIGNED,
         body: z.strictObject({ to: z.string(), at_stream_seq: z.number().int().min(0) }),
         response: { 200: z.strictObject({ mothership: z.string(), at_stream_seq: z.number().int() }) },
       },
