@@ -3,7 +3,6 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { DomainError } from "../../core/errors/errors.ts";
 import { SYNC_FACT_TYPES, type SyncFact } from "../../core/sync/sync-fact.ts";
-import { streamHead, syncStateHash } from "../../core/sync/sync-state.ts";
 import { MAX_BATCH } from "../../node/sync/sync-stream.ts";
 import type { SyncAgent } from "../../node/sync/sync-agent.ts";
 import { SIGNED } from "../openapi.ts";
@@ -33,8 +32,8 @@ const SYNC_BODY_LIMIT = 4 * 1024 * 1024;
 /** Peer sync (API.md "Sync between validators"): the mothership's fact stream, served and received. */
 export const syncRoutes: FastifyPluginAsync<{ access: Access; sync: () => SyncAgent | null }> = async (instance, { access, sync }) => {
   const app = instance.withTypeProvider<ZodTypeProvider>();
+  // Served while a mothership catches up too (before the node is ready): peers ask it for its head.
   const agent = (): SyncAgent => {
-    access.node();
     const a = sync();
     if (!a) throw new DomainError("UNAVAILABLE", "peer sync is not running on this node");
     return a;
@@ -92,17 +91,7 @@ export const syncRoutes: FastifyPluginAsync<{ access: Access; sync: () => SyncAg
         },
       },
     },
-    async (request) => {
-      const head = await agent().head();
-      return access.node().read((state) => ({
-        ...head,
-        ...streamHead(state.sync),
-        conflicts: state.sync.conflicts.size,
-        ...(request.query.state_hash === "1"
-          ? { sync_state_hash: syncStateHash(state.sync, state.entities.entities.sortedEntries().map(([, e]) => e), state.entities.subaccounts.sortedEntries()) }
-          : {}),
-      }));
-    },
+    async (request) => agent().head(request.query.state_hash === "1"),
   );
 
   app.post(

@@ -144,7 +144,9 @@ export function applySubaccountEliminated(state: State, p: JsonObject): void {
   const rules = rulesOf("SubaccountEliminated", p);
   const synthetic = p.synthetic_hotkey as string;
   const where = `SubaccountEliminated (${synthetic})`;
-  eliminateTrader(state, traderOf(state, synthetic, p.ts as number), p.reason as string, p.ts as number, eliminationRecord(where, p, rules !== null), where);
+  const now = p.ts as number;
+  // A follower records the mothership's time (`at_ms`); its own positions closed at its own time.
+  eliminateTrader(state, traderOf(state, synthetic, now), p.reason as string, now, eliminationRecord(where, p, rules !== null), where, (p.at_ms as number | undefined) ?? now);
 }
 
 export function applySubaccountReinstated(state: State, p: JsonObject): void {

@@ -214,8 +214,9 @@ function applyFact(state: State, fact: SyncFact, c: ApplySyncBatch): JsonObject 
       if (sub.status === "eliminated") return "duplicate";
       const where = `SyncBatchApplied (${p.synthetic_hotkey as string})`;
       // This node's own positions close at its own prices, now: the fact is the elimination, the figures are local.
-      const figures = eliminateTrader(state, traderOf(state, p.synthetic_hotkey as string, c.ts), p.reason, c.ts, null, where);
-      return { synthetic_hotkey: p.synthetic_hotkey as string, reason: p.reason, by: c.signer, ts: c.ts, rules: TRADING_RULES_VERSION, ...(figures as unknown as JsonObject) };
+      // The elimination's time of record is the mothership's (never this node's receive time).
+      const figures = eliminateTrader(state, traderOf(state, p.synthetic_hotkey as string, c.ts), p.reason, c.ts, null, where, fact.ts_ms);
+      return { synthetic_hotkey: p.synthetic_hotkey as string, reason: p.reason, by: c.signer, ts: c.ts, at_ms: fact.ts_ms, rules: TRADING_RULES_VERSION, ...(figures as unknown as JsonObject) };
     }
     case "SubaccountReinstated": {
       const sub = typeof p.synthetic_hotkey === "string" ? entities.subaccounts.get(p.synthetic_hotkey) : undefined;

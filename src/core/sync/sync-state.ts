@@ -139,13 +139,13 @@ export function importSync(encoded: EncodedSync | undefined, journal: Journal): 
 
 /**
  * What every validator must agree on once in sync, hashed: the stream head and the replicated
- * entity facts (limits; subaccount ids, uuids, creation times, sizes and status). Collateral,
- * trading and elimination times are each node's own.
+ * entity facts (limits; subaccount ids, uuids, creation and elimination times, sizes and status).
+ * Collateral and trading are each node's own.
  */
 export function syncStateHash(
   sync: SyncState,
   entities: Iterable<{ hotkey: string; maxSubaccounts: number }>,
-  subaccounts: Iterable<[string, { uuid: string; createdAtMs: number; accountSizeUsd: number; status: string }]>,
+  subaccounts: Iterable<[string, { uuid: string; createdAtMs: number; accountSizeUsd: number; status: string; eliminatedAtMs: number | null }]>,
 ): string {
   const head = streamHead(sync);
   const body = {
@@ -153,7 +153,7 @@ export function syncStateHash(
     hash: head.hash,
     mothership: sync.mothership.get("m") ?? null,
     entities: [...entities].map((e) => [e.hotkey, e.maxSubaccounts]),
-    subaccounts: [...subaccounts].map(([k, a]) => [k, a.uuid, a.createdAtMs, a.accountSizeUsd, a.status]),
+    subaccounts: [...subaccounts].map(([k, a]) => [k, a.uuid, a.createdAtMs, a.accountSizeUsd, a.status, a.eliminatedAtMs]),
   };
   return createHash("sha256").update(canonicalJson(body)).digest("hex");
 }

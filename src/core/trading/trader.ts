@@ -222,7 +222,19 @@ export function slashOf(reservedRao: bigint, maxDrawdown: number): bigint {
  * a difference); the ledger moves exactly the recorded slash and freed rao, which must add up to
  * the reserve. Returns the figures, for the event to record.
  */
-export function eliminateTrader(state: State, trader: TraderRecord, reason: string, now: number, recorded: RecordedElimination | null = null, where = "elimination"): EliminationFigures {
+/**
+ * `now` marks the positions and closes them; `atMs` is the elimination's time of record: the same,
+ * except on a follower applying the mothership's fact, which keeps the mothership's time.
+ */
+export function eliminateTrader(
+  state: State,
+  trader: TraderRecord,
+  reason: string,
+  now: number,
+  recorded: RecordedElimination | null = null,
+  where = "elimination",
+  atMs = now,
+): EliminationFigures {
   const { trading, entities, ledger } = state;
   const verify = recorded !== null && ledger.strict;
   const hotkey = trader.hotkey;
@@ -293,7 +305,7 @@ export function eliminateTrader(state: State, trader: TraderRecord, reason: stri
       ledger.recycle(slash);
       ledger.deposit(ledger.account(TAO, account.collateral(sub.entity)), rest);
     }
-    entities.subaccounts.set(hotkey, { ...sub, status: "eliminated", eliminatedAtMs: now, reservedRao: 0n });
+    entities.subaccounts.set(hotkey, { ...sub, status: "eliminated", eliminatedAtMs: atMs, reservedRao: 0n });
     entities.entities.set(sub.entity, {
       ...e,
       active: e.active - 1,
@@ -318,7 +330,7 @@ export function eliminateTrader(state: State, trader: TraderRecord, reason: stri
     max_drawdown: figures.max_drawdown,
     return: figures.return,
     price: figures.price,
-    at_ms: now,
+    at_ms: atMs,
     slashed_rao: figures.slashed_rao,
     challenge_before: challengeBefore,
   };

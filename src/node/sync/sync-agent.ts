@@ -3,7 +3,7 @@ import type { Command } from "../../core/machine/commands.ts";
 import type { State } from "../../core/machine/state.ts";
 import type { SyncBatchOutcome } from "../../core/sync/sync-commands.ts";
 import type { SyncFact } from "../../core/sync/sync-fact.ts";
-import { issuerOf, issuesFacts, mothershipOf, streamHead } from "../../core/sync/sync-state.ts";
+import { issuerOf, issuesFacts, mothershipOf, streamHead, syncStateHash } from "../../core/sync/sync-state.ts";
 import type { NodeCondition } from "../node.ts";
 import type { Outcome } from "../writer.ts";
 import { batchAfter, MAX_BATCH, type SyncBatch } from "./sync-stream.ts";
@@ -206,9 +206,17 @@ export class SyncAgent {
     return { events: found.batch.facts, head: { stream_seq: last.stream_seq, hash: last.hash, signature } };
   }
 
-  /** GET /v1/sync/head. */
-  async head(): Promise<PeerHead> {
-    return this.#o.node.read((state) => ({ ...streamHead(state.sync), mothership: mothershipOf(state.sync, state.identity), hotkey: this.#o.hotkey }));
+  /** GET /v1/sync/head: with `stateHash`, the hash of the entity facts (it covers every subaccount). */
+  async head(stateHash = false): Promise<PeerHead & { conflicts: number; sync_state_hash?: string }> {
+    return this.#o.node.read((state) => ({
+      ...streamHead(state.sync),
+      mothership: mothershipOf(state.sync, state.identity),
+      hotkey: this.#o.hotkey,
+      conflicts: state.sync.conflicts.size,
+      ...(stateHash
+        ? { sync_state_hash: syncStateHash(state.sync, state.entities.entities.sortedEntries().map(([, e]) => e), state.entities.subaccounts.sortedEntries()) }
+        : {}),
+    }));
   }
 
   // ---- pulling -------------------------------------------------------------------------------------
