@@ -33,7 +33,7 @@ export interface SyncAgentOptions {
   scheduler?: SyncScheduler;
   /** How often every peer is asked for what this node misses (default 5 s, ±20 %). */
   pullIntervalMs?: number;
-  /** Facts per pushed or pulled batch (default 500). */
+  /** Facts per pushed or pulled batch (default 200: one batch is one writer task, kept under 10 ms). */
   batchLimit?: number;
   say?: (message: string) => void;
 }
@@ -68,6 +68,12 @@ export interface SyncPeerStatus {
   refused_pushes: number;
 }
 
+/** Facts per batch: ~15-20 µs each to apply, so one batch stays well under the writer's 10 ms. */
+export const DEFAULT_BATCH = 200;
+
+/** Head signatures this node made, kept for re-use: each push and pull of the same head would sign again. */
+const SIGNATURE_CACHE = 1_024;
+
 /** Backoff after `failures` failed attempts: 500 ms doubling to 30 s, ±20 % jitter. */
 function backoff(failures: number, random: number): number {
   const base = Math.min(30_000, 500 * 2 ** Math.min(failures - 1, 10));
@@ -95,11 +101,12 @@ export class SyncAgent {
   refusedBatches = 0;
   /** This node's stream head as last read (for status without a read). */
   #head = 0;
+  readonly #signed = new Map<string, string>();
 
   constructor(options: SyncAgentOptions) {
     this.#o = options;
     this.#scheduler = options.scheduler ?? REAL_SCHEDULER;
-    this.#limit = Math.min(options.batchLimit ?? 500, MAX_BATCH);
+    this.#limit = Math.min(options.batchLimit ?? DEFAULT_BATCH, MAX_BATCH);
     this.#peers = [...new Set(options.peers)].map((url) => ({
       url,
       head: null,
@@ -146,6 +153,17 @@ export class SyncAgent {
 
   get isCaughtUp(): boolean {
     return this.#isCaughtUp;
+  }
+
+  /** Signs a head hash this node issued (a cached signature when it signed it before). */
+  #sign(hash: string): string {
+    let signature = this.#signed.get(hash);
+    if (signature === undefined) {
+      signature = this.#o.sign(hash);
+      if (this.#signed.size >= SIGNATURE_CACHE) this.#signed.delete(this.#signed.keys().next().value as string);
+      this.#signed.set(hash, signature);
+    }
+    return signature;
   }
 
   // ---- receiving -----------------------------------------------------------------------------------
@@ -202,7 +220,7 @@ export class SyncAgent {
     const found = await this.#o.node.read((state) => ({ batch: batchAfter(state, after, limit, this.#o.hotkey), head: streamHead(state.sync) }));
     if (!found.batch) return { events: [], head: { ...found.head, signature: null } };
     const last = found.batch.facts[found.batch.facts.length - 1] as SyncFact;
-    const signature = found.batch.signature ?? this.#o.sign(last.hash);
+    const signature = found.batch.signature ?? this.#sign(last.hash);
     return { events: found.batch.facts, head: { stream_seq: last.stream_seq, hash: last.hash, signature } };
   }
 
@@ -236,9 +254,18 @@ export class SyncAgent {
       const h = await this.#o.transport.head(peer.url);
       Object.assign(peer, { head: h.stream_seq, hotkey: h.hotkey, mothership: h.mothership });
       let here = await this.#o.node.read((state) => streamHead(state.sync).stream_seq);
-      while (!this.#stopped && peer.head !== null && here < peer.head) {
-        const batch = await this.#o.transport.pull(peer.url, here, this.#limit);
+      const target = peer.head ?? 0;
+      // The next batch downloads while this one is applied: catch-up takes the longer of the two, not their sum.
+      const fetch = (after: number) => {
+        const p = after < target ? this.#o.transport.pull(peer.url, after, this.#limit) : Promise.resolve(null);
+        p.catch(() => undefined);
+        return p;
+      };
+      let next = fetch(here);
+      while (!this.#stopped && here < target) {
+        const batch = await next;
         if (!batch) break;
+        next = fetch(batch.head.stream_seq);
         const answer = await this.receive(batch);
         if (answer.stream_seq <= here) break;
         here = answer.stream_seq;
@@ -303,7 +330,7 @@ export class SyncAgent {
         const last = found.batch.facts[found.batch.facts.length - 1] as SyncFact;
         const answer = await this.#o.transport.push(peer.url, {
           events: found.batch.facts,
-          head: { stream_seq: last.stream_seq, hash: last.hash, signature: found.batch.signature ?? this.#o.sign(last.hash) },
+          head: { stream_seq: last.stream_seq, hash: last.hash, signature: found.batch.signature ?? this.#sign(last.hash) },
         });
         peer.head = answer.stream_seq;
         if (answer.refused > 0 || answer.stream_seq <= after) {
