@@ -9,7 +9,7 @@ import type { NodeIdentity } from "../core/sync/sync-state.ts";
 import { SNAPSHOT_FORMAT, writeSnapshot } from "../store/snapshot-files.ts";
 import { HeadFile, headFilePath, readHeadFile } from "../store/head-file.ts";
 import type { CheckpointRow, LogHead, Store } from "../store/store.ts";
-import { GENESIS_HASH, LogIntegrityError } from "../store/stored-event.ts";
+import { GENESIS_HASH, LogIntegrityError, type StoredEvent } from "../store/stored-event.ts";
 import { openStore } from "../store/open-store.ts";
 import { CODE_VERSION } from "../version.ts";
 import { NodeClock } from "./clock.ts";
@@ -119,7 +119,7 @@ export class PropnetNode {
   /** Why writes stopped for good, if they did: a writer made by a rebuild starts stopped too. */
   #halted: { reason: unknown; refusal: string | undefined } | null = null;
   #rebuilds = 0;
-  readonly #committed: Array<() => void> = [];
+  readonly #commitListeners: Array<(rows: readonly StoredEvent[]) => void> = [];
   /** Settles when the background check of the log before the snapshot is done. */
   audit: Promise<void> = Promise.resolve();
 
@@ -185,7 +185,7 @@ export class PropnetNode {
         this.metrics.seq.set(this.log.head.seq);
         this.metrics.queueDepth.set(this.writer.queueDepth);
         options.onCommit?.(stats);
-        for (const listener of this.#committed) listener();
+        for (const listener of this.#commitListeners) listener(rows);
         this.#maybeSnapshot();
       },
     });
@@ -441,8 +441,8 @@ export class PropnetNode {
   }
 
   /** Called after every durable commit (peer sync pushes new facts at once). */
-  onCommitted(listener: () => void): void {
-    this.#committed.push(listener);
+  onCommitted(listener: (rows: readonly StoredEvent[]) => void): void {
+    this.#commitListeners.push(listener);
   }
 
   submit(submission: Submission): Promise<Outcome> {

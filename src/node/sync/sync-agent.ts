@@ -13,7 +13,8 @@ import { type PeerHead, type PushAnswer, REAL_SCHEDULER, type SyncScheduler, typ
 export interface SyncNode {
   read<T>(fn: (state: State) => T): Promise<T>;
   submit(submission: { command: Command; view?: (state: State, events: readonly { payload: unknown }[]) => unknown }): Promise<Outcome>;
-  onCommitted(listener: () => void): void;
+  /** After each durable commit, with its rows when known (a commit without facts wakes no push). */
+  onCommitted(listener: (rows?: ReadonlyArray<{ type: string; payload: string }>) => void): void;
 }
 
 export interface SyncAgentOptions {
@@ -122,7 +123,10 @@ export class SyncAgent {
       pushTimer: null,
     }));
     this.#caughtUp = new Promise((resolve) => (this.#resolveCaughtUp = resolve));
-    options.node.onCommitted(() => this.#wakePushes());
+    options.node.onCommitted((rows) => {
+      // Orders and prices commit far more often than facts: only a commit that carries facts wakes the pushes.
+      if (rows === undefined || rows.some((r) => r.type.startsWith("SyncBatchApplied@") || r.payload.includes('"facts":['))) this.#wakePushes();
+    });
   }
 
   get peers(): readonly string[] {
