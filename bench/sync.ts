@@ -74,6 +74,7 @@ class TimedTransport extends HttpSyncTransport {
 function agentFor(peer: Peer, key: KeyringPair, peers: string[], batchLimit: number, transport = new HttpSyncTransport(key)): SyncAgent {
   const agent = new SyncAgent({
     node: peer.node,
+    identity: peer.node.state.identity,
     hotkey: key.address,
     root: ROOT_KEY,
     sign: (message) => signMessage(key, message),

@@ -6,7 +6,7 @@ import { idempotencyKey } from "../core/machine/idempotency.ts";
 import type { EventDraft } from "../core/machine/event.ts";
 import type { IdempotencyRecord, State } from "../core/machine/state.ts";
 import { isSs58 } from "../keys/keys.ts";
-import { issuesFacts, mothershipOf } from "../core/sync/sync-state.ts";
+import { isMothership, mothershipOf } from "../core/sync/sync-state.ts";
 import type { PropnetNode } from "../node/node.ts";
 import { ViewFailed } from "../node/writer.ts";
 import { type EpistulaVerifier, ReplayedRequest, sha256hex } from "../epistula/epistula.ts";
@@ -47,7 +47,8 @@ export function makeAccess(ctx: ApiContext, epistula: EpistulaVerifier, sessions
   // The writer refuses too (core's mustIssueFacts); this answers before the body is checked, with where to go.
   const mothershipOnly = () => {
     const { sync, identity } = node().state;
-    if (issuesFacts(sync, identity)) return;
+    // A mothership still catching up is answered by the writer (503 UNAVAILABLE, retry).
+    if (isMothership(sync, identity)) return;
     const mothership = mothershipOf(sync, identity);
     throw new DomainError("NOT_MOTHERSHIP", `this node follows the mothership ${String(mothership)}; send entity changes there`, {
       mothership,

@@ -15,7 +15,7 @@ import { devnetWeights, WeightSetter } from "../node/weight-setter.ts";
 import { Demo, DEMO_PAYOUT_PERIOD, DEMO_TEMPO } from "../node/demo.ts";
 import { logPath, PropnetNode } from "../node/node.ts";
 import { LogIntegrityError } from "../store/stored-event.ts";
-import { issuesFacts, streamHead } from "../core/sync/sync-state.ts";
+import { isMothership, streamHead } from "../core/sync/sync-state.ts";
 import { signMessage, verifySignature } from "../epistula/epistula.ts";
 import { HttpSyncTransport } from "../node/sync/http-sync-transport.ts";
 import { verifyRotation } from "../node/sync/rotation-authorization.ts";
@@ -267,6 +267,7 @@ async function serve(options: ServeOptions): Promise<number> {
   // catches up with its peers, issuing nothing (the node is not ready) until it holds all they hold.
   const agent = new SyncAgent({
     node: opened,
+    identity: opened.state.identity,
     hotkey: nodeKey.address,
     root,
     sign: (message) => signMessage(nodeKey, message),
@@ -284,7 +285,7 @@ async function serve(options: ServeOptions): Promise<number> {
     return { streamSeq: streamHead(sync).stream_seq, conflicts: sync.conflicts.size, pending: sync.pending.size, refusedBatches: agent.refusedBatches, peers: agent.peerStatus() };
   });
   agent.start();
-  const mothership = opened.state.identity.mothership === null || issuesFacts(opened.state.sync, opened.state.identity);
+  const mothership = isMothership(opened.state.sync, opened.state.identity);
   if (mothership && options.peers.length > 0) {
     status = `catching up with peers ${options.peers.join(", ")} before issuing anything`;
     say(status);

@@ -1,6 +1,6 @@
 /**
  * `npm run sim:sync -- [--seeds N | --seed S] [--from S] [--crypto sr25519|fast] [--span MS] [--always-restore] [--no-rotation]
- *   [--restore-across-rotation] [--gate-every-start] [--trace]`
+ *   [--trace]`
  *
  * Runs the peer-sync simulator over seeds and prints what the network and the faults did; every
  * failing seed prints the one command that replays it. Exit code 1 when a seed failed.
@@ -26,16 +26,12 @@ async function main(): Promise<number> {
       "always-restore": { type: "boolean", default: false },
       trace: { type: "boolean", default: false },
       "no-rotation": { type: "boolean", default: false },
-      "restore-across-rotation": { type: "boolean", default: false },
-      "gate-every-start": { type: "boolean", default: false },
     },
     strict: true,
   });
   if (values.crypto !== "sr25519" && values.crypto !== "fast") throw new Error(`--crypto is sr25519 or fast, not ${values.crypto}`);
   const base = { crypto: values.crypto as SimCrypto, spanMs: values.span === undefined ? undefined : count("span", values.span, 0), alwaysRestore: values["always-restore"] || undefined,
     noRotation: values["no-rotation"] || undefined,
-    restoreAcrossRotation: values["restore-across-rotation"] || undefined,
-    gateEveryStart: values["gate-every-start"] || undefined,
   };
   const summary = new SyncSimSummary(base);
 

@@ -23,7 +23,7 @@ export class SyncSimSummary {
   ms = 0;
   readonly #started = performance.now();
 
-  constructor(readonly options: Pick<SyncSimOptions, "crypto" | "spanMs" | "alwaysRestore" | "noRotation" | "restoreAcrossRotation" | "gateEveryStart"> = {}) {}
+  constructor(readonly options: Pick<SyncSimOptions, "crypto" | "spanMs" | "alwaysRestore" | "noRotation"> = {}) {}
 
   add(r: SyncSeedReport): void {
     this.seeds++;

@@ -41,15 +41,6 @@ export interface SyncSimOptions {
   alwaysRestore?: boolean;
   /** No mothership rotation (else one in about 35 % of seeds). */
   noRotation?: boolean;
-  /**
-   * Let a restore cut the mothership's log back past its own rotation (a backup from before it
-   * became the mothership). Off by default: such a node, started with the old `--mothership`,
-   * issues as soon as it learns the rotation, before catching up (serve gates only a node that
-   * issues at start): stream_seqs and ids reissued. See /tmp/notes/sync-sim.md.
-   */
-  restoreAcrossRotation?: boolean;
-  /** Every node waits for catch-up before taking writes, not only one that issues at start (the fix proposed for the above). */
-  gateEveryStart?: boolean;
   /** Planted bugs, for the simulator's own tests: the checks must catch them. */
   plant?: {
     /** The workload writes to a restarted mothership before it caught up with its peers. */
@@ -117,14 +108,12 @@ export const DEFAULT_SPAN_MS = 40_000;
 const CONVERGE_MS = 600_000;
 
 /** The command that replays one seed. */
-export function syncReplayCommand(seed: number, options: Pick<SyncSimOptions, "crypto" | "spanMs" | "alwaysRestore" | "noRotation" | "restoreAcrossRotation" | "gateEveryStart"> = {}): string {
+export function syncReplayCommand(seed: number, options: Pick<SyncSimOptions, "crypto" | "spanMs" | "alwaysRestore" | "noRotation"> = {}): string {
   const extra = [
     options.crypto === "fast" ? " --crypto fast" : "",
     options.spanMs === undefined ? "" : ` --span ${options.spanMs}`,
     options.alwaysRestore ? " --always-restore" : "",
     options.noRotation ? " --no-rotation" : "",
-    options.restoreAcrossRotation ? " --restore-across-rotation" : "",
-    options.gateEveryStart ? " --gate-every-start" : "",
   ].join("");
   return `npm run sim:sync -- --seed ${seed}${extra}`;
 }
@@ -444,7 +433,7 @@ class SimNode {
   /** The process starts: replays its log and runs a fresh agent. */
   start(): void {
     const life = new Incarnation(this, this.replay());
-    life.gated = this.sim.gateEveryStart || issuesFacts(life.state.sync, life.state.identity);
+    life.gated = issuesFacts(life.state.sync, life.state.identity);
     this.life = life;
     const sim = this.sim;
     const scheduler: SyncScheduler = {
@@ -457,6 +446,7 @@ class SimNode {
     };
     const agent = new SyncAgent({
       node: life,
+      identity: life.state.identity,
       hotkey: this.signer.address,
       root: sim.keys.rootAddress,
       sign: (m) => this.signer.sign(m),
@@ -649,7 +639,6 @@ class SyncSim {
   net!: VirtualNet;
   pullIntervalMs = 5_000;
   batchLimit = 500;
-  gateEveryStart = false;
   lostCommits = 0;
   /** stream_seq -> the hash any node ever held durably there. */
   readonly #seqs = new Map<number, string>();
@@ -720,7 +709,6 @@ export async function runSyncSeed(options: SyncSimOptions): Promise<SyncSeedRepo
   const planRandom = random.fork(1);
   const workRandom = random.fork(2);
   const sim = new SyncSim(await keysFor(options.crypto ?? "sr25519"));
-  sim.gateEveryStart = options.gateEveryStart ?? false;
   const span = options.spanMs ?? DEFAULT_SPAN_MS;
   const followers = planRandom.int(2, 4);
   sim.pullIntervalMs = planRandom.pick([1_000, 2_000, 5_000]);
@@ -865,9 +853,8 @@ export async function runSyncSeed(options: SyncSimOptions): Promise<SyncSeedRepo
           restoring = m;
           m.crash("stopped for a restore", { keepInFlight: false });
           const before = m.durableHead;
-          // The backup was taken after the node became the mothership, unless told otherwise.
-          const lastRotation = options.restoreAcrossRotation ? -1 : m.log.findLastIndex((e) => e.rotation);
-          const cut = Math.max(lastRotation + 1, m.setupEvents + Math.floor(cutDraw * (m.log.length - m.setupEvents + 1)));
+          // The backup may be from before the node became the mothership (it then restarts a follower, learns the rotation, catches up again).
+          const cut = m.setupEvents + Math.floor(cutDraw * (m.log.length - m.setupEvents + 1));
           m.log.length = Math.min(m.log.length, cut);
           restoredFacts += before - m.durableHead;
           sim.note(`restore: ${m.name}'s log cut to ${m.log.length} events (stream head ${before} -> ${m.durableHead}); down ${downFor} ms`);
@@ -888,6 +875,8 @@ export async function runSyncSeed(options: SyncSimOptions): Promise<SyncSeedRepo
       sim.queue.after(workRandom.int(100, 1_500), tick);
       const life = current.life;
       if (!life || paused || !(!life.gated || life.caughtUp || options.plant?.skipCatchUp)) return;
+      // The planted bug: a node that does not hold back its own writes while it catches up.
+      if (options.plant?.skipCatchUp) life.state.identity.catchingUp = false;
       if (sim.queue.now >= rotateAt) {
         rotateAt = Infinity;
         void rotate(life, workRandom.pick(sim.nodes.filter((n) => n !== current)));

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from "fastify";
 import { head } from "../../core/chain/chain-state.ts";
 import type { State, ViolationRecord } from "../../core/machine/state.ts";
-import { issuesFacts, mothershipOf, streamHead } from "../../core/sync/sync-state.ts";
+import { isMothership, mothershipOf, streamHead } from "../../core/sync/sync-state.ts";
 import { errorBody } from "../error-envelope.ts";
 import type { ApiContext } from "../server.ts";
 
@@ -35,7 +35,8 @@ export const healthRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app,
       const agent = ctx.sync?.() ?? null;
       const sync = {
         mothership: mothershipOf(state.sync, state.identity),
-        role: issuesFacts(state.sync, state.identity) ? "mothership" : "follower",
+        role: isMothership(state.sync, state.identity) ? "mothership" : "follower",
+        catching_up: state.identity.catchingUp === true,
         conflicts: state.sync.conflicts.size,
         pending_eliminations: state.sync.pending.size,
         peers: agent?.peerStatus() ?? [],

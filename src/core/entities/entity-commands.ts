@@ -8,7 +8,7 @@ import type { State } from "../machine/state.ts";
 import { eliminationRecord } from "../trading/records.ts";
 import { rulesOf, TRADING_RULES_VERSION } from "../trading/rules.ts";
 import { eliminateTrader, enqueueChallenge, traderOf } from "../trading/trader.ts";
-import { issuesFacts, mothershipOf } from "../sync/sync-state.ts";
+import { isMothership, issuesFacts, mothershipOf } from "../sync/sync-state.ts";
 import { followsChain } from "../observed-chain/observed-chain-state.ts";
 import { type EntityRecord, reservedAccount, type SubaccountRecord } from "./entity-state.ts";
 import { parseSyntheticHotkey, syntheticHotkey } from "./synthetic-hotkey.ts";
@@ -38,7 +38,7 @@ export function isNeuron(state: State, hotkey: string): boolean {
  * tracked only on the mothership's chain: a follower's synced subaccounts reserve nothing either.
  */
 export function tracksCollateral(state: State): boolean {
-  return !followsChain(state.observed) && issuesFacts(state.sync, state.identity);
+  return !followsChain(state.observed) && isMothership(state.sync, state.identity);
 }
 
 /**
@@ -47,6 +47,9 @@ export function tracksCollateral(state: State): boolean {
  */
 export function mustIssueFacts(state: State): void {
   if (issuesFacts(state.sync, state.identity)) return;
+  if (isMothership(state.sync, state.identity)) {
+    throw new DomainError("UNAVAILABLE", "this mothership is catching up with its peers and issues nothing until it holds all they hold; retry in a moment");
+  }
   const mothership = mothershipOf(state.sync, state.identity);
   throw new DomainError("NOT_MOTHERSHIP", `this node follows the mothership ${String(mothership)}: entity changes are made there and synced here`, { mothership, url: null });
 }

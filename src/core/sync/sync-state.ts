@@ -48,6 +48,11 @@ export interface NodeIdentity {
   hotkey: string | null;
   /** `--mothership` (null: this node is its own mothership). */
   mothership: string | null;
+  /**
+   * Set by peer sync while this node may hold less than its peers (at start, and after a rotation
+   * made it the mothership): it issues nothing meanwhile, so it can never reissue a stream_seq.
+   */
+  catchingUp?: boolean;
 }
 
 export function createSyncState(journal: Journal): SyncState {
@@ -70,10 +75,15 @@ export function mothershipOf(sync: SyncState, identity: NodeIdentity): string | 
   return sync.mothership.get("m") ?? identity.mothership ?? identity.hotkey;
 }
 
-/** Whether this node issues facts (and ids): it is the mothership, or a node of its own. */
-export function issuesFacts(sync: SyncState, identity: NodeIdentity): boolean {
+/** Whether this node is the mothership (or a node of its own), caught up or not. */
+export function isMothership(sync: SyncState, identity: NodeIdentity): boolean {
   const m = mothershipOf(sync, identity);
   return m === null || m === identity.hotkey;
+}
+
+/** Whether this node issues facts (and ids) now: it is the mothership and holds all its peers hold. */
+export function issuesFacts(sync: SyncState, identity: NodeIdentity): boolean {
+  return identity.catchingUp !== true && isMothership(sync, identity);
 }
 
 /** The mothership in office before fact `seq`: the configured one, moved by every rotation before it. */

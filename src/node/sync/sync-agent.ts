@@ -3,7 +3,7 @@ import type { Command } from "../../core/machine/commands.ts";
 import type { State } from "../../core/machine/state.ts";
 import type { SyncBatchOutcome } from "../../core/sync/sync-commands.ts";
 import type { SyncFact } from "../../core/sync/sync-fact.ts";
-import { issuerOf, issuesFacts, mothershipOf, streamHead, syncStateHash } from "../../core/sync/sync-state.ts";
+import { issuerOf, issuesFacts, mothershipOf, type NodeIdentity, streamHead, syncStateHash } from "../../core/sync/sync-state.ts";
 import type { NodeCondition } from "../node.ts";
 import type { Outcome } from "../writer.ts";
 import { batchAfter, MAX_BATCH, type SyncBatch } from "./sync-stream.ts";
@@ -19,6 +19,11 @@ export interface SyncNode {
 
 export interface SyncAgentOptions {
   node: SyncNode;
+  /**
+   * The node's identity (the same object its state holds): the agent sets `catchingUp` while this
+   * node may hold less than its peers, so that it issues nothing meanwhile.
+   */
+  identity: NodeIdentity;
   /** This node's hotkey; it signs the heads of the facts it issued. */
   hotkey: string;
   /** Root, whose signed request authorises a mothership rotation. */
@@ -137,6 +142,7 @@ export class SyncAgent {
   start(): void {
     if (this.#started) return;
     this.#started = true;
+    if (this.#peers.length > 0) this.#o.identity.catchingUp = true;
     this.#checkCaughtUp();
     for (const peer of this.#peers) this.#schedulePull(peer, 0);
   }
@@ -212,6 +218,8 @@ export class SyncAgent {
       return { applied: 0, duplicates, conflicts: 0, refused: 0, stream_seq: here };
     }
     const ref = outcome.view as SyncBatchOutcome;
+    const rotatedToMe = batch.events.some((f) => f.type === "MothershipChanged" && f.payload.to === this.#o.hotkey && f.stream_seq > expect.here && f.stream_seq <= here);
+    if (rotatedToMe) this.#catchUpAgain();
     if (ref.conflicts > 0) this.#o.say?.(`sync: SYNC_CONFLICT recorded in the batch ending at stream_seq ${batch.head.stream_seq} (see /healthz)`);
     if (ref.applied > 0) this.#wakePushes();
     return { ...ref, refused: 0, stream_seq: here };
@@ -293,10 +301,41 @@ export class SyncAgent {
   }
 
   #checkCaughtUp(): void {
-    if (this.#isCaughtUp || !this.#started) return;
-    if (this.#peers.every((p) => p.caughtUp)) {
-      this.#isCaughtUp = true;
-      this.#resolveCaughtUp();
+    if (!this.#started || (this.#isCaughtUp && this.#o.identity.catchingUp !== true)) return;
+    if (!this.#peers.every((p) => p.caughtUp)) return;
+    this.#isCaughtUp = true;
+    this.#o.identity.catchingUp = false;
+    this.#resolveCaughtUp();
+    void this.#settlePending();
+  }
+
+  /**
+   * This node was made the mothership by a rotation it just applied: a peer may hold facts this node
+   * issued before it was restored from a backup. It issues nothing until every peer answered again
+   * and it holds all they hold.
+   */
+  #catchUpAgain(): void {
+    this.#o.identity.catchingUp = true;
+    for (const peer of this.#peers) {
+      peer.caughtUp = false;
+      this.#schedulePull(peer, 0);
+    }
+    this.#checkCaughtUp();
+  }
+
+  /**
+   * Subaccounts frozen while this node followed are eliminated now that it is the mothership (it
+   * issues their eliminations as facts); on a follower nothing happens.
+   */
+  async #settlePending(): Promise<void> {
+    const pending = await this.#o.node.read((state) =>
+      issuesFacts(state.sync, state.identity) ? state.sync.pending.sortedEntries().map(([synthetic, p]) => ({ synthetic, reason: p.reason })) : [],
+    );
+    for (const p of pending) {
+      if (this.#stopped) return;
+      await this.#o.node
+        .submit({ command: { kind: "eliminate_subaccount", ts: this.#o.now(), synthetic: p.synthetic, reason: p.reason, by: this.#o.hotkey } })
+        .catch((error: unknown) => this.#o.say?.(`sync: pending elimination of ${p.synthetic} not issued: ${(error as Error).message}`));
     }
   }
 
