@@ -50,6 +50,10 @@ export interface ApiContext {
   chain?: () => ChainHealth | null;
   /** Rate limits (API.md numbers); on unless given disabled. */
   limits?: RateLimits;
+  /** Whether this process holds the store's single-writer lock (/healthz `role`); "writer" when absent (SQLite). */
+  role?: () => "writer" | "reader";
+  /** Hooks installed before the routes (several processes on PostgreSQL: writes forwarded to the writer). */
+  install?: (app: FastifyInstance) => void;
 }
 
 /** What /healthz says of a followed chain: where it is, how far behind the node is, the last weights set. */
@@ -111,6 +115,7 @@ export function buildServer(ctx: ApiContext, options: ServerOptions = {}): Fasti
   installErrorEnvelope(app);
   if (options.logger) installRequestLog(app);
   installRawJsonParser(app);
+  ctx.install?.(app);
   const connections = new ConnectionLimits(options.connections);
   connections.install(app.server);
   // Connections that never sent a request would hold app.close() until their deadline.

@@ -60,6 +60,12 @@ export interface NodeOptions {
    */
   onFault?: (problem: string, error: unknown) => void;
   onCommit?: (stats: CommitStats) => void;
+  /**
+   * Open as a cluster reader (issue #11, several processes on PostgreSQL): nothing is written at
+   * open (genesis, followed chain, payout period) and every submission is refused with UNAVAILABLE
+   * until `promote`; the state moves by `replicated` as another process's commits are applied.
+   */
+  replica?: boolean;
 }
 
 /** Something `/healthz` reports: a `degraded` one changes its status, the others only add a line. */
@@ -116,6 +122,10 @@ export class PropnetNode {
   /** Why writes stopped for good, if they did: a writer made by a rebuild starts stopped too. */
   #halted: { reason: unknown; refusal: string | undefined } | null = null;
   #rebuilds = 0;
+  /** A cluster reader refuses every submission (its writes go to the writer process). */
+  #replica: boolean;
+  /** The head of the last committed batch (or the last replicated row): what a write's answer names. */
+  #committed: LogHead;
   /** Settles when the background check of the log before the snapshot is done. */
   audit: Promise<void> = Promise.resolve();
 
@@ -137,6 +147,8 @@ export class PropnetNode {
     this.#headFile = headFile;
     this.#lastSnapshotSeq = snapshotSeq;
     this.#lastSnapshotAt = performance.now();
+    this.#replica = options.replica ?? false;
+    this.#committed = log.head;
     this.metrics.observeState(() => {
       const state = this.#state;
       let active = 0;
@@ -149,6 +161,8 @@ export class PropnetNode {
       return { active, eliminated, held: state.trading.held.size };
     });
     this.#writer = this.#newWriter(state, log);
+    // Replayed events close no checkpoints to store (the writer process stores them): a reader collects none.
+    if (this.#replica) state.trading.closedCheckpoints = null;
     this.watch("storage", () => this.#storage.condition());
     this.watch("snapshot", () => (this.#snapshotProblem ? { problem: this.#snapshotProblem, degraded: false } : null));
     this.watch("head", () => (this.#headFile.problem ? { problem: this.#headFile.problem, degraded: false } : null));
@@ -167,7 +181,7 @@ export class PropnetNode {
       clock: this.clock,
       block: () => 0,
       handlers: options.handlers,
-      admit: () => this.#storage.refusal(),
+      admit: () => (this.#replica ? new DomainError("UNAVAILABLE", "this process is a reader: writes go to the writer process") : this.#storage.refusal()),
       isStorageFull: (error) => this.#storage.explains(error),
       onFatal: options.onFatal ?? exitOnFatal,
       onStorageFull: (error) => this.#rebuild(error),
@@ -175,7 +189,10 @@ export class PropnetNode {
       onCommit: (stats, rows, refused) => {
         // Durable now, and about to be acknowledged: the head file moves first.
         const last = rows[rows.length - 1];
-        if (last) this.#headFile.record({ seq: last.seq, hash: last.hash });
+        if (last) {
+          this.#headFile.record({ seq: last.seq, hash: last.hash });
+          this.#committed = { seq: last.seq, hash: last.hash };
+        }
         this.metrics.committed(stats, rows, refused);
         this.metrics.seq.set(this.log.head.seq);
         this.metrics.queueDepth.set(this.writer.queueDepth);
@@ -216,6 +233,8 @@ export class PropnetNode {
       );
       node.watch("clock", () => clock.condition());
       if (recovered.snapshot) node.#auditPrefix(recovered.snapshot.seq, recovered.snapshot.head_hash);
+      // A cluster reader writes nothing: the writer process records all of this.
+      if (options.replica) return node;
       if (recovered.head.seq === 0 && options.genesis && options.genesis.length > 0) {
         const command = { kind: "genesis" as const, endowments: options.genesis, chain: options.chainGenesis };
         const outcome = await node.submit({ command });
@@ -431,6 +450,46 @@ export class PropnetNode {
 
   get head(): LogHead {
     return this.log.head;
+  }
+
+  /** The head of the last committed (or, on a reader, replicated) row: never ahead of the durable log. */
+  get committedHead(): LogHead {
+    return this.#committed;
+  }
+
+  /** "reader" while this process replicates another's writes (issue #11), else "writer". */
+  get role(): "writer" | "reader" {
+    return this.#replica ? "reader" : "writer";
+  }
+
+  /**
+   * A cluster reader applied rows another process committed to `state`, through `head` (issue
+   * #11): the log, the head file and the metrics move with it, and snapshots are taken as a
+   * writer's would be.
+   */
+  replicated(head: LogHead): void {
+    this.#log = new EventLog(this.#store, head);
+    this.#committed = head;
+    this.#headFile.record(head);
+    this.metrics.seq.set(head.seq);
+    this.#maybeSnapshot();
+  }
+
+  /**
+   * A cluster reader took the writer's lock and caught up with the log (issue #11): from here it
+   * writes through `store`, opened after the lock was taken so it continues the log's head; the
+   * store it read through is closed. The state is the replica, exactly as committed.
+   */
+  async promote(store: Store): Promise<void> {
+    if (!this.#replica) return;
+    const old = this.#store;
+    this.#store = store;
+    this.#log = new EventLog(store, this.#log.head);
+    this.#replica = false;
+    this.#writer = this.#newWriter(this.#state, this.#log);
+    if (this.#halted) this.#writer.halt(this.#halted.reason, this.#halted.refusal);
+    if (this.#closed) this.#writer.close();
+    await old.close().catch(() => undefined);
   }
 
   submit(submission: Submission): Promise<Outcome> {
