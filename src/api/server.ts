@@ -1,5 +1,5 @@
 import fastifySwagger from "@fastify/swagger";
-import Fastify, { type FastifyInstance, LogController } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyRequest, LogController } from "fastify";
 import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type { BlockProducer } from "../node/block-producer.ts";
 import type { PropnetNode } from "../node/node.ts";
@@ -54,6 +54,8 @@ export interface ApiContext {
   role?: () => "writer" | "reader";
   /** Hooks installed before the routes (several processes on PostgreSQL: writes forwarded to the writer). */
   install?: (app: FastifyInstance) => void;
+  /** A request forwarded by another process of this validator: the per-IP limit was applied where it arrived. */
+  forwardedByPeer?: (request: FastifyRequest) => boolean;
 }
 
 /** What /healthz says of a followed chain: where it is, how far behind the node is, the last weights set. */
@@ -127,7 +129,7 @@ export function buildServer(ctx: ApiContext, options: ServerOptions = {}): Fasti
   /** The node whose registry shows this server's gauges (it exists only once replay is done). */
   let exposedOn: PropnetNode | null = null;
   app.addHook("onRequest", async (request) => {
-    limits.checkIp(request.ip);
+    if (!ctx.forwardedByPeer?.(request)) limits.checkIp(request.ip);
     const node = ctx.node();
     if (node !== null && node !== exposedOn) {
       exposedOn = node;

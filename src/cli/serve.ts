@@ -5,8 +5,9 @@ import { EPISTULA_FUTURE_MS, EPISTULA_PAST_MS, EpistulaVerifier } from "../api/e
 import { RateLimits } from "../api/rate-limit.ts";
 import { SignaturePool } from "../api/signature-pool.ts";
 import { buildServer } from "../api/server.ts";
-import type { FastifyInstance } from "fastify";
-import { installForwarding } from "../node/cluster/forward-writes.ts";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { forwardedByPeer, installForwarding } from "../node/cluster/forward-writes.ts";
+import type { ClusterMember } from "../node/cluster/cluster-member.ts";
 import type { LogFormat, LogLevel } from "../api/logging.ts";
 import { NodeLog } from "../node/node-log.ts";
 import { type ConnectionLimitOptions, connectionLimitsFromEnv } from "../api/connection-limits.ts";
@@ -212,7 +213,7 @@ async function serve(options: ServeOptions): Promise<number> {
     throw new ServeRefused(`cannot use PostgreSQL at ${redactedUrl(options.pgUrl as string)}: ${(error as Error).message}`);
   }) : null;
   const app = buildServer({
-    ...(cluster ? { role: () => cluster.role, install: (server: FastifyInstance) => installForwarding(server, cluster.forwarding(epistula)) } : {}),
+    ...(cluster ? clusterContext(cluster, epistula) : {}),
     node: () => node,
     producer: () => producer,
     startupStatus: () => status,
@@ -368,4 +369,14 @@ function redactedUrl(url: string): string {
   } catch {
     return "the given --pg-url";
   }
+}
+
+/** What the HTTP layer takes from the cluster: the role, forwarded writes, and who forwards them. */
+function clusterContext(cluster: ClusterMember, epistula: EpistulaVerifier) {
+  const forwarding = cluster.forwarding(epistula);
+  return {
+    role: () => cluster.role,
+    install: (server: FastifyInstance) => installForwarding(server, forwarding),
+    forwardedByPeer: (request: FastifyRequest) => forwardedByPeer(request, forwarding),
+  };
 }

@@ -1,3 +1,4 @@
+import { randomBytes, timingSafeEqual } from "node:crypto";
 import pg from "pg";
 import { EPISTULA_FUTURE_MS, EPISTULA_PAST_MS, type EpistulaVerifier } from "../../api/epistula.ts";
 import { openStore } from "../../store/open-store.ts";
@@ -33,6 +34,9 @@ export function requestUuidsOf(payload: string): string[] {
   return found;
 }
 
+/** A reconnect after a lost connection is tried this often. */
+const RECONNECT_MS = 1_000;
+
 /**
  * One process of a validator running as several on one PostgreSQL log (DESIGN.md §5, issue #11).
  * It is the writer while it holds the advisory lock, else a reader: it tails the log into its
@@ -41,53 +45,92 @@ export function requestUuidsOf(payload: string): string[] {
  */
 export class ClusterMember {
   readonly #options: ClusterOptions;
-  readonly #lock: WriterLock;
-  /** Reads the writer's address and LISTENs; separate from the lock so a slow read never delays it. */
-  readonly #listener: pg.Client;
+  #lock: WriterLock;
+  /** LISTENs for the writer's commits; replaced when it fails (the tail polls meanwhile). */
+  #listener: pg.Client | null = null;
+  /** Reads who writes (a pool: it reconnects by itself). */
+  readonly #pool: pg.Pool;
   #role: "writer" | "reader";
   #node: PropnetNode | null = null;
   #tail: ReplicaTail | null = null;
   #lockTimer: NodeJS.Timeout | null = null;
   #promoting: Promise<void> | null = null;
+  #reconnecting: Promise<void> | null = null;
   #stopped = false;
-  #writerAddress: { address: string | null; at: number } | null = null;
+  #writer: { address: string | null; token: string | null; at: number } | null = null;
+  /** What this process, as the writer, publishes for readers to send with forwarded writes. */
+  readonly #token = randomBytes(24).toString("hex");
   #notifying = false;
   #notifyAgain = false;
   #onPromoted: (() => Promise<void>) | null = null;
   #epistula: EpistulaVerifier | null = null;
   #problem: string | null = null;
 
-  private constructor(options: ClusterOptions, lock: WriterLock, listener: pg.Client, role: "writer" | "reader") {
+  private constructor(options: ClusterOptions, lock: WriterLock, role: "writer" | "reader") {
     this.#options = options;
     this.#lock = lock;
-    this.#listener = listener;
     this.#role = role;
-    listener.on("error", (error) => {
-      this.#problem = `cluster: the LISTEN connection failed (${error.message}); the replica polls the log`;
-    });
-    listener.on("notification", () => this.#tail?.wake());
-    lock.onLost((error) => {
-      if (this.#role === "writer") options.onLockLost(error);
-    });
+    this.#pool = new pg.Pool({ connectionString: options.url, max: 2 });
+    this.#pool.on("error", () => {});
+    this.#watchLock(lock);
   }
 
   /** Connects and tries the lock once: the answer says whether the node opens as writer or reader. */
   static async connect(options: ClusterOptions): Promise<ClusterMember> {
     const lock = await WriterLock.connect(options.url, options.schema);
-    const listener = new pg.Client({ connectionString: options.url });
     try {
-      await listener.connect();
-      await listener.query(`LISTEN ${commitChannel(options.schema)}`);
       const held = await lock.tryAcquire();
-      return new ClusterMember(options, lock, listener, held ? "writer" : "reader");
+      const member = new ClusterMember(options, lock, held ? "writer" : "reader");
+      await member.#listen();
+      return member;
     } catch (error) {
-      await Promise.allSettled([lock.close(), listener.end()]);
+      await lock.close();
       throw error;
     }
   }
 
   get role(): "writer" | "reader" {
     return this.#role;
+  }
+
+  #watchLock(lock: WriterLock): void {
+    lock.onLost((error) => {
+      if (this.#role === "writer") this.#options.onLockLost(error);
+    });
+  }
+
+  /** LISTEN on a connection of its own; on failure, reconnects later (the tail polls meanwhile). */
+  async #listen(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.#options.url });
+    const lost = (why: string) => {
+      if (this.#listener !== client) return;
+      this.#listener = null;
+      this.#problem = `cluster: the LISTEN connection failed (${why}); the replica polls the log until it is back`;
+      void client.end().catch(() => {});
+      if (!this.#stopped) setTimeout(() => void this.#listen().catch(() => {}), RECONNECT_MS).unref();
+    };
+    client.on("error", (error) => lost(error.message));
+    client.on("end", () => lost("connection ended"));
+    client.on("notification", () => this.#tail?.wake());
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${commitChannel(this.#options.schema)}`);
+    } catch (error) {
+      await client.end().catch(() => {});
+      // At start a database that cannot be reached refuses the start; later the tail polls meanwhile.
+      if (this.#node === null) throw error;
+      this.#problem ??= `cluster: cannot LISTEN (${(error as Error).message}); the replica polls the log`;
+      if (!this.#stopped) setTimeout(() => void this.#listen().catch(() => {}), RECONNECT_MS).unref();
+      return;
+    }
+    if (this.#stopped) {
+      await client.end().catch(() => {});
+      return;
+    }
+    this.#listener = client;
+    this.#problem = null;
+    // Commits may have landed while it was away.
+    this.#tail?.wake();
   }
 
   /** A store on the log (the same PostgreSQL schema for every process). */
@@ -136,7 +179,7 @@ export class ClusterMember {
     this.#onPromoted = onPromoted;
     node.watch("cluster", () => this.condition());
     if (this.#role === "writer") {
-      await this.#lock.publish(this.#options.address, node.clock.now());
+      await this.#lock.publish(this.#options.address, this.#token, node.clock.now());
       return;
     }
     this.#tail = new ReplicaTail(node, {
@@ -161,20 +204,42 @@ export class ClusterMember {
   }
 
   async #tryLock(): Promise<void> {
-    if (this.#stopped || this.#promoting || this.#role === "writer" || this.#tail?.broken) return;
+    if (this.#stopped || this.#promoting || this.#reconnecting || this.#role === "writer" || this.#tail?.broken) return;
     let held: boolean;
     try {
       held = await this.#lock.tryAcquire();
     } catch (error) {
-      // The lock's connection broke: a reader simply cannot become the writer until restarted.
-      this.#problem = `cluster: the writer lock's connection failed (${(error as Error).message}); this process stays a reader until restarted`;
-      if (this.#lockTimer) clearInterval(this.#lockTimer);
+      // The lock's connection broke while this process was a reader: it held nothing; reconnect.
+      this.#problem = `cluster: the writer lock's connection failed (${(error as Error).message}); reconnecting`;
+      this.#reconnecting = this.#reconnectLock().finally(() => {
+        this.#reconnecting = null;
+      });
       return;
     }
     if (!held || this.#stopped) return;
     this.#promoting = this.#promote().finally(() => {
       this.#promoting = null;
     });
+  }
+
+  async #reconnectLock(): Promise<void> {
+    const old = this.#lock;
+    await old.close();
+    while (!this.#stopped) {
+      try {
+        const lock = await WriterLock.connect(this.#options.url, this.#options.schema);
+        if (this.#stopped) {
+          await lock.close();
+          return;
+        }
+        this.#lock = lock;
+        this.#watchLock(lock);
+        this.#problem = null;
+        return;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, RECONNECT_MS));
+      }
+    }
   }
 
   /**
@@ -205,8 +270,8 @@ export class ClusterMember {
       await node.promote(store);
       this.#role = "writer";
       this.#tail = null;
-      this.#writerAddress = null;
-      await this.#lock.publish(this.#options.address, node.clock.now());
+      this.#writer = null;
+      await this.#lock.publish(this.#options.address, this.#token, node.clock.now());
       this.#options.say(`took the writer lock: writing from seq ${head.seq} (caught up in ${Math.round(performance.now() - started)} ms)`);
       await this.#onPromoted?.();
       this.committed();
@@ -215,27 +280,29 @@ export class ClusterMember {
     }
   }
 
-  /** The writer's base URL for forwarded writes, cached for a moment (null: no writer now). */
-  async writerAddress(): Promise<string | null> {
-    const cached = this.#writerAddress;
-    if (cached && performance.now() - cached.at < (cached.address ? 2_000 : 100)) return cached.address;
-    const record = await currentWriter(this.#listener, this.#options.schema);
+  /** Who writes, for forwarded writes: cached for a moment (null address: no writer right now). */
+  async #currentWriter(): Promise<{ address: string | null; token: string | null }> {
+    const cached = this.#writer;
+    if (cached && performance.now() - cached.at < (cached.address ? 2_000 : 100)) return cached;
+    const record = await currentWriter(this.#pool, this.#options.schema);
     // Never our own address: a reader that forwards to itself would loop.
-    const address = record && record.address !== this.#options.address ? record.address : null;
-    this.#writerAddress = { address, at: performance.now() };
-    return address;
+    const mine = record === null || record.address === this.#options.address;
+    this.#writer = { address: mine ? null : record.address, token: mine ? null : record.token, at: performance.now() };
+    return this.#writer;
   }
 
   /** What the HTTP layer needs to forward writes (installForwarding). */
   forwarding(epistula: EpistulaVerifier): ForwardingOptions {
+    const token = Buffer.from(this.#token);
     return {
       role: () => this.#role,
-      writerAddress: () => this.writerAddress(),
+      writer: () => this.#currentWriter(),
       forgetWriter: () => {
-        this.#writerAddress = null;
+        this.#writer = null;
       },
       waitFor: (seq, timeoutMs) => this.#tail?.waitFor(seq, timeoutMs) ?? Promise.resolve(true),
       committedSeq: () => this.#node?.committedHead.seq ?? null,
+      isForwardedByPeer: (sent) => this.#role === "writer" && sent.length === token.length && timingSafeEqual(Buffer.from(sent), token),
       epistula,
     };
   }
@@ -245,12 +312,15 @@ export class ClusterMember {
     this.#stopped = true;
     if (this.#lockTimer) clearInterval(this.#lockTimer);
     await this.#promoting;
+    await this.#reconnecting;
     await this.#tail?.stop();
   }
 
-  /** Ends both connections; a writer's lock goes with its session, and another process takes over. */
+  /** Ends its connections; a writer's lock goes with its session, and another process takes over. */
   async close(): Promise<void> {
     await this.stopFollowing();
-    await Promise.allSettled([this.#lock.close(), this.#listener.end()]);
+    const listener = this.#listener;
+    this.#listener = null;
+    await Promise.allSettled([this.#lock.close(), listener?.end(), this.#pool.end()]);
   }
 }

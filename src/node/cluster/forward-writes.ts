@@ -4,7 +4,11 @@ import { DomainError } from "../../core/errors/errors.ts";
 
 /** The response header naming the seq a write's answer reflects: a reader answers once its replica has it. */
 export const SEQ_HEADER = "propnet-seq";
-/** Set on a forwarded request: a process that is not the writer refuses it rather than forward again. */
+/**
+ * Set on a forwarded request, to the writer's token (published with its address): the writer knows
+ * it from a client's (it was rate limited where it arrived); a process that is not the writer
+ * refuses it rather than forward it again.
+ */
 export const FORWARDED_HEADER = "propnet-forwarded";
 
 /** Request headers a forwarded write keeps, unchanged (what Epistula signs and what the route reads). */
@@ -18,14 +22,16 @@ const LOCAL_WRITES = new Set(["/v1/sessions"]);
 export interface ForwardingOptions {
   /** This process's role now. */
   role(): "writer" | "reader";
-  /** The writer's base URL (cached), or null when none holds the lock right now. */
-  writerAddress(): Promise<string | null>;
+  /** The writer's base URL and token (cached); a null address when none holds the lock right now. */
+  writer(): Promise<{ address: string | null; token: string | null }>;
   /** The cached address failed: read it again next time. */
   forgetWriter(): void;
   /** Resolves true once this process's replica reached `seq`, false after `timeoutMs`. */
   waitFor(seq: number, timeoutMs: number): Promise<boolean>;
   /** The seq of the last committed row (writer): named in every write's answer. */
   committedSeq(): number | null;
+  /** Whether a forwarded request's token is this writer's own (another process of this validator sent it). */
+  isForwardedByPeer(token: string): boolean;
   epistula: EpistulaVerifier;
   /** How long a forwarded write may take (an extrinsic waits for its block). Default 30 s. */
   timeoutMs?: number;
@@ -72,9 +78,9 @@ export function installForwarding(app: FastifyInstance, options: ForwardingOptio
       // A repeat may be an idempotent retry: the writer decides (it refuses a plain replay too).
       if (!(error instanceof ReplayedRequest)) throw error;
     }
-    const address = await options.writerAddress().catch(() => null);
-    if (address === null) throw new DomainError("UNAVAILABLE", "no writer process right now (it is changing over): retry in a moment");
-    const headers: Record<string, string> = { [FORWARDED_HEADER]: "1" };
+    const { address, token } = await options.writer().catch(() => ({ address: null, token: null }));
+    if (address === null || token === null) throw new DomainError("UNAVAILABLE", "no writer process right now (it is changing over): retry in a moment");
+    const headers: Record<string, string> = { [FORWARDED_HEADER]: token };
     for (const name of KEPT) {
       const v = request.headers[name];
       if (typeof v === "string") headers[name] = v;
@@ -104,4 +110,10 @@ export function installForwarding(app: FastifyInstance, options: ForwardingOptio
     }
     return reply.send(text);
   });
+}
+
+/** A request another process of this validator forwarded to this writer (checked against its token). */
+export function forwardedByPeer(request: FastifyRequest, options: Pick<ForwardingOptions, "isForwardedByPeer">): boolean {
+  const sent = request.headers[FORWARDED_HEADER];
+  return typeof sent === "string" && options.isForwardedByPeer(sent);
 }

@@ -26,9 +26,9 @@ describe("the writer lock on PostgreSQL", () => {
     // A second try by the holder holds it still (and does not stack a second lock).
     expect(await a.tryAcquire()).toBe(true);
     expect(await currentWriter(admin, SCHEMA)).toBeNull();
-    await a.publish("http://127.0.0.1:1111", 1);
-    expect(await currentWriter(admin, SCHEMA)).toMatchObject({ address: "http://127.0.0.1:1111", sinceMs: 1 });
-    await expect(b.publish("http://127.0.0.1:2222", 2)).rejects.toThrow(/does not hold/);
+    await a.publish("http://127.0.0.1:1111", "t1", 1);
+    expect(await currentWriter(admin, SCHEMA)).toMatchObject({ address: "http://127.0.0.1:1111", token: "t1", sinceMs: 1 });
+    await expect(b.publish("http://127.0.0.1:2222", "t2", 2)).rejects.toThrow(/does not hold/);
 
     const lost: Error[] = [];
     a.onLost((e) => lost.push(e));
@@ -40,7 +40,7 @@ describe("the writer lock on PostgreSQL", () => {
     // The old record is not handed out once its session is gone.
     expect(await currentWriter(admin, SCHEMA)).toBeNull();
     expect(await b.tryAcquire()).toBe(true);
-    await b.publish("http://127.0.0.1:2222", 2);
+    await b.publish("http://127.0.0.1:2222", "t2", 2);
     expect(await currentWriter(admin, SCHEMA)).toMatchObject({ address: "http://127.0.0.1:2222" });
     await expect(a.tryAcquire()).rejects.toThrow(/lost|ended|terminat/);
     // Closing the session releases the lock too (a clean shutdown hands over at once).

@@ -4,6 +4,11 @@ import { checkSchemaName } from "../../store/postgres/postgres-schema.ts";
 /** Who writes now: the address the writer process serves HTTP on, published once it holds the lock. */
 export interface WriterRecord {
   address: string;
+  /**
+   * A random token the writer made when it took the lock: readers send it with the writes they
+   * forward, so the writer knows them from clients (they were rate limited where they arrived).
+   */
+  token: string;
   /** The lock connection's server process id: the record counts only while that session holds the lock. */
   backendPid: number;
   sinceMs: number;
@@ -30,7 +35,7 @@ async function ensureTable(client: pg.Client, schema: string): Promise<void> {
     await client.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`propnet-migrate:${s}`]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
     await client.query(
-      `CREATE TABLE IF NOT EXISTS ${s}.cluster_writer (id integer PRIMARY KEY CHECK (id = 1), address text NOT NULL, backend_pid integer NOT NULL, since_ms bigint NOT NULL)`,
+      `CREATE TABLE IF NOT EXISTS ${s}.cluster_writer (id integer PRIMARY KEY CHECK (id = 1), address text NOT NULL, token text NOT NULL, backend_pid integer NOT NULL, since_ms bigint NOT NULL)`,
     );
     await client.query("COMMIT");
   } catch (error) {
@@ -95,13 +100,13 @@ export class WriterLock {
     return this.#held;
   }
 
-  /** Publishes the holder's HTTP address: readers forward writes there. */
-  async publish(address: string, nowMs: number): Promise<void> {
+  /** Publishes the holder's HTTP address (and its forwarding token): readers forward writes there. */
+  async publish(address: string, token: string, nowMs: number): Promise<void> {
     if (!this.held) throw new Error("publish: this process does not hold the writer lock");
     await this.#client.query(
-      `INSERT INTO ${this.#schema}.cluster_writer (id, address, backend_pid, since_ms) VALUES (1, $1, pg_backend_pid(), $2)
-       ON CONFLICT (id) DO UPDATE SET address = excluded.address, backend_pid = excluded.backend_pid, since_ms = excluded.since_ms`,
-      [address, nowMs],
+      `INSERT INTO ${this.#schema}.cluster_writer (id, address, token, backend_pid, since_ms) VALUES (1, $1, $2, pg_backend_pid(), $3)
+       ON CONFLICT (id) DO UPDATE SET address = excluded.address, token = excluded.token, backend_pid = excluded.backend_pid, since_ms = excluded.since_ms`,
+      [address, token, nowMs],
     );
   }
 
@@ -137,10 +142,10 @@ export class WriterLock {
  */
 export async function currentWriter(client: Pick<pg.Pool | pg.Client, "query">, schema: string): Promise<WriterRecord | null> {
   const s = checkSchemaName(schema);
-  const r = await client.query<{ address: string; backend_pid: number; since_ms: string }>(
-    `SELECT w.address, w.backend_pid, w.since_ms FROM ${s}.cluster_writer w
+  const r = await client.query<{ address: string; token: string; backend_pid: number; since_ms: string }>(
+    `SELECT w.address, w.token, w.backend_pid, w.since_ms FROM ${s}.cluster_writer w
      WHERE w.id = 1 AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.pid = w.backend_pid)`,
   );
   const row = r.rows[0];
-  return row ? { address: row.address, backendPid: row.backend_pid, sinceMs: Number(row.since_ms) } : null;
+  return row ? { address: row.address, token: row.token, backendPid: row.backend_pid, sinceMs: Number(row.since_ms) } : null;
 }
