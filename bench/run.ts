@@ -16,6 +16,7 @@ const BENCHES: Record<string, () => Promise<{ run: (args: Record<string, string>
   "writer-tasks": () => import("./writer-tasks.ts"),
   soak: () => import("./soak.ts"),
   postgres: () => import("./postgres.ts"),
+  cluster: () => import("./cluster.ts"),
 };
 
 const [name, ...rest] = process.argv.slice(2);

@@ -2,13 +2,15 @@
  * Several processes of one validator on PostgreSQL (issue #11), as real `propnet serve` processes
  * on loopback: three on one fresh schema, signed orders, subaccount creations and price posts
  * sent to all three at random (readers forward them to the writer), the writer SIGKILLed 20 times
- * at random moments and restarted (as a supervisor would; it comes back as a reader). Clients
+ * at random moments and restarted (as a supervisor would; it comes back as a reader), and once
+ * its lock session cut from the database side (it exits 70 and another takes over). Clients
  * retry 503s and lost connections with the same Idempotency-Key. At the end: the log is dense and
  * chained; every acknowledged write is in it exactly once; no request or idempotency key was
  * committed twice; every process reports the same seq, and the snapshot each writes at shutdown
  * holds the state hash a replay of the log gives at that seq.
  */
 import { randomUUID } from "node:crypto";
+import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { createState, stateHash } from "../../src/core/machine/state.ts";
 import { prng } from "../../src/core/random/prng.ts";
@@ -41,7 +43,7 @@ interface Sent {
 }
 
 describe("three propnet serve processes on one PostgreSQL log", () => {
-  it(`lose nothing acknowledged and write nothing twice across ${KILLS} kills of the writer; all end on one state`, { timeout: 240_000 }, async () => {
+  it(`lose nothing acknowledged and write nothing twice across ${KILLS} kills of the writer; all end on one state`, { timeout: 420_000 }, async () => {
     const started = performance.now();
     const rand = prng(SEED * 2654435761);
     const { Alice: root, Bob, Charlie } = await devSigners(["Alice", "Bob", "Charlie"] as const);
@@ -77,6 +79,22 @@ describe("three propnet serve processes on one PostgreSQL log", () => {
     const first = await p2.api.post("/v1/prices", root, { prices: Object.entries(prices).map(([trade_pair, price]) => ({ trade_pair, price, ts_ms: Date.now() })) });
     expect(first.status, first.text).toBe(200);
     expect(first.headers.get("propnet-seq")).toMatch(/^\d+$/);
+
+    // ---- a writer whose lock session ends (as on a network cut) stops writing: exit 70, another takes over
+    {
+      const admin = new pg.Client({ connectionString: PG_URL });
+      await admin.connect();
+      const row = await admin.query<{ backend_pid: number }>(`SELECT backend_pid FROM ${cluster.schema}.cluster_writer`);
+      await admin.query("SELECT pg_terminate_backend($1)", [row.rows[0]?.backend_pid]);
+      await admin.end();
+      const ran = await (p0.run as NonNullable<ClusterProcess["run"]>).done;
+      expect(ran.code, ran.stderr.slice(-2000)).toBe(70);
+      expect(ran.stderr).toMatch(/writer lock connection/);
+      await awaitWriter([p1, p2], 5_000);
+      p0.start();
+      await p0.ready();
+      expect((await p0.health())?.role).toBe("reader");
+    }
 
     // ---- load on all three, retried like a client retries --------------------------------------------
     const sent: Sent[] = [];
