@@ -235,25 +235,7 @@ export class PropnetNode {
       if (recovered.snapshot) node.#auditPrefix(recovered.snapshot.seq, recovered.snapshot.head_hash);
       // A cluster reader writes nothing: the writer process records all of this.
       if (options.replica) return node;
-      if (recovered.head.seq === 0 && options.genesis && options.genesis.length > 0) {
-        const command = { kind: "genesis" as const, endowments: options.genesis, chain: options.chainGenesis };
-        const outcome = await node.submit({ command });
-        if (!outcome.ok) throw outcome.error;
-      }
-      if (options.follow) await node.follow(options.follow);
-      if (options.payoutPeriod) {
-        const outcome = await node
-          .submit({ command: { kind: "set_payout_period", ts: clock.now(), period: options.payoutPeriod } })
-          .catch((error: unknown) => {
-            // A node on a full disk still starts and serves reads; the log's period stays in effect.
-            if (error instanceof DomainError && error.code === "STORAGE_FULL") {
-              options.say?.(`payout period ${JSON.stringify(options.payoutPeriod)} not recorded: ${error.message}`);
-              return null;
-            }
-            throw error;
-          });
-        if (outcome && !outcome.ok && outcome.error.details.unchanged !== true) throw outcome.error;
-      }
+      await node.writeStartFacts();
       return node;
     } catch (error) {
       // Once built, the node owns a timer and the head file as well as the store: close them all.
@@ -490,6 +472,35 @@ export class PropnetNode {
     if (this.#halted) this.#writer.halt(this.#halted.reason, this.#halted.refusal);
     if (this.#closed) this.#writer.close();
     await old.close().catch(() => undefined);
+    await this.writeStartFacts();
+  }
+
+  /**
+   * What a writer records when it starts (or takes over from another process): the genesis on an
+   * empty log, the followed chain, the payout period when it differs from the log's.
+   */
+  async writeStartFacts(): Promise<void> {
+    const options = this.options;
+    const clock = this.clock;
+    if (this.head.seq === 0 && options.genesis && options.genesis.length > 0) {
+      const command = { kind: "genesis" as const, endowments: options.genesis, chain: options.chainGenesis };
+      const outcome = await this.submit({ command });
+      if (!outcome.ok) throw outcome.error;
+    }
+    if (options.follow) await this.follow(options.follow);
+    if (options.payoutPeriod) {
+      const outcome = await this
+        .submit({ command: { kind: "set_payout_period", ts: clock.now(), period: options.payoutPeriod } })
+        .catch((error: unknown) => {
+          // A node on a full disk still starts and serves reads; the log's period stays in effect.
+          if (error instanceof DomainError && error.code === "STORAGE_FULL") {
+            options.say?.(`payout period ${JSON.stringify(options.payoutPeriod)} not recorded: ${error.message}`);
+            return null;
+          }
+          throw error;
+        });
+      if (outcome && !outcome.ok && outcome.error.details.unchanged !== true) throw outcome.error;
+    }
   }
 
   submit(submission: Submission): Promise<Outcome> {

@@ -65,6 +65,8 @@ export class ClusterMember {
   #onPromoted: (() => Promise<void>) | null = null;
   #epistula: EpistulaVerifier | null = null;
   #problem: string | null = null;
+  /** Node time when this process became the writer by taking over (null: it started as the writer). */
+  #promotedAt: number | null = null;
 
   private constructor(options: ClusterOptions, lock: WriterLock, role: "writer" | "reader") {
     this.#options = options;
@@ -75,11 +77,15 @@ export class ClusterMember {
     this.#watchLock(lock);
   }
 
-  /** Connects and tries the lock once: the answer says whether the node opens as writer or reader. */
+  /**
+   * Connects. A process opens as a reader, and takes the lock only once its replica is open and
+   * tailing (so a process still replaying never holds up a failover); only on an empty log does it
+   * try the lock at once, to write the genesis.
+   */
   static async connect(options: ClusterOptions): Promise<ClusterMember> {
     const lock = await WriterLock.connect(options.url, options.schema);
     try {
-      const held = await lock.tryAcquire();
+      const held = (await lock.logIsEmpty()) && (await lock.tryAcquire());
       const member = new ClusterMember(options, lock, held ? "writer" : "reader");
       await member.#listen();
       return member;
@@ -268,6 +274,7 @@ export class ClusterMember {
       }
       if (this.#lockTimer) clearInterval(this.#lockTimer);
       await node.promote(store);
+      this.#promotedAt = node.clock.now();
       this.#role = "writer";
       this.#tail = null;
       this.#writer = null;
@@ -302,6 +309,8 @@ export class ClusterMember {
       },
       waitFor: (seq, timeoutMs) => this.#tail?.waitFor(seq, timeoutMs) ?? Promise.resolve(true),
       committedSeq: () => this.#node?.committedHead.seq ?? null,
+      promotedAt: () => this.#promotedAt,
+      now: () => this.#node?.clock.now() ?? Date.now(),
       isForwardedByPeer: (sent) => this.#role === "writer" && sent.length === token.length && timingSafeEqual(Buffer.from(sent), token),
       epistula,
     };

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { type EpistulaVerifier, ReplayedRequest } from "../../api/epistula.ts";
+import { EPISTULA_STARTUP_GUARD_MS, type EpistulaVerifier, ReplayedRequest } from "../../api/epistula.ts";
 import { DomainError } from "../../core/errors/errors.ts";
 
 /** The response header naming the seq a write's answer reflects: a reader answers once its replica has it. */
@@ -30,6 +30,12 @@ export interface ForwardingOptions {
   waitFor(seq: number, timeoutMs: number): Promise<boolean>;
   /** The seq of the last committed row (writer): named in every write's answer. */
   committedSeq(): number | null;
+  /**
+   * Node time when this process took over as the writer (null: it started as the writer, and the
+   * verifier's start-up guard covers it). Writes signed before it are refused for a moment.
+   */
+  promotedAt?: () => number | null;
+  now?: () => number;
   /** Whether a forwarded request's token is this writer's own (another process of this validator sent it). */
   isForwardedByPeer(token: string): boolean;
   epistula: EpistulaVerifier;
@@ -65,7 +71,19 @@ export function installForwarding(app: FastifyInstance, options: ForwardingOptio
   // An app-level preValidation runs before every route's own: the route's checks (roles, schema,
   // domain rules) then run once, on the writer, against the state the write goes into.
   app.addHook("preValidation", async (request, reply) => {
-    if (!isWrite(request) || options.role() === "writer") return;
+    if (!isWrite(request)) return;
+    if (options.role() === "writer") {
+      // The uuids the old writer saw and did not commit (refused requests) are in no log: as after a
+      // restart (EPISTULA_STARTUP_GUARD_MS), writes signed before the takeover are refused for a
+      // moment, with 503 so that clients sign again and retry.
+      const since = options.promotedAt?.() ?? null;
+      const now = options.now?.() ?? Date.now();
+      const ts = Number(request.headers["epistula-timestamp"]);
+      if (since !== null && now < since + EPISTULA_STARTUP_GUARD_MS && Number.isFinite(ts) && ts < since) {
+        throw new DomainError("UNAVAILABLE", "the writer process just changed: sign the request again and retry");
+      }
+      return;
+    }
     if (request.headers[FORWARDED_HEADER] !== undefined) {
       throw new DomainError("UNAVAILABLE", "this process is not the writer (the writer changed): retry");
     }

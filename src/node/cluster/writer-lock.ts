@@ -91,6 +91,15 @@ export class WriterLock {
     this.#onLost.add(listener);
   }
 
+  /** Whether the log holds no event yet (its tables may not even exist): only then may a starting process write at once. */
+  async logIsEmpty(): Promise<boolean> {
+    const s = this.#schema;
+    const table = await this.#client.query<{ t: string | null }>("SELECT to_regclass($1)::text AS t", [`${s}.head`]);
+    if (!table.rows[0]?.t) return true;
+    const head = await this.#client.query<{ seq: string }>(`SELECT seq FROM ${s}.head WHERE id = 1`);
+    return Number(head.rows[0]?.seq ?? 0) === 0;
+  }
+
   /** Takes the lock if nobody holds it; never waits. */
   async tryAcquire(): Promise<boolean> {
     if (this.#lost) throw this.#lost;
