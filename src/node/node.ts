@@ -471,7 +471,8 @@ export class PropnetNode {
     this.#writer = this.#newWriter(this.#state, this.#log);
     if (this.#halted) this.#writer.halt(this.#halted.reason, this.#halted.refusal);
     if (this.#closed) this.#writer.close();
-    await old.close().catch(() => undefined);
+    // In the background: nothing reads through it any more, and its pool must not hold up the takeover.
+    void old.close().catch(() => undefined);
     await this.writeStartFacts();
   }
 

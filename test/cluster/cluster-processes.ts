@@ -67,7 +67,10 @@ export class ClusterProcess {
 
   async health(): Promise<{ role: string; seq: number; status: string } | null> {
     try {
-      const a: Answer = await this.api.get("/healthz");
+      const a: Answer = await Promise.race([
+        this.api.get("/healthz"),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error("healthz timed out")), 2_000).unref()),
+      ]);
       return a.status === 200 ? (a.json as { role: string; seq: number; status: string }) : null;
     } catch {
       return null;
@@ -129,7 +132,25 @@ export async function awaitWriter(processes: readonly ClusterProcess[], timeoutM
     const found = await Promise.all(processes.filter((p) => p.alive).map(async (p) => ((await p.health())?.role === "writer" ? p : null)));
     const writer = found.find((p) => p !== null);
     if (writer) return { writer, ms: performance.now() - started };
-    if (performance.now() - started > timeoutMs) throw new Error(`no writer within ${timeoutMs} ms`);
+    if (performance.now() - started > timeoutMs) {
+      const states = await Promise.all(processes.map(async (p) => `${p.name} (${p.alive ? "alive" : "dead"}): ${JSON.stringify(await p.health())}\n${p.stderr.slice(-1500)}`));
+      throw new Error(`no writer within ${timeoutMs} ms:\n${states.join("\n")}\n${await sessions()}`);
+    }
     await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** The server's view, for a failure message: advisory locks and every session of the test database. */
+async function sessions(): Promise<string> {
+  const admin = new pg.Client({ connectionString: PG_URL });
+  try {
+    await admin.connect();
+    const locks = await admin.query("SELECT pid, objid, granted FROM pg_locks WHERE locktype = 'advisory'");
+    const activity = await admin.query("SELECT pid, state, wait_event_type, wait_event, left(query, 120) AS query, now() - state_change AS for FROM pg_stat_activity WHERE datname = current_database()");
+    return `advisory locks: ${JSON.stringify(locks.rows)}\nsessions: ${JSON.stringify(activity.rows)}`;
+  } catch (error) {
+    return `(no session view: ${(error as Error).message})`;
+  } finally {
+    await admin.end().catch(() => {});
   }
 }

@@ -36,6 +36,8 @@ export function requestUuidsOf(payload: string): string[] {
 
 /** A reconnect after a lost connection is tried this often. */
 const RECONNECT_MS = 1_000;
+/** A reader that took the lock and is not writing after this long gives it up (exits; its supervisor restarts it). */
+const PROMOTION_LIMIT_MS = 10_000;
 
 /**
  * One process of a validator running as several on one PostgreSQL log (DESIGN.md §5, issue #11).
@@ -257,6 +259,9 @@ export class ClusterMember {
     const node = this.#node as PropnetNode;
     const tail = this.#tail as ReplicaTail;
     const started = performance.now();
+    this.#options.say(`took the writer lock at seq ${node.committedHead.seq}: catching up with the log`);
+    // Holding the lock without writing holds every other process back: past this long, give it up.
+    const watchdog = setTimeout(() => this.#options.onLockLost(new Error(`becoming the writer took longer than ${PROMOTION_LIMIT_MS / 1000} s`)), PROMOTION_LIMIT_MS);
     try {
       // No round of the tail may run once this process writes (it would apply our own rows twice).
       await tail.stop({ keepWaiters: true });
@@ -284,6 +289,8 @@ export class ClusterMember {
       this.committed();
     } catch (error) {
       this.#options.onLockLost(new Error(`becoming the writer failed: ${(error as Error).message}`));
+    } finally {
+      clearTimeout(watchdog);
     }
   }
 
