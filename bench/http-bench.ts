@@ -302,6 +302,8 @@ export type Job =
       rate?: number;
       entities: number;
       subaccountsPerEntity: number;
+      /** Spread the orders over these processes (one validator on PostgreSQL), each trader on one; default [url]. */
+      urls?: string[];
     };
 
 /** The load generator in its own process (`node --import tsx bench/load-generator.ts`). */

@@ -181,7 +181,9 @@ async function sendOrder(http: HttpClient, t: Trader, tally: Tally, scheduledAt?
 }
 
 async function ordersJob(job: Extract<Job, { kind: "orders" }>): Promise<JobResult> {
-  const http = client(job.url, job.concurrency);
+  // Several processes of one validator (`urls`): each trader always sends to the same one.
+  const https = (job.urls ?? [job.url]).map((url) => client(url, job.concurrency));
+  const httpOf = (t: Trader): HttpClient => https[(t.entity + t.id) % https.length] as HttpClient;
   tradersFor(job.entities, job.subaccountsPerEntity);
   for (let i = 0; i < job.entities; i++) entity(i);
   const tally = new Tally();
@@ -193,7 +195,7 @@ async function ordersJob(job: Extract<Job, { kind: "orders" }>): Promise<JobResu
       while (performance.now() < end) {
         const t = nextTrader();
         if (!t) throw new Error("every trader is busy: use more subaccounts than requests in flight");
-        await sendOrder(http, t, tally);
+        await sendOrder(httpOf(t), t, tally);
       }
     };
     await Promise.all(Array.from({ length: job.concurrency }, worker));
@@ -215,7 +217,7 @@ async function ordersJob(job: Extract<Job, { kind: "orders" }>): Promise<JobResu
           sent++;
           continue;
         }
-        const p = sendOrder(http, t, tally, start + (sent * 1000) / rate);
+        const p = sendOrder(httpOf(t), t, tally, start + (sent * 1000) / rate);
         pending.add(p);
         void p.finally(() => pending.delete(p));
         sent++;

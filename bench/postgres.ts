@@ -41,6 +41,8 @@ async function drive(store: Store, events: number, batch: number, inflight: numb
  * `npm run bench -- postgres`: durable appends (synchronous_commit on; SQLite synchronous=FULL)
  * through openStore on both backends in the same run. Floor (issue #11): 20,000 events/s on
  * PostgreSQL. The server at --url must have fsync on for the figure to mean anything; it is reported.
+ * Then three `propnet serve` processes on one schema: signed orders/s through three against one, and
+ * failover time over 20 writer kills (bench/cluster.ts, also `npm run bench -- cluster`).
  */
 export async function run(args: Record<string, string>): Promise<Record<string, unknown>> {
   const events = Number(args.events ?? 200_000);
@@ -74,6 +76,9 @@ export async function run(args: Record<string, string>): Promise<Record<string, 
     // Baseline: the same batches one at a time (nothing queues, so nothing is grouped).
     const single = await measure({ backend: "postgres", url, schema: `${schema}_single` }, Math.min(events, 50_000), 1);
     const sqlite = await measure({ backend: "sqlite", path: join(root, "log.sqlite") });
+    // Several processes of one validator (issue #11): orders/s through three against one, failover
+    // over 20 writer kills (bench/cluster.ts; `--cluster off` leaves it out).
+    const cluster = args.cluster === "off" ? null : await (await import("./cluster.ts")).run(args);
 
     return {
       events,
@@ -93,6 +98,7 @@ export async function run(args: Record<string, string>): Promise<Record<string, 
       sqlite_commit_ms_p50: Number(sqlite.commitP50.toFixed(2)),
       sqlite_commit_ms_p99: Number(sqlite.commitP99.toFixed(2)),
       ratio_postgres_vs_sqlite: Number((postgres.perS / sqlite.perS).toFixed(2)),
+      ...(cluster ? { cluster } : {}),
     };
   } finally {
     for (const s of [schema, `${schema}_single`]) await admin.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`).catch(() => {});

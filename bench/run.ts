@@ -17,6 +17,7 @@ const BENCHES: Record<string, () => Promise<{ run: (args: Record<string, string>
   soak: () => import("./soak.ts"),
   postgres: () => import("./postgres.ts"),
   sync: () => import("./sync.ts"),
+  cluster: () => import("./cluster.ts"),
 };
 
 const [name, ...rest] = process.argv.slice(2);

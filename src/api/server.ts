@@ -1,5 +1,5 @@
 import fastifySwagger from "@fastify/swagger";
-import Fastify, { type FastifyInstance, LogController } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyRequest, LogController } from "fastify";
 import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type { BlockProducer } from "../node/block-producer.ts";
 import type { PropnetNode } from "../node/node.ts";
@@ -53,6 +53,12 @@ export interface ApiContext {
   chain?: () => ChainHealth | null;
   /** Rate limits (API.md numbers); on unless given disabled. */
   limits?: RateLimits;
+  /** Whether this process holds the store's single-writer lock (/healthz `role`); "writer" when absent (SQLite). */
+  role?: () => "writer" | "reader";
+  /** Hooks installed before the routes (several processes on PostgreSQL: writes forwarded to the writer). */
+  install?: (app: FastifyInstance) => void;
+  /** A request forwarded by another process of this validator: the per-IP limit was applied where it arrived. */
+  forwardedByPeer?: (request: FastifyRequest) => boolean;
 }
 
 /** What /healthz says of a followed chain: where it is, how far behind the node is, the last weights set. */
@@ -114,6 +120,7 @@ export function buildServer(ctx: ApiContext, options: ServerOptions = {}): Fasti
   installErrorEnvelope(app);
   if (options.logger) installRequestLog(app);
   installRawJsonParser(app);
+  ctx.install?.(app);
   const connections = new ConnectionLimits(options.connections);
   connections.install(app.server);
   // Connections that never sent a request would hold app.close() until their deadline.
@@ -125,7 +132,7 @@ export function buildServer(ctx: ApiContext, options: ServerOptions = {}): Fasti
   /** The node whose registry shows this server's gauges (it exists only once replay is done). */
   let exposedOn: PropnetNode | null = null;
   app.addHook("onRequest", async (request) => {
-    limits.checkIp(request.ip);
+    if (!ctx.forwardedByPeer?.(request)) limits.checkIp(request.ip);
     const node = ctx.node();
     if (node !== null && node !== exposedOn) {
       exposedOn = node;

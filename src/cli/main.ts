@@ -36,6 +36,7 @@ program
   .option("--block-time <ms>", "block interval in ms; 0 = a block only when an extrinsic arrives", parseBlockTime, 12_000)
   .option("--store <kind>", "event store: sqlite or postgres", parseChoice(["sqlite", "postgres"] as const), "sqlite")
   .option("--pg-url <url>", "PostgreSQL connection URL (with --store postgres)")
+  .option("--pg-schema <name>", "PostgreSQL schema holding the log (with --store postgres; default propnet): every process of one validator names the same")
   .option("--root <ss58>", "root hotkey (default //Alice on the devnet)")
   .option("--oracle <ss58>", "price oracle hotkey (default: root)")
   .option("--mothership <ss58>", "hotkey of the mothership validator")

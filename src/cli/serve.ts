@@ -5,6 +5,9 @@ import { EPISTULA_FUTURE_MS, EPISTULA_PAST_MS, EpistulaVerifier } from "../epist
 import { RateLimits } from "../api/rate-limit.ts";
 import { SignaturePool } from "../epistula/signature-pool.ts";
 import { buildServer } from "../api/server.ts";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { forwardedByPeer, installForwarding } from "../node/cluster/forward-writes.ts";
+import type { ClusterMember } from "../node/cluster/cluster-member.ts";
 import type { LogFormat, LogLevel } from "../api/logging.ts";
 import { NodeLog } from "../node/node-log.ts";
 import { type ConnectionLimitOptions, connectionLimitsFromEnv } from "../api/connection-limits.ts";
@@ -38,6 +41,8 @@ export interface ServeOptions {
   blockTime: number;
   store: "sqlite" | "postgres";
   pgUrl?: string;
+  /** `--pg-schema`: the schema holding the log (default propnet). */
+  pgSchema?: string;
   root?: string;
   oracle?: string;
   mothership?: string;
@@ -133,8 +138,11 @@ export async function runServe(options: ServeOptions): Promise<number> {
 }
 
 async function serve(options: ServeOptions): Promise<number> {
-  if (options.store === "postgres") {
-    throw new ServeRefused("--store postgres is not available in this version yet; use the default embedded SQLite store");
+  if (options.store === "postgres" && !options.pgUrl) {
+    throw new ServeRefused("--store postgres needs --pg-url (e.g. postgres://user@127.0.0.1:5432/dbname)");
+  }
+  if (options.store !== "postgres" && (options.pgUrl !== undefined || options.pgSchema !== undefined)) {
+    throw new ServeRefused("--pg-url and --pg-schema are for --store postgres");
   }
   const subtensor = subtensorOptions(options);
   // Under `npm start`, killing npm must not leave the node running alone: stop as on SIGTERM.
@@ -205,7 +213,13 @@ async function serve(options: ServeOptions): Promise<number> {
   } catch (error) {
     throw new ServeRefused((error as Error).message);
   }
+  // Several processes on one PostgreSQL log (issue #11): the one holding the lock writes, the others replicate and forward.
+  const address = `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${options.port}`;
+  const cluster = options.store === "postgres" ? await connectCluster(options, address, say).catch((error: unknown) => {
+    throw new ServeRefused(`cannot use PostgreSQL at ${redactedUrl(options.pgUrl as string)}: ${(error as Error).message}`);
+  }) : null;
   const app = buildServer({
+    ...(cluster ? clusterContext(cluster, epistula) : {}),
     node: () => node,
     producer: () => producer,
     startupStatus: () => status,
@@ -223,6 +237,7 @@ async function serve(options: ServeOptions): Promise<number> {
     const code = (error as NodeJS.ErrnoException).code;
     const why =
       code === "EADDRINUSE" ? "address already in use" : code === "EACCES" ? "permission denied" : (error as Error).message;
+    await cluster?.close();
     throw new ServeRefused(`cannot listen on ${options.host}:${options.port}: ${why}`);
   }
   // Nothing is written while the log replays, so a stop request then can simply exit.
@@ -232,10 +247,11 @@ async function serve(options: ServeOptions): Promise<number> {
   };
   process.once("SIGTERM", stopDuringStart);
   process.once("SIGINT", stopDuringStart);
-  const address = `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${options.port}`;
   say(`listening on ${address} (health: ${address}/healthz); node hotkey ${nodeKey.address}; data in ${join(options.data)}`);
 
+  if (cluster) say(`PostgreSQL log in schema ${options.pgSchema ?? "propnet"}; this process is the ${cluster.role}`);
   const opened = await PropnetNode.open({
+    ...(cluster ? { replica: cluster.role === "reader", openStore: cluster.openNodeStore, onCommit: cluster.committed } : {}),
     dataDir: options.data,
     strict: options.strict,
     genesis: followed ? undefined : genesis,
@@ -256,6 +272,7 @@ async function serve(options: ServeOptions): Promise<number> {
     onFault: () => void stopWriters().catch((error: unknown) => say(`stopping writers failed: ${(error as Error).message}`)),
   }).catch(async (error: unknown) => {
     await app.close();
+    await cluster?.close();
     throw error;
   });
   // Uuids of writes acknowledged just before a restart stay used (a timestamp may be 2 s ahead).
@@ -284,23 +301,30 @@ async function serve(options: ServeOptions): Promise<number> {
     const { sync } = opened.state;
     return { streamSeq: streamHead(sync).stream_seq, conflicts: sync.conflicts.size, pending: sync.pending.size, refusedBatches: agent.refusedBatches, peers: agent.peerStatus() };
   });
-  agent.start();
   const mothership = isMothership(opened.state.sync, opened.state.identity);
-  if (mothership && options.peers.length > 0) {
-    status = `catching up with peers ${options.peers.join(", ")} before issuing anything`;
-    say(status);
-    await agent.caughtUp();
-    say(`caught up with peers at stream_seq ${await opened.read((state) => streamHead(state.sync).stream_seq)}`);
-  }
-  if (followed) {
-    followed.start(opened, nodeKey);
-  } else {
-    producer = new BlockProducer(opened, options.blockTime);
-    producer.start();
-    // The node's validator scores and sets weights once per tempo (the devnet default genesis
-    // registers and stakes it; on a chain where its hotkey holds no uid it says so and retries).
-    weights = new WeightSetter(opened, devnetWeights(producer), nodeKey.address, options.blockTime > 0 ? options.blockTime : 12_000, say);
-    weights.start();
+  // Only the writer produces blocks, sets weights and runs the demo; a reader starts them once it takes over.
+  const startWriting = () => {
+    if (followed) {
+      followed.start(opened, nodeKey);
+    } else {
+      producer = new BlockProducer(opened, options.blockTime);
+      producer.start();
+      // The node's validator scores and sets weights once per tempo (the devnet default genesis
+      // registers and stakes it; on a chain where its hotkey holds no uid it says so and retries).
+      weights = new WeightSetter(opened, devnetWeights(producer), nodeKey.address, options.blockTime > 0 ? options.blockTime : 12_000, say);
+      weights.start();
+    }
+  };
+  // Peer sync pulls and pushes through the writer; a cluster reader only serves the stream it replicates.
+  if (opened.role === "writer") {
+    agent.start();
+    if (mothership && options.peers.length > 0) {
+      status = `catching up with peers ${options.peers.join(", ")} before issuing anything`;
+      say(status);
+      await agent.caughtUp();
+      say(`caught up with peers at stream_seq ${await opened.read((state) => streamHead(state.sync).stream_seq)}`);
+    }
+    startWriting();
   }
   node = opened;
   const nodeLog = new NodeLog(opened, app.log);
@@ -311,11 +335,18 @@ async function serve(options: ServeOptions): Promise<number> {
       followed ? `following subnet ${subtensor?.netuid} at ${followed.where}` : options.blockTime > 0 ? `a block every ${options.blockTime} ms` : "a block when an extrinsic arrives"
     }`,
   );
-  // The demo trades on the devnet's own chain; a node following a real one has none.
-  // Entity facts are the mothership's: a follower's demo would only be refused.
-  if (options.demo && producer && !mothership) say("the demo runs on the mothership only: this node follows it");
+  // The demo trades on the devnet's own chain; a node following a real one has none. Entity facts
+  // are the mothership's: a follower's demo would only be refused.
+  if (options.demo && !followed && !mothership) say("the demo runs on the mothership only: this node follows it");
   demo = options.demo && producer && mothership ? new Demo(opened, producer, say) : null;
-  const demoStarted = demo?.start().catch((error: unknown) => say(`demo not started: ${(error as Error).message}`));
+  let demoStarted = demo?.start().catch((error: unknown) => say(`demo not started: ${(error as Error).message}`));
+  await cluster?.start(opened, epistula, async () => {
+    // A reader that takes over: its sync agent starts now (issuing nothing until caught up with the peers).
+    agent.start();
+    startWriting();
+    demo = options.demo && producer && mothership ? new Demo(opened, producer, say) : null;
+    demoStarted = demo?.start().catch((error: unknown) => say(`demo not started: ${(error as Error).message}`));
+  });
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -330,6 +361,8 @@ async function serve(options: ServeOptions): Promise<number> {
       deadline.unref();
       (async () => {
         agent.stop();
+        // First: a stopping reader must not take the writer's lock.
+        await cluster?.stopFollowing();
         await app.close();
         await demoStarted;
         await demo?.stop();
@@ -337,6 +370,8 @@ async function serve(options: ServeOptions): Promise<number> {
         await producer?.stop();
         await followed?.stop();
         await opened.close();
+        // After the last commit: the lock goes with the session and another process takes over.
+        await cluster?.close();
         // After close: the final snapshot is logged too.
         nodeLog.stop();
         lock.release();
@@ -352,4 +387,40 @@ async function serve(options: ServeOptions): Promise<number> {
     process.once("SIGTERM", () => stop("SIGTERM"));
     process.once("SIGINT", () => stop("SIGINT"));
   });
+}
+
+/** Connects this process to the others on the same PostgreSQL log; a lost lock ends a writer (its supervisor restarts it as a reader). */
+async function connectCluster(options: ServeOptions, address: string, sayLine: (message: string) => void) {
+  const { ClusterMember } = await import("../node/cluster/cluster-member.ts");
+  return ClusterMember.connect({
+    url: options.pgUrl as string,
+    schema: options.pgSchema ?? "propnet",
+    address,
+    say: sayLine,
+    onLockLost: (error) => {
+      sayLine(`fatal: ${error.message}; exiting so that this process restarts as a reader (another process takes over the writing)`);
+      process.exit(70);
+    },
+  });
+}
+
+/** A connection URL without its password, for messages. */
+function redactedUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return "the given --pg-url";
+  }
+}
+
+/** What the HTTP layer takes from the cluster: the role, forwarded writes, and who forwards them. */
+function clusterContext(cluster: ClusterMember, epistula: EpistulaVerifier) {
+  const forwarding = cluster.forwarding(epistula);
+  return {
+    role: () => cluster.role,
+    install: (server: FastifyInstance) => installForwarding(server, forwarding),
+    forwardedByPeer: (request: FastifyRequest) => forwardedByPeer(request, forwarding),
+  };
 }

@@ -63,6 +63,12 @@ export interface NodeOptions {
    */
   onFault?: (problem: string, error: unknown) => void;
   onCommit?: (stats: CommitStats) => void;
+  /**
+   * Open as a cluster reader (issue #11, several processes on PostgreSQL): nothing is written at
+   * open (genesis, followed chain, payout period) and every submission is refused with UNAVAILABLE
+   * until `promote`; the state moves by `replicated` as another process's commits are applied.
+   */
+  replica?: boolean;
 }
 
 /** Something `/healthz` reports: a `degraded` one changes its status, the others only add a line. */
@@ -120,6 +126,10 @@ export class PropnetNode {
   #halted: { reason: unknown; refusal: string | undefined } | null = null;
   #rebuilds = 0;
   readonly #commitListeners: Array<(rows: readonly StoredEvent[]) => void> = [];
+  /** A cluster reader refuses every submission (its writes go to the writer process). */
+  #replica: boolean;
+  /** The head of the last committed batch (or the last replicated row): what a write's answer names. */
+  #committed: LogHead;
   /** Settles when the background check of the log before the snapshot is done. */
   audit: Promise<void> = Promise.resolve();
 
@@ -142,6 +152,8 @@ export class PropnetNode {
     this.#headFile = headFile;
     this.#lastSnapshotSeq = snapshotSeq;
     this.#lastSnapshotAt = performance.now();
+    this.#replica = options.replica ?? false;
+    this.#committed = log.head;
     this.metrics.observeState(() => {
       const state = this.#state;
       let active = 0;
@@ -154,6 +166,8 @@ export class PropnetNode {
       return { active, eliminated, held: state.trading.held.size };
     });
     this.#writer = this.#newWriter(state, log);
+    // Replayed events close no checkpoints to store (the writer process stores them): a reader collects none.
+    if (this.#replica) state.trading.closedCheckpoints = null;
     this.watch("storage", () => this.#storage.condition());
     this.watch("snapshot", () => (this.#snapshotProblem ? { problem: this.#snapshotProblem, degraded: false } : null));
     this.watch("head", () => (this.#headFile.problem ? { problem: this.#headFile.problem, degraded: false } : null));
@@ -172,7 +186,7 @@ export class PropnetNode {
       clock: this.clock,
       block: () => 0,
       handlers: options.handlers,
-      admit: () => this.#storage.refusal(),
+      admit: () => (this.#replica ? new DomainError("UNAVAILABLE", "this process is a reader: writes go to the writer process") : this.#storage.refusal()),
       isStorageFull: (error) => this.#storage.explains(error),
       onFatal: options.onFatal ?? exitOnFatal,
       onStorageFull: (error) => this.#rebuild(error),
@@ -180,7 +194,10 @@ export class PropnetNode {
       onCommit: (stats, rows, refused) => {
         // Durable now, and about to be acknowledged: the head file moves first.
         const last = rows[rows.length - 1];
-        if (last) this.#headFile.record({ seq: last.seq, hash: last.hash });
+        if (last) {
+          this.#headFile.record({ seq: last.seq, hash: last.hash });
+          this.#committed = { seq: last.seq, hash: last.hash };
+        }
         this.metrics.committed(stats, rows, refused);
         this.metrics.seq.set(this.log.head.seq);
         this.metrics.queueDepth.set(this.writer.queueDepth);
@@ -222,25 +239,9 @@ export class PropnetNode {
       );
       node.watch("clock", () => clock.condition());
       if (recovered.snapshot) node.#auditPrefix(recovered.snapshot.seq, recovered.snapshot.head_hash);
-      if (recovered.head.seq === 0 && options.genesis && options.genesis.length > 0) {
-        const command = { kind: "genesis" as const, endowments: options.genesis, chain: options.chainGenesis };
-        const outcome = await node.submit({ command });
-        if (!outcome.ok) throw outcome.error;
-      }
-      if (options.follow) await node.follow(options.follow);
-      if (options.payoutPeriod) {
-        const outcome = await node
-          .submit({ command: { kind: "set_payout_period", ts: clock.now(), period: options.payoutPeriod } })
-          .catch((error: unknown) => {
-            // A node on a full disk still starts and serves reads; the log's period stays in effect.
-            if (error instanceof DomainError && error.code === "STORAGE_FULL") {
-              options.say?.(`payout period ${JSON.stringify(options.payoutPeriod)} not recorded: ${error.message}`);
-              return null;
-            }
-            throw error;
-          });
-        if (outcome && !outcome.ok && outcome.error.details.unchanged !== true) throw outcome.error;
-      }
+      // A cluster reader writes nothing: the writer process records all of this.
+      if (options.replica) return node;
+      await node.writeStartFacts();
       return node;
     } catch (error) {
       // Once built, the node owns a timer and the head file as well as the store: close them all.
@@ -443,6 +444,76 @@ export class PropnetNode {
   /** Called after every durable commit (peer sync pushes new facts at once). */
   onCommitted(listener: (rows: readonly StoredEvent[]) => void): void {
     this.#commitListeners.push(listener);
+  }
+
+  /** The head of the last committed (or, on a reader, replicated) row: never ahead of the durable log. */
+  get committedHead(): LogHead {
+    return this.#committed;
+  }
+
+  /** "reader" while this process replicates another's writes (issue #11), else "writer". */
+  get role(): "writer" | "reader" {
+    return this.#replica ? "reader" : "writer";
+  }
+
+  /**
+   * A cluster reader applied rows another process committed to `state`, through `head` (issue
+   * #11): the log, the head file and the metrics move with it, and snapshots are taken as a
+   * writer's would be.
+   */
+  replicated(head: LogHead): void {
+    this.#log = new EventLog(this.#store, head);
+    this.#committed = head;
+    this.#headFile.record(head);
+    this.metrics.seq.set(head.seq);
+    this.#maybeSnapshot();
+  }
+
+  /**
+   * A cluster reader took the writer's lock and caught up with the log (issue #11): from here it
+   * writes through `store`, opened after the lock was taken so it continues the log's head; the
+   * store it read through is closed. The state is the replica, exactly as committed.
+   */
+  async promote(store: Store): Promise<void> {
+    if (!this.#replica) return;
+    const old = this.#store;
+    this.#store = store;
+    this.#log = new EventLog(store, this.#log.head);
+    this.#replica = false;
+    this.#writer = this.#newWriter(this.#state, this.#log);
+    if (this.#halted) this.#writer.halt(this.#halted.reason, this.#halted.refusal);
+    if (this.#closed) this.#writer.close();
+    // In the background: nothing reads through it any more, and its pool must not hold up the takeover.
+    void old.close().catch(() => undefined);
+    await this.writeStartFacts();
+  }
+
+  /**
+   * What a writer records when it starts (or takes over from another process): the genesis on an
+   * empty log, the followed chain, the payout period when it differs from the log's.
+   */
+  async writeStartFacts(): Promise<void> {
+    const options = this.options;
+    const clock = this.clock;
+    if (this.head.seq === 0 && options.genesis && options.genesis.length > 0) {
+      const command = { kind: "genesis" as const, endowments: options.genesis, chain: options.chainGenesis };
+      const outcome = await this.submit({ command });
+      if (!outcome.ok) throw outcome.error;
+    }
+    if (options.follow) await this.follow(options.follow);
+    if (options.payoutPeriod) {
+      const outcome = await this
+        .submit({ command: { kind: "set_payout_period", ts: clock.now(), period: options.payoutPeriod } })
+        .catch((error: unknown) => {
+          // A node on a full disk still starts and serves reads; the log's period stays in effect.
+          if (error instanceof DomainError && error.code === "STORAGE_FULL") {
+            options.say?.(`payout period ${JSON.stringify(options.payoutPeriod)} not recorded: ${error.message}`);
+            return null;
+          }
+          throw error;
+        });
+      if (outcome && !outcome.ok && outcome.error.details.unchanged !== true) throw outcome.error;
+    }
   }
 
   submit(submission: Submission): Promise<Outcome> {

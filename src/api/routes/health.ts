@@ -9,7 +9,8 @@ import type { ApiContext } from "../server.ts";
 export const healthRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app, { ctx }) => {
   app.get("/healthz", { schema: { summary: "Is the node serving, and is anything wrong (problems)", tags: ["health"] } }, async () => {
     const node = ctx.node();
-    const base = { block: 0, stream_seq: 0, version: ctx.version };
+    // role: whether this process holds the store's single-writer lock (always "writer" on SQLite).
+    const base = { block: 0, stream_seq: 0, version: ctx.version, role: ctx.role?.() ?? "writer" };
     if (!node) return { status: "ok", ...base, seq: 0, problems: [ctx.startupStatus()] };
     if (!node.readable) {
       // No read here: after a failed commit the state may hold effects that never became durable.
