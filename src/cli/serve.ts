@@ -6,7 +6,7 @@ import { RateLimits } from "../api/rate-limit.ts";
 import { SignaturePool } from "../epistula/signature-pool.ts";
 import { buildServer } from "../api/server.ts";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { forwardedByPeer, installForwarding } from "../node/cluster/forward-writes.ts";
+import { forwardedByPeer, installForwarding } from "../api/forward-writes.ts";
 import type { ClusterMember } from "../node/cluster/cluster-member.ts";
 import type { LogFormat, LogLevel } from "../api/logging.ts";
 import { NodeLog } from "../node/node-log.ts";

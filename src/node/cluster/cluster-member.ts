@@ -6,9 +6,8 @@ import type { Store } from "../../store/store.ts";
 import type { StoredEvent } from "../../store/stored-event.ts";
 import type { NodeCondition, PropnetNode } from "../node.ts";
 import { ConsistentHeadStore } from "./consistent-head-store.ts";
-import type { ForwardingOptions } from "./forward-writes.ts";
 import { ReplicaTail } from "./replica-tail.ts";
-import { commitChannel, currentWriter, WriterLock } from "./writer-lock.ts";
+import { commitChannel, currentWriter, WriterLock } from "../../store/postgres/writer-lock.ts";
 
 export interface ClusterOptions {
   url: string;
@@ -38,6 +37,33 @@ export function requestUuidsOf(payload: string): string[] {
 const RECONNECT_MS = 1_000;
 /** A reader that took the lock and is not writing after this long gives it up (exits; its supervisor restarts it). */
 const PROMOTION_LIMIT_MS = 10_000;
+
+/** What the HTTP layer (src/api/forward-writes.ts) needs of the cluster to forward a reader's writes. */
+export interface ForwardingOptions {
+  /** This process's role now. */
+  role(): "writer" | "reader";
+  /** The writer's base URL and token (cached); a null address when none holds the lock right now. */
+  writer(): Promise<{ address: string | null; token: string | null }>;
+  /** The cached address failed: read it again next time. */
+  forgetWriter(): void;
+  /** Resolves true once this process's replica reached `seq`, false after `timeoutMs`. */
+  waitFor(seq: number, timeoutMs: number): Promise<boolean>;
+  /** The seq of the last committed row (writer): named in every write's answer. */
+  committedSeq(): number | null;
+  /**
+   * Node time when this process took over as the writer (null: it started as the writer, and the
+   * verifier's start-up guard covers it). Writes signed before it are refused for a moment.
+   */
+  promotedAt?: () => number | null;
+  now?: () => number;
+  /** Whether a forwarded request's token is this writer's own (another process of this validator sent it). */
+  isForwardedByPeer(token: string): boolean;
+  epistula: EpistulaVerifier;
+  /** How long a forwarded write may take (an extrinsic waits for its block). Default 30 s. */
+  timeoutMs?: number;
+  /** How long a reader waits for its replica to reach the written seq before answering anyway. Default 5 s. */
+  catchUpMs?: number;
+}
 
 /**
  * One process of a validator running as several on one PostgreSQL log (DESIGN.md §5, issue #11).

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { EPISTULA_STARTUP_GUARD_MS, type EpistulaVerifier, ReplayedRequest } from "../../epistula/epistula.ts";
-import { DomainError } from "../../core/errors/errors.ts";
+import { EPISTULA_STARTUP_GUARD_MS, ReplayedRequest } from "../epistula/epistula.ts";
+import { DomainError } from "../core/errors/errors.ts";
+import type { ForwardingOptions } from "../node/cluster/cluster-member.ts";
 
 /** The response header naming the seq a write's answer reflects: a reader answers once its replica has it. */
 export const SEQ_HEADER = "propnet-seq";
@@ -19,31 +20,6 @@ const RETURNED = ["content-type", "retry-after", SEQ_HEADER];
 /** Writes that stay local: a session lives in the process that signed it in. */
 const LOCAL_WRITES = new Set(["/v1/sessions"]);
 
-export interface ForwardingOptions {
-  /** This process's role now. */
-  role(): "writer" | "reader";
-  /** The writer's base URL and token (cached); a null address when none holds the lock right now. */
-  writer(): Promise<{ address: string | null; token: string | null }>;
-  /** The cached address failed: read it again next time. */
-  forgetWriter(): void;
-  /** Resolves true once this process's replica reached `seq`, false after `timeoutMs`. */
-  waitFor(seq: number, timeoutMs: number): Promise<boolean>;
-  /** The seq of the last committed row (writer): named in every write's answer. */
-  committedSeq(): number | null;
-  /**
-   * Node time when this process took over as the writer (null: it started as the writer, and the
-   * verifier's start-up guard covers it). Writes signed before it are refused for a moment.
-   */
-  promotedAt?: () => number | null;
-  now?: () => number;
-  /** Whether a forwarded request's token is this writer's own (another process of this validator sent it). */
-  isForwardedByPeer(token: string): boolean;
-  epistula: EpistulaVerifier;
-  /** How long a forwarded write may take (an extrinsic waits for its block). Default 30 s. */
-  timeoutMs?: number;
-  /** How long a reader waits for its replica to reach the written seq before answering anyway. Default 5 s. */
-  catchUpMs?: number;
-}
 
 function isWrite(request: FastifyRequest): boolean {
   const m = request.method;

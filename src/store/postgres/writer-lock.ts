@@ -1,5 +1,5 @@
 import pg from "pg";
-import { checkSchemaName } from "../../store/postgres/postgres-schema.ts";
+import { checkSchemaName } from "./postgres-schema.ts";
 
 /** Who writes now: the address the writer process serves HTTP on, published once it holds the lock. */
 export interface WriterRecord {
