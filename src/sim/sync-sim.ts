@@ -694,13 +694,6 @@ class SyncSim {
   }
 }
 
-function syncHashOf(state: State): string {
-  return syncStateHash(
-    state.sync,
-    state.entities.entities.sortedEntries().map(([, e]) => e),
-    state.entities.subaccounts.sortedEntries(),
-  );
-}
 
 /** One seed of the sync simulator. */
 export async function runSyncSeed(options: SyncSimOptions): Promise<SyncSeedReport> {
@@ -936,8 +929,8 @@ export async function runSyncSeed(options: SyncSimOptions): Promise<SyncSeedRepo
       const lives = sim.nodes.map((n) => n.life);
       if (lives.some((l) => l === null || l.inFlight !== null)) return false;
       // Every fact lives on some node, so nodes all up and all equal have all of them.
-      const want = syncHashOf((lives[0] as Incarnation).state);
-      return lives.every((l) => syncHashOf((l as Incarnation).state) === want);
+      const want = syncStateHash((lives[0] as Incarnation).state);
+      return lives.every((l) => syncStateHash((l as Incarnation).state) === want);
     };
     const healedAt = sim.queue.now;
     await sim.run(healedAt + CONVERGE_MS, agreed);

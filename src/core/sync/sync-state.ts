@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { AssertionFailure } from "../errors/errors.ts";
 import { canonicalJson } from "../machine/canonical-json.ts";
 import { type Journal, JournaledMap } from "../machine/journal.ts";
+import type { State } from "../machine/state.ts";
 import { STREAM_GENESIS_HASH, type SyncFact } from "./sync-fact.ts";
 
 /** A fact received that contradicts one this node holds (SYNC_CONFLICT): recorded, never applied. */
@@ -152,18 +153,15 @@ export function importSync(encoded: EncodedSync | undefined, journal: Journal): 
  * entity facts (limits; subaccount ids, uuids, creation and elimination times, sizes and status).
  * Collateral and trading are each node's own.
  */
-export function syncStateHash(
-  sync: SyncState,
-  entities: Iterable<{ hotkey: string; maxSubaccounts: number }>,
-  subaccounts: Iterable<[string, { uuid: string; createdAtMs: number; accountSizeUsd: number; status: string; eliminatedAtMs: number | null }]>,
-): string {
+export function syncStateHash(state: Pick<State, "sync" | "entities">): string {
+  const { sync, entities } = state;
   const head = streamHead(sync);
   const body = {
     stream_seq: head.stream_seq,
     hash: head.hash,
     mothership: sync.mothership.get("m") ?? null,
-    entities: [...entities].map((e) => [e.hotkey, e.maxSubaccounts]),
-    subaccounts: [...subaccounts].map(([k, a]) => [k, a.uuid, a.createdAtMs, a.accountSizeUsd, a.status, a.eliminatedAtMs]),
+    entities: entities.entities.sortedEntries().map(([, e]) => [e.hotkey, e.maxSubaccounts]),
+    subaccounts: entities.subaccounts.sortedEntries().map(([k, a]) => [k, a.uuid, a.createdAtMs, a.accountSizeUsd, a.status, a.eliminatedAtMs]),
   };
   return createHash("sha256").update(canonicalJson(body)).digest("hex");
 }

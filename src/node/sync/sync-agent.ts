@@ -244,7 +244,7 @@ export class SyncAgent {
       hotkey: this.#o.hotkey,
       conflicts: state.sync.conflicts.size,
       ...(stateHash
-        ? { sync_state_hash: syncStateHash(state.sync, state.entities.entities.sortedEntries().map(([, e]) => e), state.entities.subaccounts.sortedEntries()) }
+        ? { sync_state_hash: syncStateHash(state) }
         : {}),
     }));
   }
