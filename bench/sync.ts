@@ -131,7 +131,7 @@ export async function run(args: Record<string, string>): Promise<Record<string, 
   await cryptoReady();
   const loadavg = round(os.loadavg()[0] as number);
   const facts = Number(args.facts ?? 100_000);
-  const batchSizes = (args.batches ?? "100,250,500").split(",").map(Number);
+  const batchSizes = (args.batches ?? "100,200,250").split(",").map(Number);
   const rate = Number(args.rate ?? 200);
   const seconds = Number(args.seconds ?? 15);
   const clients = Number(args.clients ?? 1_000);

@@ -344,7 +344,7 @@ async function serve(options: ServeOptions): Promise<number> {
     // A reader that takes over: its sync agent starts now (issuing nothing until caught up with the peers).
     agent.start();
     startWriting();
-    demo = options.demo && producer && mothership ? new Demo(opened, producer, say) : null;
+    demo = options.demo && producer && isMothership(opened.state.sync, opened.state.identity) ? new Demo(opened, producer, say) : null;
     demoStarted = demo?.start().catch((error: unknown) => say(`demo not started: ${(error as Error).message}`));
   });
 

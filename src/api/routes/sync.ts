@@ -4,7 +4,7 @@ import { z } from "zod";
 import { DomainError } from "../../core/errors/errors.ts";
 import { SYNC_FACT_TYPES, type SyncFact } from "../../core/sync/sync-fact.ts";
 import { MAX_BATCH } from "../../node/sync/sync-stream.ts";
-import type { SyncAgent } from "../../node/sync/sync-agent.ts";
+import { DEFAULT_BATCH, type SyncAgent } from "../../node/sync/sync-agent.ts";
 import { SIGNED } from "../openapi.ts";
 import { type Access, hotkeyParam, requireSigner, signedWrite, write } from "../access.ts";
 
@@ -26,7 +26,7 @@ const PushAnswer = z.strictObject({
   stream_seq: z.number().int(),
 });
 
-/** A pushed batch may be far larger than an ordinary request (MAX_BATCH facts). */
+/** A pushed batch (MAX_BATCH facts of a few hundred bytes) may be larger than an ordinary request. */
 const SYNC_BODY_LIMIT = 4 * 1024 * 1024;
 
 /** Peer sync (API.md "Sync between validators"): the mothership's fact stream, served and received. */
@@ -47,7 +47,7 @@ export const syncRoutes: FastifyPluginAsync<{ access: Access; sync: () => SyncAg
         tags: ["sync"],
         querystring: z.strictObject({
           after: z.coerce.number().int().min(0).default(0),
-          limit: z.coerce.number().int().min(1).max(MAX_BATCH).default(500),
+          limit: z.coerce.number().int().min(1).max(MAX_BATCH).default(DEFAULT_BATCH),
         }),
         response: { 200: z.strictObject({ events: z.array(Fact), head: Head }) },
       },

@@ -233,6 +233,17 @@ describe("a batch is refused whole", () => {
     expectRefused(f, batch(f, [odd]), /unknown fact type/);
   });
 
+  it("a payload canonical JSON cannot hold (Infinity from 1e999, nesting too deep): refused, never a fault that stops writes", () => {
+    const { f, facts } = setup();
+    const real = facts[2] as SyncFact;
+    let deep: unknown = 0;
+    for (let i = 0; i < 200_000; i++) deep = [deep];
+    for (const poison of [JSON.parse('{"x":1e999}') as unknown, { deep }]) {
+      const bad = { ...real, payload: { ...real.payload, ...(poison as object) } } as SyncFact;
+      expectRefused(f, batch(f, [bad]), /not canonical JSON/);
+    }
+  });
+
   it("after any refusal the genuine batch still applies", () => {
     const { m, f, facts } = setup();
     expectRefused(f, batch(f, facts.slice(2), "5stranger"), /signed by/);

@@ -161,7 +161,14 @@ function checkBatch(facts: readonly SyncFact[], head: SignedHead): void {
   let prev: SyncFact | null = null;
   for (const f of facts) {
     if (!(SYNC_FACT_TYPES as readonly string[]).includes(f.type)) throw new SyncBatchRefused(`stream_seq ${f.stream_seq}: unknown fact type ${String(f.type)}`);
-    if (factHash(f) !== f.hash) throw new SyncBatchRefused(`stream_seq ${f.stream_seq}: the hash does not match the fact`);
+    let hash: string;
+    try {
+      hash = factHash(f);
+    } catch {
+      // A payload canonical JSON cannot hold (an Infinity, a structure nested too deep) is bad input, never a fault.
+      throw new SyncBatchRefused(`stream_seq ${f.stream_seq}: the payload is not canonical JSON`);
+    }
+    if (hash !== f.hash) throw new SyncBatchRefused(`stream_seq ${f.stream_seq}: the hash does not match the fact`);
     if (prev && (f.stream_seq !== prev.stream_seq + 1 || f.prev_hash !== prev.hash)) {
       throw new SyncBatchRefused(`stream_seq ${f.stream_seq} does not follow ${prev.stream_seq} in the batch`);
     }
@@ -203,10 +210,7 @@ function applyFact(state: State, fact: SyncFact, c: ApplySyncBatch): JsonObject 
       const here = entities.subaccounts.get(syntheticHotkey(p.entity, p.id));
       if (here) return here.uuid === p.uuid ? "duplicate" : `${factSubject(fact)}: id ${p.id} here has uuid ${here.uuid}`;
       if (p.id !== e.nextId) return `${factSubject(fact)}: the next id here is ${e.nextId}`;
-      // A mothership catching up on facts it issued before a restore tracks collateral: it reserves again what it can.
-      const free = state.ledger.balanceOf(TAO, account.collateral(p.entity));
-      const reserve = tracksCollateral(state) ? (reserveFor(p.account_size_usd) < free ? reserveFor(p.account_size_usd) : free) : 0n;
-      return withLocal(state, fact, { entity: p.entity, id: p.id, uuid: p.uuid, account_size_usd: p.account_size_usd, reserved_rao: reserve.toString(), ts: fact.ts_ms });
+      return withLocal(state, fact, { entity: p.entity, id: p.id, uuid: p.uuid, account_size_usd: p.account_size_usd, reserved_rao: reserveAgain(state, p.entity, p.account_size_usd).toString(), ts: fact.ts_ms });
     }
     case "SubaccountEliminated": {
       const sub = typeof p.synthetic_hotkey === "string" ? entities.subaccounts.get(p.synthetic_hotkey) : undefined;
@@ -222,7 +226,7 @@ function applyFact(state: State, fact: SyncFact, c: ApplySyncBatch): JsonObject 
       const sub = typeof p.synthetic_hotkey === "string" ? entities.subaccounts.get(p.synthetic_hotkey) : undefined;
       if (!sub || typeof p.reason !== "string") return `${factSubject(fact)} is unknown here or malformed`;
       if (sub.status === "active") return "duplicate";
-      return withLocal(state, fact, { synthetic_hotkey: p.synthetic_hotkey as string, reason: p.reason, by: c.signer, ts: c.ts, restored_rao: "0", reserved_rao: "0" });
+      return withLocal(state, fact, { synthetic_hotkey: p.synthetic_hotkey as string, reason: p.reason, by: c.signer, ts: c.ts, restored_rao: "0", reserved_rao: reserveAgain(state, sub.entity, sub.accountSizeUsd).toString() });
     }
     case "MothershipChanged": {
       const from = mothershipOf(state.sync, state.identity);
@@ -230,6 +234,18 @@ function applyFact(state: State, fact: SyncFact, c: ApplySyncBatch): JsonObject 
       return {};
     }
   }
+}
+
+/**
+ * What a synced subaccount reserves here: nothing on a follower (collateral is the mothership's);
+ * on a mothership catching up on facts it issued before a restore, the rule's reserve again, as far
+ * as the entity's free collateral goes.
+ */
+function reserveAgain(state: State, entity: string, accountSizeUsd: number): bigint {
+  if (!tracksCollateral(state)) return 0n;
+  const free = state.ledger.balanceOf(TAO, account.collateral(entity));
+  const rule = reserveFor(accountSizeUsd);
+  return rule < free ? rule : free;
 }
 
 function withLocal(state: State, fact: SyncFact, local: JsonObject): JsonObject {

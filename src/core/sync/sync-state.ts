@@ -30,6 +30,8 @@ export interface PendingElimination {
 export interface SyncState {
   /** stream_seq -> fact. */
   stream: JournaledMap<number, SyncFact>;
+  /** stream_seq -> the mothership a MothershipChanged there handed over to (derived from `stream`, never encoded). */
+  rotations: JournaledMap<number, string>;
   /** stream_seq -> the mothership's signature of that fact's hash, for heads this node received signed. */
   signatures: JournaledMap<number, { signer: string; signature: string }>;
   /** "m" -> the mothership set by the last MothershipChanged (before one, node configuration decides). */
@@ -59,6 +61,7 @@ export interface NodeIdentity {
 export function createSyncState(journal: Journal): SyncState {
   return {
     stream: new JournaledMap(journal),
+    rotations: new JournaledMap(journal),
     signatures: new JournaledMap(journal),
     mothership: new JournaledMap(journal),
     conflicts: new JournaledMap(journal),
@@ -87,14 +90,15 @@ export function issuesFacts(sync: SyncState, identity: NodeIdentity): boolean {
   return identity.catchingUp !== true && isMothership(sync, identity);
 }
 
-/** The mothership in office before fact `seq`: the configured one, moved by every rotation before it. */
+/**
+ * The mothership in office before fact `seq`: the configured one (`--mothership` names the stream's
+ * first mothership, kept after rotations), moved by every rotation before it.
+ */
 export function issuerOf(sync: SyncState, identity: NodeIdentity, seq: number): string | null {
   let issuer = identity.mothership ?? identity.hotkey;
-  // Rotations are rare: only a stream that had one is walked.
-  if (!sync.mothership.has("m")) return issuer;
-  for (let k = 1; k < Math.min(seq, sync.stream.size + 1); k++) {
-    const f = sync.stream.get(k) as SyncFact;
-    if (f.type === "MothershipChanged") issuer = f.payload.to as string;
+  for (const at of sync.rotations.sortedKeys()) {
+    if (at >= seq) break;
+    issuer = sync.rotations.get(at) as string;
   }
   return issuer;
 }
@@ -107,7 +111,10 @@ export function recordFacts(sync: SyncState, facts: readonly SyncFact[]): void {
       throw new AssertionFailure(`sync fact ${f.stream_seq} does not continue the stream at ${head.stream_seq}`);
     }
     sync.stream.set(f.stream_seq, f);
-    if (f.type === "MothershipChanged") sync.mothership.set("m", f.payload.to as string);
+    if (f.type === "MothershipChanged") {
+      sync.mothership.set("m", f.payload.to as string);
+      sync.rotations.set(f.stream_seq, f.payload.to as string);
+    }
   }
 }
 
@@ -140,7 +147,10 @@ export function exportSync(s: SyncState): EncodedSync | null {
 export function importSync(encoded: EncodedSync | undefined, journal: Journal): SyncState {
   const s = createSyncState(journal);
   if (!encoded) return s;
-  for (const f of encoded.stream) s.stream.set(f.stream_seq, f);
+  for (const f of encoded.stream) {
+    s.stream.set(f.stream_seq, f);
+    if (f.type === "MothershipChanged") s.rotations.set(f.stream_seq, f.payload.to as string);
+  }
   for (const [k, v] of encoded.signatures) s.signatures.set(k, v);
   if (encoded.mothership !== null) s.mothership.set("m", encoded.mothership);
   encoded.conflicts.forEach((c, i) => s.conflicts.set(i + 1, c));

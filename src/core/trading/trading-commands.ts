@@ -324,7 +324,7 @@ export function placeOrderCommand(state: State, c: PlaceOrder): EventDraft {
     payload.verdict = v;
     payload.marks = applyVerdict(state, trader, v, c.ts, null, `${where} verdict`) as unknown as JsonObject;
   }
-  const eliminated = typeof payload.verdict === "string" ? eliminatedIn([[trader, payload.verdict, 0, null as never]]) : [];
+  const eliminated = typeof payload.verdict === "string" && payload.verdict !== "pass" && !isPendingVerdict(payload.verdict) ? [trader] : [];
   return withEntityChecks(state, entitiesOf(state, eliminated), { type: "OrderPlaced", version: 1, payload: { ...payload, ref: { trader, n: t.orderCount - 1 } } });
 }
 

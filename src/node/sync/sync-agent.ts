@@ -108,6 +108,7 @@ export class SyncAgent {
   /** This node's stream head as last read (for status without a read). */
   #head = 0;
   readonly #signed = new Map<string, string>();
+  #stateHash: { key: string; hash: string } | null = null;
 
   constructor(options: SyncAgentOptions) {
     this.#o = options;
@@ -128,6 +129,8 @@ export class SyncAgent {
       pushTimer: null,
     }));
     this.#caughtUp = new Promise((resolve) => (this.#resolveCaughtUp = resolve));
+    // From the moment the node has an agent: nothing is issued before its first round with every peer.
+    if (this.#peers.length > 0) options.identity.catchingUp = true;
     options.node.onCommitted((rows) => {
       // Orders and prices commit far more often than facts: only a commit that carries facts wakes the pushes.
       if (rows === undefined || rows.some((r) => r.type.startsWith("SyncBatchApplied@") || r.payload.includes('"facts":['))) this.#wakePushes();
@@ -142,7 +145,6 @@ export class SyncAgent {
   start(): void {
     if (this.#started) return;
     this.#started = true;
-    if (this.#peers.length > 0) this.#o.identity.catchingUp = true;
     this.#checkCaughtUp();
     for (const peer of this.#peers) this.#schedulePull(peer, 0);
   }
@@ -200,6 +202,10 @@ export class SyncAgent {
         return refused(`stream_seq ${fact.stream_seq} rotates the mothership without root's signed request`);
       }
     }
+    // A rotation to this node: it stops issuing before the batch is applied (commands committed
+    // with it must not issue), and until it caught up again with every peer.
+    const rotatesToMe = batch.events.some((f) => f.type === "MothershipChanged" && f.payload.to === this.#o.hotkey && f.stream_seq > expect.here);
+    if (rotatesToMe) this.#catchUpAgain();
     let outcome: Outcome;
     try {
       outcome = await node.submit({
@@ -218,8 +224,6 @@ export class SyncAgent {
       return { applied: 0, duplicates, conflicts: 0, refused: 0, stream_seq: here };
     }
     const ref = outcome.view as SyncBatchOutcome;
-    const rotatedToMe = batch.events.some((f) => f.type === "MothershipChanged" && f.payload.to === this.#o.hotkey && f.stream_seq > expect.here && f.stream_seq <= here);
-    if (rotatedToMe) this.#catchUpAgain();
     if (ref.conflicts > 0) this.#o.say?.(`sync: SYNC_CONFLICT recorded in the batch ending at stream_seq ${batch.head.stream_seq} (see /healthz)`);
     if (ref.applied > 0) this.#wakePushes();
     return { ...ref, refused: 0, stream_seq: here };
@@ -236,17 +240,27 @@ export class SyncAgent {
     return { events: found.batch.facts, head: { stream_seq: last.stream_seq, hash: last.hash, signature } };
   }
 
-  /** GET /v1/sync/head: with `stateHash`, the hash of the entity facts (it covers every subaccount). */
+  /**
+   * GET /v1/sync/head: with `stateHash`, the hash of the entity facts. It covers every subaccount,
+   * and only facts change it, so it is computed once per stream head and log seq.
+   */
   async head(stateHash = false): Promise<PeerHead & { conflicts: number; sync_state_hash?: string }> {
-    return this.#o.node.read((state) => ({
-      ...streamHead(state.sync),
-      mothership: mothershipOf(state.sync, state.identity),
-      hotkey: this.#o.hotkey,
-      conflicts: state.sync.conflicts.size,
-      ...(stateHash
-        ? { sync_state_hash: syncStateHash(state) }
-        : {}),
-    }));
+    return this.#o.node.read((state) => {
+      const head = streamHead(state.sync);
+      let hash: string | undefined;
+      if (stateHash) {
+        const key = `${head.hash}|${state.sync.conflicts.size}|${state.sync.pending.size}|${state.entities.subaccounts.size}`;
+        if (this.#stateHash?.key !== key) this.#stateHash = { key, hash: syncStateHash(state) };
+        hash = this.#stateHash.hash;
+      }
+      return {
+        ...head,
+        mothership: mothershipOf(state.sync, state.identity),
+        hotkey: this.#o.hotkey,
+        conflicts: state.sync.conflicts.size,
+        ...(hash === undefined ? {} : { sync_state_hash: hash }),
+      };
+    });
   }
 
   // ---- pulling -------------------------------------------------------------------------------------
