@@ -248,6 +248,25 @@ export const INVALID: { readonly [K in CommandKind]?: ReadonlyArray<{ why: strin
   record_chain_gap: [
     { why: "a chain gap in a devnet log", make: (c) => ({ kind: "record_chain_gap", ts: c.now, netuid: 1, after_block: 1, before_block: 5, reason: "sim" }) },
   ],
+  apply_sync_batch: [
+    {
+      why: "an empty batch of facts",
+      make: (c) => ({ kind: "apply_sync_batch", ts: c.now, facts: [], head: { stream_seq: 0, hash: "0".repeat(64), signature: "0x" }, signer: c.world.owner }),
+    },
+    {
+      why: "a fact whose hash does not match it",
+      make: (c) => {
+        const fact = { stream_seq: 1, type: "EntityRegistered" as const, payload: { entity: c.world.owner, max_subaccounts: 5 }, ts_ms: c.now, prev_hash: "0".repeat(64), hash: "f".repeat(64) };
+        return { kind: "apply_sync_batch", ts: c.now, facts: [fact], head: { stream_seq: 1, hash: fact.hash, signature: "0x" }, signer: c.world.owner };
+      },
+    },
+  ],
+  change_mothership: [
+    {
+      why: "a rotation signed for a stream head that is not this node's",
+      make: (c) => ({ kind: "change_mothership", ts: c.now, to: c.world.owner, at_stream_seq: 1_000_000_000, authorization: {}, request: request(c, c.world.root) }),
+    },
+  ],
 };
 
 /** Command kinds the simulator has no invalid command for (each kind needs one). */
