@@ -201,8 +201,11 @@ export class Workload {
     const answers: Array<Promise<void>> = [];
     for (const d of offChain) answers.push(this.#send(life, d));
     const included = extrinsics.map((x) => this.#include(life, x));
-    if (snapshot) void life.snapshot();
+    const snapshotting = snapshot ? life.snapshot() : null;
     await Promise.all(answers);
+    // The snapshot ran beside the requests; it settles before blocks are decided, so that decision
+    // never depends on how long the disk took.
+    await snapshotting?.catch(() => undefined);
     if (life.disturbed) return;
     if (blocks === "range" || blocks === "epoch") await this.#emptyBlocks(life, blocks === "epoch");
     if (life.disturbed) return;
