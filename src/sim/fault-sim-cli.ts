@@ -6,15 +6,11 @@
  */
 import { parseArgs } from "node:util";
 import { replayCommand, runSeed, type SeedReport, type SimOptions } from "./fault-sim.ts";
+import { nonNegative, runCli, runSeeds } from "./seed-runner.ts";
 import { SimSummary } from "./sim-summary.ts";
 
 const SEED_TIMEOUT_MS = 120_000;
 
-function positive(name: string, text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback;
-  if (!/^\d+$/.test(text)) throw new Error(`--${name} must be a non-negative integer, not ${text}`);
-  return Number(text);
-}
 
 /** A seed that hangs is a failure too, reported with its replay command. */
 async function withTimeout(options: SimOptions): Promise<SeedReport> {
@@ -60,14 +56,14 @@ async function main(): Promise<number> {
     },
     strict: true,
   });
-  const steps = values.steps === undefined ? undefined : positive("steps", values.steps, 60);
-  const faults = values.faults === undefined ? undefined : positive("faults", values.faults, 5);
+  const steps = values.steps === undefined ? undefined : nonNegative("steps", values.steps, 60);
+  const faults = values.faults === undefined ? undefined : nonNegative("faults", values.faults, 5);
   const base = { steps, faults, threaded: values.threaded, keep: values.keep };
   const summary = new SimSummary(base);
 
   if (values.seed !== undefined) {
     // One seed, told in full: its faults, its problems, its last steps.
-    const seed = positive("seed", values.seed, 1);
+    const seed = nonNegative("seed", values.seed, 1);
     const r = await withTimeout({ ...base, seed });
     summary.add(r);
     process.stdout.write(`${summary.format()}\n  fault plan: ${r.plan.join("; ")}\n`);
@@ -78,27 +74,16 @@ async function main(): Promise<number> {
     return r.ok ? 0 : 1;
   }
 
-  const count = positive("seeds", values.seeds, 100);
-  const from = positive("from", values.from, 1);
-  let lastReport = performance.now();
-  for (let seed = from; seed < from + count; seed++) {
-    const r = await withTimeout({ ...base, seed });
-    summary.add(r);
-    if (!r.ok) process.stdout.write(`seed ${seed} FAILED: ${r.problems[0]?.split("\n")[0]}\n  replay: ${replayCommand(seed, base)}\n`);
-    if (performance.now() - lastReport > 10_000) {
-      lastReport = performance.now();
-      const rss = Math.round(process.memoryUsage().rss / 1024 / 1024);
-      process.stderr.write(`sim:faults: ${summary.seeds}/${count} seeds, ${summary.failed.length} failed, ${summary.faultsInjected} faults, ${(summary.ms / 1000).toFixed(0)} s, rss ${rss} MiB\n`);
-    }
-  }
-  process.stdout.write(`${summary.format()}\n`);
-  return summary.failed.length === 0 ? 0 : 1;
+  const count = nonNegative("seeds", values.seeds, 100);
+  return runSeeds({
+    from: nonNegative("from", values.from, 1),
+    count,
+    run: (seed) => withTimeout({ ...base, seed }),
+    summary,
+    replay: (seed) => replayCommand(seed, base),
+    progress: () =>
+      `sim:faults: ${summary.seeds}/${count} seeds, ${summary.failed.length} failed, ${summary.faultsInjected} faults, ${(summary.ms / 1000).toFixed(0)} s, rss ${Math.round(process.memoryUsage().rss / 1024 / 1024)} MiB`,
+  });
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`sim:faults: ${(error as Error)?.message ?? String(error)}\n`);
-    process.exit(2);
-  },
-);
+runCli("sim:faults", main);

@@ -1,3 +1,4 @@
+import type { SyncBatchOutcome } from "../../core/sync/sync-commands.ts";
 import type { SyncBatch } from "./sync-stream.ts";
 
 /** What a peer says of its stream. */
@@ -10,11 +11,8 @@ export interface PeerHead {
   hotkey: string | null;
 }
 
-/** What a node answers a pushed batch with (API.md), and where its stream is after it. */
-export interface PushAnswer {
-  applied: number;
-  duplicates: number;
-  conflicts: number;
+/** What a node answers a pushed batch with (API.md): what the batch came to, and where its stream is after it. */
+export interface PushAnswer extends SyncBatchOutcome {
   refused: number;
   stream_seq: number;
 }
